@@ -1,0 +1,236 @@
+// Package cli is tolk's command line (SPEC §1), kept apart from main so
+// that tests run every command in-process.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/identity"
+	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/server"
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/storeopen"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
+var Version = ""
+
+// IO is the process environment a command sees.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Env    func(string) string
+	// Params overrides the argon2id cost (tests); nil = OWASP.
+	Params *password.Params
+	// Listen overrides how serve opens its listener (tests).
+	Listen func(addr string) (net.Listener, error)
+	// Ready, if set, is called once serve accepts connections.
+	Ready func(addr string)
+}
+
+// globals are flags every command takes, anywhere on the line. Pointers
+// tell "given" from "not given", so flags override env and file only when
+// present.
+type globals struct {
+	Config    string  `help:"YAML configuration file (env TOLK_CONFIG)." type:"path"`
+	DB        *string `name:"db" help:"Database: sqlite:PATH or postgres://… (env TOLK_DB; default sqlite:tolk.db)."`
+	Addr      *string `help:"Listen address (env TOLK_ADDR; default 127.0.0.1:8080)."`
+	Issuer    *string `help:"Public base URL (env TOLK_ISSUER; default http://ADDR)."`
+	LogFormat *string `name:"log-format" help:"text or json (env TOLK_LOG_FORMAT)."`
+	LogLevel  *string `name:"log-level" help:"debug, info, warn or error (env TOLK_LOG_LEVEL)."`
+}
+
+func (g globals) flags() map[string]string {
+	m := map[string]string{}
+	for name, p := range map[string]*string{"db": g.DB, "addr": g.Addr, "issuer": g.Issuer, "log_format": g.LogFormat, "log_level": g.LogLevel} {
+		if p != nil {
+			m[name] = *p
+		}
+	}
+	return m
+}
+
+type rootCmd struct {
+	globals
+	Serve   struct{} `cmd:"" help:"Run the server (applies migrations, creates the first admin)."`
+	Migrate struct{} `cmd:"" help:"Apply database migrations and exit."`
+	User    struct {
+		Create userCreate `cmd:"" help:"Create a user; prints it as JSON."`
+		List   struct{}   `cmd:"" help:"List users as a JSON array."`
+	} `cmd:"" help:"Manage users."`
+	Version struct{} `cmd:"" help:"Print the version."`
+}
+
+type userCreate struct {
+	Username      string `required:"" help:"User name (unique, case-insensitive)."`
+	Email         string `required:"" help:"Email address (unique)."`
+	Role          string `default:"LINGUIST" help:"ADMIN, PROJECT_MANAGER, LINGUIST, GUEST or SUBMITTER."`
+	FirstName     string `name:"first-name"`
+	LastName      string `name:"last-name"`
+	PasswordStdin bool   `name:"password-stdin" required:"" help:"Read the password from the first line of standard input."`
+}
+
+// Run executes the command line args (without the program name) and
+// returns the process exit code.
+func Run(ctx context.Context, args []string, io IO) int {
+	var root rootCmd
+	exit := -1
+	parser, err := kong.New(&root, kong.Name("tolk"),
+		kong.Description("tolk: identity and API access for translation platforms."),
+		kong.Writers(io.Stdout, io.Stderr),
+		kong.Exit(func(code int) { exit = code }),
+		kong.UsageOnError())
+	if err != nil {
+		fmt.Fprintln(io.Stderr, "tolk:", err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if exit >= 0 {
+		return exit // --help
+	}
+	if err != nil {
+		fmt.Fprintln(io.Stderr, "tolk:", err)
+		return 2
+	}
+	if err := run(ctx, kctx.Command(), &root, io); err != nil {
+		fmt.Fprintln(io.Stderr, "tolk:", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
+	if cmd == "version" {
+		fmt.Fprintln(io.Stdout, "tolk", version())
+		return nil
+	}
+	cfg, err := config.Load(config.Sources{File: root.Config, Env: io.Env, Flags: root.flags()})
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg, io.Stderr)
+	st, err := storeopen.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if cmd == "migrate" {
+		log.Info("migrations applied")
+		return nil
+	}
+	srv, err := server.New(cfg, st, server.Deps{Log: log, Params: io.Params, Stderr: io.Stderr})
+	if err != nil {
+		return err
+	}
+	if err := srv.Bootstrap(ctx, io.Stderr); err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		listen := io.Listen
+		if listen == nil {
+			listen = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+		}
+		ln, err := listen(cfg.Addr)
+		if err != nil {
+			return err
+		}
+		if io.Ready != nil {
+			io.Ready(ln.Addr().String())
+		}
+		return srv.Serve(ctx, ln)
+	case "user create":
+		return userCreateCmd(ctx, srv, root.User.Create, io)
+	case "user list":
+		users, err := st.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]userJSON, 0, len(users))
+		for _, u := range users {
+			out = append(out, toJSON(u))
+		}
+		return writeJSON(io.Stdout, out)
+	}
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+type userJSON struct {
+	UID       string `json:"uid"`
+	ID        string `json:"id"`
+	UserName  string `json:"userName"`
+	Email     string `json:"email"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Role      string `json:"role"`
+	Active    bool   `json:"active"`
+	OrgUID    string `json:"organizationUid"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func toJSON(u store.User) userJSON {
+	return userJSON{UID: u.UID, ID: u.ID, UserName: u.UserName, Email: u.Email, FirstName: u.FirstName,
+		LastName: u.LastName, Role: string(u.Role), Active: u.Active, OrgUID: u.OrgUID,
+		CreatedAt: u.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, io IO) error {
+	line, err := bufio.NewReader(io.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, errEOF) {
+		return fmt.Errorf("reading password from stdin: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	u, err := srv.Identity.CreateUser(ctx, identity.NewUser{
+		UserName: c.Username, Email: c.Email, Role: store.Role(strings.ToUpper(c.Role)),
+		FirstName: c.FirstName, LastName: c.LastName, Password: pw,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(io.Stdout, toJSON(u))
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,323 @@
+// Package config loads tolk's settings. Precedence, highest first: command
+// line flags, TOLK_* environment variables (and TOLK_*_FILE for secrets),
+// the YAML file, defaults. Validate reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting of tolk.
+type Config struct {
+	Addr          string
+	Issuer        string
+	DB            string
+	LogFormat     string // text or json
+	LogLevel      string // debug, info, warn, error
+	AdminPassword string // first admin's password; random when empty
+
+	APITokenTTL     time.Duration // TMS ApiToken lifetime
+	QueryToken      bool          // accept TMS ?token=
+	SessionTTL      time.Duration // web sign-in session lifetime
+	PasswordWorkers int           // concurrent argon2id computations; 0 = GOMAXPROCS
+
+	// Failed-login limits: a burst, refilled at one per interval.
+	LoginUserBurst    int
+	LoginUserInterval time.Duration
+	LoginIPBurst      int
+	LoginIPInterval   time.Duration
+
+	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
+	ShutdownTimeout time.Duration
+	LocalesDir      string // extra message catalogs (*.json), added to the embedded ones
+}
+
+// Defaults returns the defaults of SPEC §1.
+func Defaults() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		DB:                "sqlite:tolk.db",
+		LogFormat:         "text",
+		LogLevel:          "info",
+		APITokenTTL:       24 * time.Hour,
+		QueryToken:        true,
+		SessionTTL:        12 * time.Hour,
+		LoginUserBurst:    10,
+		LoginUserInterval: time.Minute,
+		LoginIPBurst:      50,
+		LoginIPInterval:   6 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// setting binds one key to its parser. The YAML key is name, the
+// environment variable TOLK_ + upper(name), the flag --name with dashes.
+type setting struct {
+	name   string
+	secret bool // may come from TOLK_<NAME>_FILE
+	set    func(c *Config, v string) error
+}
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func dur(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (like 24h or 90s): %q", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+func integer(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func boolean(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+var settings = []setting{
+	{name: "addr", set: str(func(c *Config) *string { return &c.Addr })},
+	{name: "issuer", set: str(func(c *Config) *string { return &c.Issuer })},
+	{name: "db", secret: true, set: str(func(c *Config) *string { return &c.DB })},
+	{name: "log_format", set: str(func(c *Config) *string { return &c.LogFormat })},
+	{name: "log_level", set: str(func(c *Config) *string { return &c.LogLevel })},
+	{name: "admin_password", secret: true, set: str(func(c *Config) *string { return &c.AdminPassword })},
+	{name: "api_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.APITokenTTL })},
+	{name: "query_token", set: boolean(func(c *Config) *bool { return &c.QueryToken })},
+	{name: "session_ttl", set: dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
+	{name: "password_workers", set: integer(func(c *Config) *int { return &c.PasswordWorkers })},
+	{name: "login_user_burst", set: integer(func(c *Config) *int { return &c.LoginUserBurst })},
+	{name: "login_user_interval", set: dur(func(c *Config) *time.Duration { return &c.LoginUserInterval })},
+	{name: "login_ip_burst", set: integer(func(c *Config) *int { return &c.LoginIPBurst })},
+	{name: "login_ip_interval", set: dur(func(c *Config) *time.Duration { return &c.LoginIPInterval })},
+	{name: "trusted_proxies", set: func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, aerr := netip.ParseAddr(s)
+				if aerr != nil {
+					return fmt.Errorf("not a CIDR or address: %q", s)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+		return nil
+	}},
+	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
+}
+
+func lookup(name string) (setting, bool) {
+	for _, s := range settings {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// EnvName is the environment variable of a setting.
+func EnvName(name string) string { return "TOLK_" + strings.ToUpper(name) }
+
+// FlagName is the command-line flag of a setting, without dashes.
+func FlagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+// Sources are the inputs of Load.
+type Sources struct {
+	File     string              // YAML file; "" = none (TOLK_CONFIG is used if set)
+	Env      func(string) string // os.Getenv in production
+	Flags    map[string]string   // setting name -> value, only for flags given
+	ReadFile func(string) ([]byte, error)
+}
+
+// Load layers defaults, file, environment and flags. Every problem found
+// while reading is returned together.
+func Load(src Sources) (Config, error) {
+	if src.Env == nil {
+		src.Env = os.Getenv
+	}
+	if src.ReadFile == nil {
+		src.ReadFile = os.ReadFile
+	}
+	c := Defaults()
+	var errs []error
+	file := src.File
+	if file == "" {
+		file = src.Env("TOLK_CONFIG")
+	}
+	if file != "" {
+		errs = append(errs, loadFile(&c, file, src.ReadFile)...)
+	}
+	for _, s := range settings {
+		if v := src.Env(EnvName(s.name)); v != "" {
+			if err := s.set(&c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(s.name), err))
+			}
+		}
+		if s.secret {
+			if path := src.Env(EnvName(s.name) + "_FILE"); path != "" {
+				b, err := src.ReadFile(path)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s_FILE: %w", EnvName(s.name), err))
+				} else if err := s.set(&c, strings.TrimRight(string(b), "\r\n")); err != nil {
+					errs = append(errs, fmt.Errorf("%s_FILE: %w", EnvName(s.name), err))
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(src.Flags))
+	for n := range src.Flags {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s, ok := lookup(n)
+		if !ok {
+			errs = append(errs, fmt.Errorf("--%s: unknown setting", FlagName(n)))
+			continue
+		}
+		if err := s.set(&c, src.Flags[n]); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", FlagName(n), err))
+		}
+	}
+	if c.Issuer == "" {
+		c.Issuer = defaultIssuer(c.Addr)
+	}
+	return c, errors.Join(errs...)
+}
+
+func loadFile(c *Config, path string, read func(string) ([]byte, error)) []error {
+	b, err := read(path)
+	if err != nil {
+		return []error{fmt.Errorf("config file: %w", err)}
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return []error{fmt.Errorf("config file %s: %w", path, err)}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		s, ok := lookup(k)
+		if !ok {
+			errs = append(errs, fmt.Errorf("config file %s: unknown key %q", path, k))
+			continue
+		}
+		v := m[k]
+		var sv string
+		switch x := v.(type) {
+		case []any:
+			parts := make([]string, len(x))
+			for i, p := range x {
+				parts[i] = fmt.Sprint(p)
+			}
+			sv = strings.Join(parts, ",")
+		case nil:
+			continue
+		default:
+			sv = fmt.Sprint(x)
+		}
+		if err := s.set(c, sv); err != nil {
+			errs = append(errs, fmt.Errorf("config file %s: %s: %w", path, k, err))
+		}
+	}
+	return errs
+}
+
+func defaultIssuer(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr %q: want host:port", c.Addr)
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
+		bad("issuer %q: want an absolute http(s) URL without query, fragment or trailing slash", c.Issuer)
+	}
+	switch {
+	case strings.HasPrefix(c.DB, "sqlite:") && len(c.DB) > len("sqlite:"):
+	case strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
+	default:
+		bad("db: want sqlite:PATH or postgres://…, got a value of another form")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format %q: want text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			bad("%s must be positive, got %s", name, d)
+		}
+	}
+	positive("api_token_ttl", c.APITokenTTL)
+	positive("session_ttl", c.SessionTTL)
+	positive("login_user_interval", c.LoginUserInterval)
+	positive("login_ip_interval", c.LoginIPInterval)
+	positive("shutdown_timeout", c.ShutdownTimeout)
+	if c.LoginUserBurst < 1 {
+		bad("login_user_burst must be at least 1, got %d", c.LoginUserBurst)
+	}
+	if c.LoginIPBurst < 1 {
+		bad("login_ip_burst must be at least 1, got %d", c.LoginIPBurst)
+	}
+	if c.PasswordWorkers < 0 {
+		bad("password_workers must not be negative, got %d", c.PasswordWorkers)
+	}
+	return errors.Join(errs...)
+}
+
+// SecureCookies reports whether the issuer is https, so cookies get Secure
+// and the __Host- prefix.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.Issuer, "https://") }

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func files(m map[string]string) func(string) ([]byte, error) {
+	return func(p string) ([]byte, error) {
+		if v, ok := m[p]; ok {
+			return []byte(v), nil
+		}
+		return nil, fs.ErrNotExist
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(Sources{Env: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DB != "sqlite:tolk.db" || c.Issuer != "http://127.0.0.1:8080" || c.APITokenTTL != 24*time.Hour {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrecedenceFlagsOverEnvOverFileOverDefaults(t *testing.T) {
+	yamlFile := "addr: 127.0.0.1:7000\ndb: sqlite:file.db\nlog_format: json\napi_token_ttl: 2h\n"
+	c, err := Load(Sources{
+		File:     "tolk.yaml",
+		ReadFile: files(map[string]string{"tolk.yaml": yamlFile}),
+		Env:      env(map[string]string{"TOLK_DB": "sqlite:env.db", "TOLK_ADDR": "127.0.0.1:7001"}),
+		Flags:    map[string]string{"addr": "127.0.0.1:7002"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7002" {
+		t.Errorf("addr = %s, want the flag", c.Addr)
+	}
+	if c.DB != "sqlite:env.db" {
+		t.Errorf("db = %s, want the env", c.DB)
+	}
+	if c.LogFormat != "json" || c.APITokenTTL != 2*time.Hour {
+		t.Errorf("file values not applied: %+v", c)
+	}
+	if c.LogLevel != "info" {
+		t.Errorf("default lost: %s", c.LogLevel)
+	}
+	if c.Issuer != "http://127.0.0.1:7002" {
+		t.Errorf("issuer derives from the final addr: %s", c.Issuer)
+	}
+}
+
+func TestConfigFileFromEnv(t *testing.T) {
+	c, err := Load(Sources{
+		ReadFile: files(map[string]string{"/etc/tolk.yaml": "issuer: https://id.example.com\n"}),
+		Env:      env(map[string]string{"TOLK_CONFIG": "/etc/tolk.yaml"}),
+	})
+	if err != nil || c.Issuer != "https://id.example.com" || !c.SecureCookies() {
+		t.Fatalf("%v %+v", err, c)
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	c, err := Load(Sources{
+		ReadFile: files(map[string]string{"/run/secrets/pw": "s3cret\n"}),
+		Env:      env(map[string]string{"TOLK_ADMIN_PASSWORD_FILE": "/run/secrets/pw"}),
+	})
+	if err != nil || c.AdminPassword != "s3cret" {
+		t.Fatalf("%v %q", err, c.AdminPassword)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(Sources{
+		File:     "c.yaml",
+		ReadFile: files(map[string]string{"c.yaml": "bogus: 1\napi_token_ttl: soon\n"}),
+		Env:      env(map[string]string{"TOLK_LOGIN_IP_BURST": "many"}),
+		Flags:    map[string]string{"query_token": "maybe"},
+	})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"unknown key \"bogus\"", "api_token_ttl", "TOLK_LOGIN_IP_BURST", "--query-token"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Defaults()
+	c.Addr = "nope"
+	c.Issuer = "ftp://x/"
+	c.DB = "mysql://x"
+	c.LogFormat = "xml"
+	c.APITokenTTL = 0
+	c.LoginIPBurst = 0
+	err := c.Validate()
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 6 {
+		t.Fatalf("want 6 problems, got %v", err)
+	}
+	if strings.Contains(err.Error(), "mysql://x") {
+		t.Error("db DSN may hold a password and must not be echoed")
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(Sources{Env: env(map[string]string{"TOLK_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})})
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "127.0.0.1/32" {
+		t.Fatalf("%v %v", err, c.TrustedProxies)
+	}
+}

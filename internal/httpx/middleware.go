@@ -1,0 +1,199 @@
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+)
+
+// RequestID returns the id of the request in ctx, or "".
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// Chain applies middleware so that the first listed runs first.
+func Chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
+
+// WithRequestID gives every request a fresh random id, in the context and
+// the X-Request-Id response header. A client-sent id is not trusted: it
+// could forge or inject log lines.
+func WithRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// StatusRecorder remembers the status and size written.
+type StatusRecorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int
+}
+
+// WriteHeader records the status.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.Bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func record(w http.ResponseWriter) *StatusRecorder {
+	if sr, ok := w.(*StatusRecorder); ok {
+		return sr
+	}
+	return &StatusRecorder{ResponseWriter: w}
+}
+
+// Recover turns a panic into a logged 500, so no input can crash the
+// server or leak a stack trace to a client.
+func Recover(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sr := record(w)
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.ErrorContext(r.Context(), "panic serving request", "request_id", RequestID(r.Context()),
+						"method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+					if sr.Status == 0 {
+						sr.Header().Set("Content-Type", "application/json")
+						sr.WriteHeader(http.StatusInternalServerError)
+						_, _ = sr.Write([]byte(`{"error":"server_error","error_description":"internal error"}`))
+					}
+				}
+			}()
+			next.ServeHTTP(sr, r)
+		})
+	}
+}
+
+// sensitiveParams are redacted from every logged URL.
+var sensitiveParams = []string{
+	"token", "access_token", "refresh_token", "id_token", "id_token_hint", "code", "code_verifier",
+	"client_secret", "password", "subject_token", "state", "nonce", "key", "api_key",
+}
+
+// RedactQuery returns the raw query with sensitive values replaced.
+func RedactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "[unparseable]"
+	}
+	for k := range q {
+		for _, s := range sensitiveParams {
+			if strings.EqualFold(k, s) {
+				q[k] = []string{"REDACTED"}
+			}
+		}
+	}
+	return q.Encode()
+}
+
+// AccessLog logs one line per request: never headers or bodies, and the
+// query string only with secrets redacted.
+func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sr := record(w)
+			next.ServeHTTP(sr, r)
+			status := sr.Status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			attrs := []any{"request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+				"status", status, "bytes", sr.Bytes, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+				"remote", ClientIP(r.Context())}
+			if q := RedactQuery(r.URL.RawQuery); q != "" {
+				attrs = append(attrs, "query", q)
+			}
+			log.InfoContext(r.Context(), "request", attrs...)
+		})
+	}
+}
+
+// SecurityHeaders sets the headers every response gets. HTML handlers
+// widen the CSP they need with HTMLHeaders.
+func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// HTMLHeaders sets the headers of a server-rendered page: a CSP that
+// allows only our own styles, scripts and images, and no caching (pages
+// may show secrets shown once).
+func HTMLHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	NoStore(w)
+}
+
+// NoStore forbids caching of a response that carries a secret.
+func NoStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+// RetryAfter sets Retry-After in whole seconds, rounded up.
+func RetryAfter(w http.ResponseWriter, d time.Duration) {
+	secs := int((d + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+}

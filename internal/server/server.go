@@ -1,0 +1,148 @@
+// Package server assembles tolk: it opens the store, bootstraps the first
+// admin, builds the domain services and dialect handlers, and serves HTTP
+// until its context ends, draining in-flight requests.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/i18n"
+	"github.com/tolk-project/tolk/internal/identity"
+	"github.com/tolk-project/tolk/internal/metrics"
+	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/ratelimit"
+	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/tms"
+	"github.com/tolk-project/tolk/internal/web"
+)
+
+// Deps are what the server needs from outside; zero fields get production
+// defaults.
+type Deps struct {
+	Log    *slog.Logger
+	Now    func() time.Time
+	Gen    secret.Generator
+	Params *password.Params // argon2id cost; nil = OWASP
+	Stderr io.Writer        // where a generated admin password is printed
+}
+
+// Server is a configured tolk instance.
+type Server struct {
+	Config   config.Config
+	Store    store.Store
+	Identity *identity.Service
+	Metrics  *metrics.Metrics
+	Handler  http.Handler
+	log      *slog.Logger
+}
+
+// New builds a server over an opened and migrated store.
+func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	params := password.OWASP
+	if d.Params != nil {
+		params = *d.Params
+	}
+	m := metrics.New()
+	id := &identity.Service{
+		Store:       st,
+		Hasher:      password.NewHasher(params, cfg.PasswordWorkers, d.Gen.Rand),
+		Gen:         d.Gen,
+		Now:         d.Now,
+		UserLimit:   ratelimit.NewFailures(cfg.LoginUserBurst, cfg.LoginUserInterval, d.Now),
+		AddrLimit:   ratelimit.NewFailures(cfg.LoginIPBurst, cfg.LoginIPInterval, d.Now),
+		APITokenTTL: cfg.APITokenTTL,
+		SessionTTL:  cfg.SessionTTL,
+		OnLogin:     m.Login,
+	}
+	var extra fsys
+	if cfg.LocalesDir != "" {
+		extra = os.DirFS(cfg.LocalesDir)
+	}
+	cats, err := i18n.Load(extra)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Identity: id, Metrics: m, log: d.Log}
+	ui := &web.Handler{ID: id, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
+	if err := ui.Init(); err != nil {
+		return nil, err
+	}
+	t := &tms.Handler{ID: id, Log: d.Log, QueryToken: cfg.QueryToken}
+	mux := http.NewServeMux()
+	s.routes(mux, t, ui)
+	s.Handler = httpx.Chain(m.Instrument(mux),
+		httpx.WithRequestID,
+		httpx.WithClientIP(cfg.TrustedProxies),
+		httpx.AccessLog(d.Log),
+		httpx.Recover(d.Log),
+		httpx.SecurityHeaders(cfg.SecureCookies()),
+	)
+	return s, nil
+}
+
+// Bootstrap creates the first admin on an empty database. A generated
+// password is printed once to out; a configured one never is.
+func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
+	created, pw, err := s.Identity.Bootstrap(ctx, s.Config.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	s.log.Info("created the first admin", "userName", "admin")
+	if s.Config.AdminPassword == "" && out != nil {
+		fmt.Fprintf(out, "\ntolk: created user \"admin\" with password: %s\n(shown only now; set TOLK_ADMIN_PASSWORD to choose one)\n\n", pw)
+	}
+	return nil
+}
+
+// Serve serves on ln until ctx is done, then drains in-flight requests for
+// at most the shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("tolk listening", "addr", ln.Addr().String(), "issuer", s.Config.Issuer)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package postgres is the PostgreSQL backend of store.Store, built on pgx v5
+// and its connection pool.
+//
+// Encoding: times are timestamptz (microsecond precision; pgx truncates
+// finer parts) and come back in UTC; a zero User.LastInvalidateAll is NULL.
+// User names and emails are unique by their strings.ToLower fold, kept in
+// *_key columns, so the rule does not depend on the database's locale and
+// matches the SQLite backend.
+//
+// Errors: unique violations wrap store.ErrConflict, missing rows
+// store.ErrNotFound; transactions are retried a few times on serialization
+// failures and deadlocks.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Store is a store.Store on one PostgreSQL database. It is safe for
+// concurrent use, also by several processes on the same database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// keyword/value string, as pgx accepts). It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The parse error may quote the DSN, password included.
+		return nil, errors.New("postgres: invalid DSN")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to be released.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// maxTxAttempts bounds inTx's retries.
+const maxTxAttempts = 5
+
+// inTx runs fn in a transaction, committing if fn returns nil. On a
+// serialization failure or deadlock, where PostgreSQL asks the client to
+// retry, it runs fn again after a short random pause, a bounded number of
+// times; fn must therefore be safe to repeat.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, fn)
+		if err == nil || attempt == maxTxAttempts || !retryable(err) {
+			return err
+		}
+		// Jitter so that the transactions that collided do not collide
+		// again in lockstep.
+		pause := time.Duration(attempt) * (5*time.Millisecond + rand.N(10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) &&
+		(pe.Code == "40001" || pe.Code == "40P01") // serialization_failure, deadlock_detected
+}
+
+// wrap maps pgx errors onto the store sentinels, keeping the original error
+// in the chain.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrConflict, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// nullTime encodes the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// foldKey is the case fold that user name and email uniqueness and lookups
+// use. It must stay identical to the sqlite backend's.
+func foldKey(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,179 @@
+// Package sqlite is the SQLite backend of store.Store, built on the pure-Go
+// driver modernc.org/sqlite so tolk builds without cgo.
+//
+// Encoding: times are INTEGER microseconds since the Unix epoch and come back
+// in UTC (sub-microsecond parts are truncated, as in PostgreSQL); a zero
+// User.LastInvalidateAll is NULL. User names and emails are unique by their
+// strings.ToLower fold, kept in *_key columns (SQLite's lower() folds ASCII
+// only, and both backends must agree).
+//
+// Concurrency: every write goes through one dedicated connection whose
+// transactions all BEGIN IMMEDIATE, so writers in this process queue in Go
+// instead of failing with SQLITE_BUSY; busy_timeout covers writers in other
+// processes sharing the file. Reads use a separate pool of query_only
+// connections, which WAL lets run alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Store is a store.Store on one SQLite database file. It is safe for
+// concurrent use, also by several processes on the same file.
+type Store struct {
+	w *sql.DB // exactly one connection: the in-process write queue
+	r *sql.DB // query_only connections for reads outside transactions
+}
+
+// Open opens (creating if needed) the database file at path. It does not
+// migrate; call Migrate.
+func Open(ctx context.Context, path string) (*Store, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("sqlite: empty database path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		// Each pooled connection would get its own in-memory database, and
+		// URI names would bypass the DSN parameters below.
+		return nil, fmt.Errorf("sqlite: %q: want a plain file path", path)
+	case strings.Contains(path, "?"):
+		// The driver splits the DSN at the first '?'.
+		return nil, fmt.Errorf("sqlite: %q: path must not contain '?'", path)
+	}
+
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Connect the writer first: it creates the file and switches it to WAL
+	// before any reader attaches.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// dsn builds the driver DSN. The pragmas are DSN parameters, not statements
+// run after Open, so that every connection the pool ever opens gets them.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL, not NORMAL: with WAL, NORMAL may lose the last commits on power
+	// loss or an OS crash. Those commits are tokens and sessions already
+	// handed to clients and, worse, deletions (sign-out, token revocation)
+	// that would silently come back to life. One fsync per commit is cheap
+	// at an identity server's write rate.
+	q.Add("_pragma", "synchronous(FULL)")
+	// BEGIN IMMEDIATE takes the write lock up front; a deferred transaction
+	// upgrading from read to write can fail with SQLITE_BUSY without ever
+	// consulting busy_timeout.
+	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Set("_query_only", "1")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Ping checks that both connection pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// inTx runs fn in a write (IMMEDIATE) transaction, committing if fn returns
+// nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// wrap maps driver errors onto the store sentinels, keeping the original
+// error in the chain.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicros encodes the zero time as NULL.
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+// foldKey is the case fold that user name and email uniqueness and lookups
+// use. It must stay identical to the postgres backend's.
+func foldKey(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,249 @@
+// Package tms serves the Phrase TMS (Memsource) authentication dialect:
+// password login returning a 24-hour ApiToken, logout, whoAmI and
+// loginOther, with TMS's JSON shapes and error format (SPEC §3.1).
+package tms
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/identity"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// ExpiresLayout is how TMS formats dates: 2026-11-23T09:31:23+0000.
+const ExpiresLayout = "2006-01-02T15:04:05-0700"
+
+// Handler serves the TMS auth endpoints.
+type Handler struct {
+	ID  *identity.Service
+	Log *slog.Logger
+	// QueryToken accepts ?token= as TMS does; it is redacted from logs.
+	QueryToken bool
+}
+
+// Routes registers the endpoints on mux.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api2/v1/auth/login", h.login)
+	mux.HandleFunc("POST /web/api2/v1/auth/login", h.login)
+	mux.HandleFunc("POST /api2/v1/auth/logout", h.logout)
+	mux.HandleFunc("GET /api2/v1/auth/whoAmI", h.whoAmI)
+	mux.HandleFunc("POST /api2/v1/auth/loginOther", h.loginOther)
+}
+
+// User is the TMS user object.
+type User struct {
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	UserName  string `json:"userName"`
+	Email     string `json:"email"`
+	Role      string `json:"role"`
+	ID        string `json:"id"`
+	UID       string `json:"uid"`
+}
+
+func userJSON(u store.User) User {
+	return User{FirstName: u.FirstName, LastName: u.LastName, UserName: u.UserName, Email: u.Email, Role: string(u.Role), ID: u.ID, UID: u.UID}
+}
+
+// LoginResponse is the body of a successful login.
+type LoginResponse struct {
+	User                               User    `json:"user"`
+	Token                              string  `json:"token"`
+	Expires                            string  `json:"expires"`
+	LastInvalidateAllSessionsPerformed *string `json:"lastInvalidateAllSessionsPerformed"`
+}
+
+// Error is the TMS error body.
+type Error struct {
+	ErrorCode        string `json:"errorCode"`
+	ErrorDescription string `json:"errorDescription"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `ApiToken realm="tolk"`)
+	}
+	httpx.WriteJSON(w, status, Error{ErrorCode: code, ErrorDescription: desc})
+}
+
+// fail maps a domain or input error to the TMS error shape. Unexpected
+// errors are logged and answered with a bare 500.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var in *httpx.InputError
+	var val *identity.ValidationError
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &in):
+		code := "BadRequest"
+		switch in.Status {
+		case http.StatusUnsupportedMediaType:
+			code = "UnsupportedMediaType"
+		case http.StatusRequestEntityTooLarge:
+			code = "RequestTooLarge"
+		}
+		writeError(w, in.Status, code, in.Message)
+	case errors.As(err, &val):
+		writeError(w, http.StatusBadRequest, "BadRequest", val.Error())
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many failed login attempts; retry later.")
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		writeError(w, http.StatusUnauthorized, "AuthInvalidCredentials", "Invalid user name or password.")
+	case errors.Is(err, identity.ErrInvalidToken):
+		writeError(w, http.StatusUnauthorized, "AuthUnauthorized", "Missing, invalid or expired ApiToken.")
+	case errors.Is(err, identity.ErrForbidden):
+		writeError(w, http.StatusForbidden, "AuthAccessDenied", "You are not allowed to do this.")
+	case errors.Is(err, identity.ErrNotFound):
+		writeError(w, http.StatusNotFound, "UserNotFound", "No such user in your organization.")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+	default:
+		h.Log.ErrorContext(r.Context(), "tms: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
+		writeError(w, http.StatusInternalServerError, "InternalError", "Internal error.")
+	}
+}
+
+type loginRequest struct {
+	UserName *string `json:"userName"`
+	Password *string `json:"password"`
+	Code     *string `json:"code"`
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	httpx.NoStore(w)
+	var req loginRequest
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.UserName == nil || *req.UserName == "" {
+		h.fail(w, r, &identity.ValidationError{Field: "userName", Message: "is required"})
+		return
+	}
+	if req.Password == nil || *req.Password == "" {
+		h.fail(w, r, &identity.ValidationError{Field: "password", Message: "is required"})
+		return
+	}
+	u, err := h.ID.Authenticate(r.Context(), "tms", *req.UserName, *req.Password, httpx.ClientIP(r.Context()))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.issue(w, r, u)
+}
+
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, u store.User) {
+	token, expires, err := h.ID.IssueAPIToken(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := LoginResponse{User: userJSON(u), Token: token, Expires: expires.UTC().Format(ExpiresLayout)}
+	if !u.LastInvalidateAll.IsZero() {
+		s := u.LastInvalidateAll.UTC().Format(ExpiresLayout)
+		resp.LastInvalidateAllSessionsPerformed = &s
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// token extracts the ApiToken: the Authorization header, else ?token= when
+// allowed. The scheme is matched case-insensitively (RFC 9110 §11.1).
+func (h *Handler) token(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, tok, ok := strings.Cut(a, " ")
+		if ok && strings.EqualFold(scheme, "ApiToken") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if h.QueryToken {
+		return r.URL.Query().Get("token")
+	}
+	return ""
+}
+
+// Authenticate resolves the request's ApiToken to its user.
+func (h *Handler) Authenticate(r *http.Request) (store.User, error) {
+	t := h.token(r)
+	if t == "" {
+		return store.User{}, identity.ErrInvalidToken
+	}
+	return h.ID.VerifyAPIToken(r.Context(), t)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	t := h.token(r)
+	if t == "" {
+		h.fail(w, r, identity.ErrInvalidToken)
+		return
+	}
+	if _, err := h.ID.VerifyAPIToken(r.Context(), t); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.ID.RevokeAPIToken(r.Context(), t); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// WhoAmI is the whoAmI body.
+type WhoAmI struct {
+	User         User         `json:"user"`
+	Organization Organization `json:"organization"`
+}
+
+// Organization is the TMS organization object.
+type Organization struct {
+	UID  string `json:"uid"`
+	Name string `json:"name"`
+}
+
+func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
+	u, err := h.Authenticate(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	org, err := h.ID.Organization(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, WhoAmI{User: userJSON(u), Organization: Organization{UID: org.UID, Name: org.Name}})
+}
+
+func (h *Handler) loginOther(w http.ResponseWriter, r *http.Request) {
+	httpx.NoStore(w)
+	admin, err := h.Authenticate(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req struct {
+		UserName *string `json:"userName"`
+	}
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.UserName == nil || *req.UserName == "" {
+		h.fail(w, r, &identity.ValidationError{Field: "userName", Message: "is required"})
+		return
+	}
+	u, err := h.ID.LoginOther(r.Context(), admin, *req.UserName)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Log.InfoContext(r.Context(), "tms: loginOther", "request_id", httpx.RequestID(r.Context()), "admin", admin.UID, "user", u.UID)
+	h.issue(w, r, u)
+}
+

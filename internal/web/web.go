@@ -1,0 +1,302 @@
+// Package web serves tolk's server-rendered UI: sign-in, sign-out and the
+// signed-in home page. It works without JavaScript; every string comes
+// from the i18n catalogs; every form carries a CSRF token.
+package web
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/i18n"
+	"github.com/tolk-project/tolk/internal/identity"
+	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Handler serves the web UI.
+type Handler struct {
+	ID       *identity.Service
+	Catalogs *i18n.Catalogs
+	Log      *slog.Logger
+	Issuer   string // public base URL; its origin is the only one allowed to post forms
+	Secure   bool   // https: Secure cookies with the __Host- prefix
+	Gen      secret.Generator
+
+	pages map[string]*template.Template
+}
+
+// Init parses the templates; call it once before Routes.
+func (h *Handler) Init() error {
+	h.pages = map[string]*template.Template{}
+	for _, p := range []string{"login", "home", "logout", "error"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return err
+		}
+		h.pages[p] = t
+	}
+	return nil
+}
+
+// Routes registers the UI on mux.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("GET /login", h.loginPage)
+	mux.HandleFunc("POST /login", h.loginSubmit)
+	mux.HandleFunc("GET /logout", h.logoutPage)
+	mux.HandleFunc("POST /logout", h.logoutSubmit)
+}
+
+func (h *Handler) cookieName(base string) string {
+	if h.Secure {
+		return "__Host-" + base // pins the cookie to our host, path / and https
+	}
+	return base
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(h.cookieName(name))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// page is the data of every template.
+type page struct {
+	L        i18n.Localizer
+	Lang     string
+	Title    string
+	CSRF     string
+	User     *store.User
+	Error    string
+	Notice   string
+	Next     string
+	UserName string
+}
+
+func (h *Handler) localizer(r *http.Request) i18n.Localizer {
+	return h.Catalogs.Match(r.URL.Query().Get("ui_locales"), h.cookie(r, "tolk_lang"), r.Header.Get("Accept-Language"))
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if p.L == (i18n.Localizer{}) {
+		p.L = h.localizer(r)
+	}
+	p.Lang = p.L.Tag().String()
+	httpx.HTMLHeaders(w)
+	w.Header().Set("Vary", "Accept-Language, Cookie")
+	w.WriteHeader(status)
+	if err := h.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
+		h.Log.ErrorContext(r.Context(), "web: render", "page", name, "err", err)
+	}
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
+	l := h.localizer(r)
+	h.render(w, r, status, "error", page{L: l, Title: l.T("error.title"), Error: l.T(msgKey)})
+}
+
+// session returns the signed-in user, if any.
+func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) {
+	c := h.cookie(r, "tolk_session")
+	if c == "" {
+		return store.WebSession{}, store.User{}, false
+	}
+	ws, u, err := h.ID.LookupSession(r.Context(), c)
+	if err != nil {
+		if !errors.Is(err, identity.ErrInvalidToken) {
+			h.Log.ErrorContext(r.Context(), "web: session lookup", "err", err)
+		}
+		return store.WebSession{}, store.User{}, false
+	}
+	return ws, u, true
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	l := h.localizer(r)
+	h.render(w, r, http.StatusOK, "home", page{L: l, Title: l.T("home.title"), CSRF: ws.CSRFToken, User: &u})
+}
+
+// loginCSRF returns the pre-session CSRF token (double-submit cookie),
+// minting one when the browser has none.
+func (h *Handler) loginCSRF(w http.ResponseWriter, r *http.Request) (string, error) {
+	if c := h.cookie(r, "tolk_csrf"); len(c) == 43 {
+		return c, nil
+	}
+	tok, err := h.Gen.Alphanumeric(43)
+	if err != nil {
+		return "", err
+	}
+	h.setCookie(w, "tolk_csrf", tok, 0)
+	return tok, nil
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := h.session(r); ok {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	csrf, err := h.loginCSRF(w, r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	l := h.localizer(r)
+	p := page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: r.URL.Query().Get("next")}
+	if r.URL.Query().Get("logged_out") == "1" {
+		p.Notice = l.T("logout.done")
+	}
+	h.render(w, r, http.StatusOK, "login", p)
+}
+
+// sameOrigin rejects cross-site form posts: Sec-Fetch-Site from modern
+// browsers, else Origin, must name us. Requests with neither (old clients,
+// curl) rely on the CSRF token alone.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	want, err := url.Parse(h.Issuer)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(o, want.Scheme+"://"+want.Host)
+}
+
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := httpx.ParseForm(w, r); err != nil {
+		var in *httpx.InputError
+		status := http.StatusBadRequest
+		if errors.As(err, &in) {
+			status = in.Status
+		}
+		h.errorPage(w, r, status, "error.csrf")
+		return false
+	}
+	return true
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	cookieTok := h.cookie(r, "tolk_csrf")
+	if !h.sameOrigin(r) || cookieTok == "" || !secret.Equal(cookieTok, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	l := h.localizer(r)
+	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	next := r.PostForm.Get("next")
+	again := func(status int, key string) {
+		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key)})
+	}
+	if name == "" || pw == "" {
+		again(http.StatusBadRequest, "login.missing")
+		return
+	}
+	u, err := h.ID.Authenticate(r.Context(), "web", name, pw, httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		again(http.StatusTooManyRequests, "login.throttled")
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		again(http.StatusUnauthorized, "login.failed")
+		return
+	case err != nil:
+		h.Log.ErrorContext(r.Context(), "web: login", "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	// A fresh session id on every sign-in defeats session fixation; a
+	// session the browser already had is ended.
+	if old := h.cookie(r, "tolk_session"); old != "" {
+		_, _ = h.ID.Store.DeleteWebSession(r.Context(), secret.Hash(old))
+	}
+	s, err := h.ID.StartSession(r.Context(), u)
+	if err != nil {
+		h.Log.ErrorContext(r.Context(), "web: start session", "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.setCookie(w, "tolk_session", s.Cookie, int(time.Until(s.ExpiresAt).Seconds()))
+	h.setCookie(w, "tolk_csrf", "", -1)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// safeNext allows only local paths, so the login form is no open redirect.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	l := h.localizer(r)
+	h.render(w, r, http.StatusOK, "logout", page{L: l, Title: l.T("logout.title"), CSRF: ws.CSRFToken, User: &u})
+}
+
+func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if !h.sameOrigin(r) || !secret.Equal(ws.CSRFToken, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	if err := h.ID.SignOut(r.Context(), u.UID); err != nil {
+		h.Log.ErrorContext(r.Context(), "web: sign out", "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.setCookie(w, "tolk_session", "", -1)
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
+}
