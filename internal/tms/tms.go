@@ -246,4 +246,3 @@ func (h *Handler) loginOther(w http.ResponseWriter, r *http.Request) {
 	h.Log.InfoContext(r.Context(), "tms: loginOther", "request_id", httpx.RequestID(r.Context()), "admin", admin.UID, "user", u.UID)
 	h.issue(w, r, u)
 }
-

@@ -13,7 +13,9 @@ import (
 
 // migrationsFS holds the schema, one file per version, named
 // NNNN_description.sql and applied in version order. Applied files must never
-// change; add a new file instead.
+// change; add a new file instead. Migrations run inside a transaction with
+// foreign_keys on (the pragma cannot change mid-transaction), so a table
+// rebuild must use PRAGMA defer_foreign_keys rather than turning them off.
 //
 //go:embed migrations/*.sql
 var migrationsFS embed.FS

@@ -1,0 +1,143 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlite"
+	"github.com/tolk-project/tolk/internal/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tolk.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func TestPragmas(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "tolk.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []struct {
+		name string
+		q    func(ctx context.Context, query string) (string, error)
+	}{
+		{"writer", s.WriterPragma},
+		{"reader", s.ReaderPragma},
+	} {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal",
+			"foreign_keys": "1",
+			"synchronous":  "2", // FULL
+			"busy_timeout": "5000",
+		} {
+			got, err := db.q(t.Context(), pragma)
+			if err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", db.name, pragma, err)
+			}
+			if got != want {
+				t.Errorf("%s: PRAGMA %s = %q, want %q", db.name, pragma, got, want)
+			}
+		}
+	}
+}
+
+// TestTwoStoresOneFile: two Stores (as two processes would) migrate one
+// file at once, then both see the same data.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tolk.db")
+	a, b := open(t, path), open(t, path)
+	var wg sync.WaitGroup
+	for _, s := range []*sqlite.Store{a, b} {
+		wg.Go(func() {
+			if err := s.Migrate(t.Context()); err != nil {
+				t.Errorf("Migrate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	org := store.Organization{UID: "org-1", Name: "Org"}
+	if err := a.CreateOrganization(t.Context(), org); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetOrganization(t.Context(), org.UID); err != nil {
+		t.Fatalf("second Store does not see the first's write: %v", err)
+	}
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+}
+
+// TestTwoStoresConcurrentWrites: writers in different Stores (as in
+// different processes) contend for the file lock; busy_timeout and BEGIN
+// IMMEDIATE must make them wait, not fail with SQLITE_BUSY.
+func TestTwoStoresConcurrentWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tolk.db")
+	stores := []*sqlite.Store{open(t, path), open(t, path)}
+	if err := stores[0].Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	org := store.Organization{UID: "org-1", Name: "Org", CreatedAt: time.Now()}
+	if err := stores[0].CreateOrganization(t.Context(), org); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 16
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			s := stores[i%2]
+			for j := range 5 {
+				name := fmt.Sprintf("u%d-%d", i, j)
+				u := store.User{UID: name, ID: name, OrgUID: org.UID, UserName: name, Email: name + "@example.com",
+					Role: store.RoleGuest, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+				if err := s.CreateUser(t.Context(), u); err != nil {
+					t.Errorf("CreateUser: %v", err)
+					return
+				}
+				if err := s.SignOutUser(t.Context(), u.UID, time.Now()); err != nil {
+					t.Errorf("SignOutUser: %v", err)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n, err := stores[1].CountUsers(t.Context()); err != nil || n != workers*5 {
+		t.Errorf("CountUsers = %d, %v; want %d", n, err, workers*5)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
+		if s, err := sqlite.Open(t.Context(), path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+		}
+	}
+}
