@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
@@ -178,12 +177,16 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "login", p)
 }
 
-// sameOrigin rejects cross-site form posts: Sec-Fetch-Site from modern
-// browsers, else Origin, must name us. Requests with neither (old clients,
-// curl) rely on the CSRF token alone.
+// sameOrigin rejects cross-site form posts. Browsers send Sec-Fetch-Site,
+// which no page can forge: same-origin passes outright (our
+// Referrer-Policy makes browsers send "Origin: null" even on same-origin
+// posts, so Origin cannot be required). Without it, Origin must name us.
+// Requests with neither (old clients, curl) rely on the CSRF token alone.
 func (h *Handler) sameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin":
+		return true
+	case "", "none":
 	default:
 		return false
 	}
@@ -256,14 +259,17 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	h.setCookie(w, "tolk_session", s.Cookie, int(time.Until(s.ExpiresAt).Seconds()))
+	h.setCookie(w, "tolk_session", s.Cookie, int(s.ExpiresAt.Sub(h.ID.Now()).Seconds()))
 	h.setCookie(w, "tolk_csrf", "", -1)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 // safeNext allows only local paths, so the login form is no open redirect.
+// Control characters are refused outright: browsers drop tabs and newlines
+// from a Location, so "/\t/evil.example" would lead to //evil.example.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next

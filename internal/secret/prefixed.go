@@ -1,0 +1,58 @@
+package secret
+
+import (
+	"hash/crc32"
+	"strings"
+)
+
+// Type prefixes of tolk's opaque secrets (SPEC §6): a leaked secret is
+// recognizable by scanners, and by its checksum without asking the server.
+const (
+	PrefixAccessToken   = "tolk_at_"
+	PrefixRefreshToken  = "tolk_rt_"
+	PrefixClientSecret  = "tolk_cs_"
+	PrefixAuthCode      = "tolk_ac_"
+	PrefixAPIKey        = "tolk_pk_"
+	PrefixPlatformToken = "tolk_pt_"
+)
+
+// bodyLen alphanumerics carry 43*log2(62) ≈ 256 bits.
+const bodyLen = 43
+
+const checksumLen = 6
+
+// Prefixed returns prefix + 43 random alphanumerics + a 6-character CRC32
+// checksum of everything before it.
+func (g Generator) Prefixed(prefix string) (string, error) {
+	body, err := g.Alphanumeric(bodyLen)
+	if err != nil {
+		return "", err
+	}
+	return prefix + body + checksum(prefix+body), nil
+}
+
+// CheckPrefixed reports whether s has the shape and a valid checksum for
+// prefix. It is a cheap filter before a database lookup, not a proof of
+// validity.
+func CheckPrefixed(prefix, s string) bool {
+	if len(s) != len(prefix)+bodyLen+checksumLen || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	body := s[len(prefix) : len(s)-checksumLen]
+	for i := 0; i < len(body); i++ {
+		if strings.IndexByte(alphanumerics, body[i]) < 0 {
+			return false
+		}
+	}
+	return Equal(s[len(s)-checksumLen:], checksum(prefix+body))
+}
+
+func checksum(s string) string {
+	n := crc32.ChecksumIEEE([]byte(s))
+	out := make([]byte, checksumLen)
+	for i := checksumLen - 1; i >= 0; i-- {
+		out[i] = alphanumerics[n%62]
+		n /= 62
+	}
+	return string(out)
+}
