@@ -19,6 +19,10 @@ import (
 	"github.com/tolk-project/tolk/internal/testutil/pgtest"
 )
 
+// testSecretKey seals signing keys in the PostgreSQL tests, as every
+// instance of a cluster must share one.
+const testSecretKey = "test-secret-key-0123456789abcdef0123456789"
+
 // binary is the tolk executable built once for these tests: they exercise
 // real processes (signals, several instances on one database).
 var binary string
@@ -150,7 +154,7 @@ func TestTwoInstancesOnEmptyPostgresCreateOneAdmin(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			procs[i] = start(t, db)
+			procs[i] = start(t, db, "TOLK_SECRET_KEY="+testSecretKey)
 		}()
 	}
 	wg.Wait()
@@ -165,7 +169,9 @@ func TestTwoInstancesOnEmptyPostgresCreateOneAdmin(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "user", "list", "--db", db).Output()
+	cmd := exec.CommandContext(ctx, binary, "user", "list", "--db", db)
+	cmd.Env = append(os.Environ(), "TOLK_SECRET_KEY="+testSecretKey)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,33 @@ type rootCmd struct {
 		Create userCreate `cmd:"" help:"Create a user; prints it as JSON."`
 		List   struct{}   `cmd:"" help:"List users as a JSON array."`
 	} `cmd:"" help:"Manage users."`
+	Client struct {
+		Create clientCreate `cmd:"" help:"Register an OAuth app; prints it as JSON (the secret only here)."`
+		List   struct{}     `cmd:"" help:"List OAuth apps as a JSON array."`
+		Delete struct {
+			ID string `arg:"" help:"client_id"`
+		} `cmd:"" help:"Delete an OAuth app and every token issued to it."`
+	} `cmd:"" help:"Manage registered OAuth apps."`
+	Keys struct {
+		List   struct{} `cmd:"" help:"List signing keys (public metadata)."`
+		Rotate struct {
+			Alg []string `name:"alg" help:"Algorithms to rotate (default RS256 and ES256)."`
+		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
+	} `cmd:"" help:"Manage JWT signing keys."`
 	Version struct{} `cmd:"" help:"Print the version."`
+}
+
+type clientCreate struct {
+	Name            string   `required:"" help:"App name shown on the consent screen."`
+	Description     string   `help:"Description shown on the consent screen."`
+	RedirectURI     []string `name:"redirect-uri" help:"Exact redirect URI (repeatable)."`
+	Grant           []string `name:"grant" help:"Allowed grant type (repeatable): authorization_code, refresh_token, client_credentials, implicit."`
+	Scope           []string `name:"scope" help:"Allowed scope (repeatable; default: the whole catalog)."`
+	Audience        []string `name:"audience" help:"Application its tokens are for (repeatable; default: all)."`
+	Public          bool     `help:"Public app (no secret; PKCE required)."`
+	AdminConsent    bool     `name:"admin-consent" help:"Only an ADMIN may allow it."`
+	JWTAccessTokens bool     `name:"jwt-access-tokens" help:"Issue RFC 9068 JWT access tokens."`
+	AlwaysRefresh   bool     `name:"always-refresh" help:"Issue a refresh token even without offline_access."`
 }
 
 type userCreate struct {
@@ -158,6 +184,44 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			io.Ready(ln.Addr().String())
 		}
 		return srv.Serve(ctx, ln)
+	case "client create":
+		return clientCreateCmd(ctx, srv, root.Client.Create, io)
+	case "client list":
+		cs, err := st.ListClients(ctx, "")
+		if err != nil {
+			return err
+		}
+		out := make([]clientJSON, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, toClientJSON(c, ""))
+		}
+		return writeJSON(io.Stdout, out)
+	case "client delete <id>":
+		if _, err := st.GetClient(ctx, root.Client.Delete.ID); err != nil {
+			return fmt.Errorf("client %q: %w", root.Client.Delete.ID, err)
+		}
+		return st.DeleteClient(ctx, root.Client.Delete.ID)
+	case "keys list":
+		keys, err := srv.Keys.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		return writeJSON(io.Stdout, keys)
+	case "keys rotate":
+		algs := root.Keys.Rotate.Alg
+		if len(algs) == 0 {
+			algs = []string{"RS256", "ES256"}
+		}
+		for _, alg := range algs {
+			if _, err := srv.Keys.Rotate(ctx, alg); err != nil {
+				return err
+			}
+		}
+		keys, err := srv.Keys.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		return writeJSON(io.Stdout, keys)
 	case "user create":
 		return userCreateCmd(ctx, srv, root.User.Create, io)
 	case "user list":

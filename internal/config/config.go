@@ -38,6 +38,19 @@ type Config struct {
 	LoginIPBurst      int
 	LoginIPInterval   time.Duration
 
+	// OAuth 2.0 / OpenID Connect.
+	SecretKey        string   // seals signing keys at rest; required with PostgreSQL
+	Scopes           []string // the scope catalog
+	Audiences        []string // the applications behind tolk
+	CodeTTL          time.Duration
+	AccessTokenTTL   time.Duration
+	IDTokenTTL       time.Duration
+	RefreshTokenTTL  time.Duration // 0 = never expires (ProZ)
+	RefreshGrace     time.Duration // tolerated reuse of a rotated refresh token
+	IDTokenAlg       string        // RS256 or ES256
+	JWTAccessAlg     string        // alg of RFC 9068 access tokens
+	KeyCacheInterval time.Duration // how stale cached signing keys may be across instances
+
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration
 	LocalesDir      string // extra message catalogs (*.json), added to the embedded ones
@@ -58,6 +71,26 @@ func Defaults() Config {
 		LoginIPBurst:      50,
 		LoginIPInterval:   6 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
+		Scopes: []string{"openid", "profile", "email", "offline_access", "public", "user.email", "user.name",
+			"profile.read", "message.send", "read", "write", "orders.create", "team.manage"},
+		Audiences:        []string{"tms", "strings", "studio", "language-ai", "connectors"},
+		CodeTTL:          30 * time.Second,
+		AccessTokenTTL:   14 * 24 * time.Hour,
+		IDTokenTTL:       time.Hour,
+		IDTokenAlg:       "RS256",
+		JWTAccessAlg:     "RS256",
+		KeyCacheInterval: 5 * time.Second,
+	}
+}
+
+func list(f func(c *Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, s)
+		}
+		*f(c) = out
+		return nil
 	}
 }
 
@@ -136,6 +169,17 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{name: "secret_key", secret: true, set: str(func(c *Config) *string { return &c.SecretKey })},
+	{name: "scopes", set: list(func(c *Config) *[]string { return &c.Scopes })},
+	{name: "audiences", set: list(func(c *Config) *[]string { return &c.Audiences })},
+	{name: "code_ttl", set: dur(func(c *Config) *time.Duration { return &c.CodeTTL })},
+	{name: "access_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{name: "id_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
+	{name: "refresh_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{name: "refresh_grace", set: dur(func(c *Config) *time.Duration { return &c.RefreshGrace })},
+	{name: "id_token_alg", set: str(func(c *Config) *string { return &c.IDTokenAlg })},
+	{name: "jwt_access_alg", set: str(func(c *Config) *string { return &c.JWTAccessAlg })},
+	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 }
@@ -311,6 +355,33 @@ func (c Config) Validate() error {
 	}
 	if c.LoginIPBurst < 1 {
 		bad("login_ip_burst must be at least 1, got %d", c.LoginIPBurst)
+	}
+	positive("code_ttl", c.CodeTTL)
+	positive("access_token_ttl", c.AccessTokenTTL)
+	positive("id_token_ttl", c.IDTokenTTL)
+	positive("key_cache_interval", c.KeyCacheInterval)
+	if c.CodeTTL > 10*time.Minute {
+		bad("code_ttl must be at most 10m (RFC 6749 §4.1.2), got %s", c.CodeTTL)
+	}
+	if c.RefreshTokenTTL < 0 || c.RefreshGrace < 0 {
+		bad("refresh_token_ttl and refresh_grace must not be negative")
+	}
+	for name, alg := range map[string]string{"id_token_alg": c.IDTokenAlg, "jwt_access_alg": c.JWTAccessAlg} {
+		if alg != "RS256" && alg != "ES256" {
+			bad("%s %q: want RS256 or ES256", name, alg)
+		}
+	}
+	if len(c.Scopes) == 0 {
+		bad("scopes must not be empty")
+	}
+	if len(c.Audiences) == 0 {
+		bad("audiences must not be empty")
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		bad("secret_key must be at least 32 characters")
+	}
+	if c.SecretKey == "" && (strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")) {
+		bad("secret_key (TOLK_SECRET_KEY or TOLK_SECRET_KEY_FILE) is required with PostgreSQL: every instance must share it to read the signing keys")
 	}
 	if c.PasswordWorkers < 0 {
 		bad("password_workers must not be negative, got %d", c.PasswordWorkers)

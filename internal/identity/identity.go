@@ -231,7 +231,10 @@ func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr 
 		_ = s.Hasher.VerifyDummy(ctx, "")
 		return fail()
 	}
-	u, err := s.Store.GetUserByUserName(ctx, userName)
+	u, err := store.User{}, store.ErrNotFound
+	if possibleUserName(userName) {
+		u, err = s.Store.GetUserByUserName(ctx, userName)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		if err := s.Hasher.VerifyDummy(ctx, pw); err != nil && !errors.Is(err, password.ErrMismatch) {
 			return store.User{}, err
@@ -262,6 +265,13 @@ func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr 
 	}
 	s.outcome(dialect, "success")
 	return u, nil
+}
+
+// possibleUserName reports whether a stored user could have this name.
+// Others (NUL bytes, invalid UTF-8) must not reach the store: PostgreSQL
+// refuses them as text with an error, which would turn bad input into a 500.
+func possibleUserName(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // IssueAPIToken creates a TMS ApiToken for u.
@@ -345,6 +355,9 @@ func (s *Service) RevokeAPIToken(ctx context.Context, token string) error {
 func (s *Service) LoginOther(ctx context.Context, admin store.User, userName string) (store.User, error) {
 	if admin.Role != store.RoleAdmin {
 		return store.User{}, ErrForbidden
+	}
+	if !possibleUserName(userName) {
+		return store.User{}, ErrNotFound
 	}
 	u, err := s.Store.GetUserByUserName(ctx, userName)
 	if errors.Is(err, store.ErrNotFound) {

@@ -61,18 +61,26 @@ func (m *Metrics) Instrument(mux http.Handler) http.Handler {
 		if !ok {
 			sr = &httpx.StatusRecorder{ResponseWriter: w}
 		}
+		returned := false
 		defer func() {
 			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
 			}
 			status := sr.Status
-			if status == 0 {
+			switch {
+			case status != 0:
+			case !returned:
+				// The handler panicked before writing; Recover, further
+				// out, answers 500.
+				status = http.StatusInternalServerError
+			default:
 				status = http.StatusOK
 			}
 			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
 		mux.ServeHTTP(sr, r)
+		returned = true
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/oauthapi"
 	"github.com/tolk-project/tolk/internal/tms"
 	"github.com/tolk-project/tolk/internal/web"
 )
@@ -14,7 +15,7 @@ import (
 type fsys = fs.FS
 
 // routes is the whole HTTP surface of tolk, in one place.
-func (s *Server) routes(mux *http.ServeMux, t *tms.Handler, ui *web.Handler) {
+func (s *Server) routes(mux *http.ServeMux, t *tms.Handler, ui *web.Handler, api *oauthapi.Handler) {
 	// Operations.
 	for _, p := range []string{"/health/alive", "/healthz"} {
 		mux.HandleFunc("GET "+p, s.alive)
@@ -27,7 +28,12 @@ func (s *Server) routes(mux *http.ServeMux, t *tms.Handler, ui *web.Handler) {
 	// TMS ApiToken dialect (SPEC §3.1).
 	t.Routes(mux)
 
-	// Web UI (SPEC §5).
+	// OAuth 2.0 and OpenID Connect (SPEC §3.2): token, introspection,
+	// revocation, discovery, JWKS, userinfo, /user. The authorization
+	// endpoint is part of the web UI.
+	api.Routes(mux)
+
+	// Web UI (SPEC §5), with /oauth/authorize and the consent page.
 	ui.Routes(mux)
 }
 

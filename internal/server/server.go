@@ -12,16 +12,21 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/metrics"
+	"github.com/tolk-project/tolk/internal/oauthapi"
 	"github.com/tolk-project/tolk/internal/password"
 	"github.com/tolk-project/tolk/internal/ratelimit"
+	"github.com/tolk-project/tolk/internal/seal"
 	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/signing"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/tms"
 	"github.com/tolk-project/tolk/internal/web"
@@ -42,6 +47,8 @@ type Server struct {
 	Config   config.Config
 	Store    store.Store
 	Identity *identity.Service
+	Authz    *authz.Service
+	Keys     *signing.Keyring
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
 	log      *slog.Logger
@@ -49,6 +56,10 @@ type Server struct {
 
 // New builds a server over an opened and migrated store.
 func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
+	sealer, err := newSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -71,6 +82,13 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		SessionTTL:  cfg.SessionTTL,
 		OnLogin:     m.Login,
 	}
+	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval})
+	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences,
+		CodeTTL: cfg.CodeTTL, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
+		RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshGrace,
+		IDTokenAlg: cfg.IDTokenAlg, AccessTokenAlg: cfg.JWTAccessAlg,
+	})
 	var extra fsys
 	if cfg.LocalesDir != "" {
 		extra = os.DirFS(cfg.LocalesDir)
@@ -79,14 +97,15 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Identity: id, Metrics: m, log: d.Log}
-	ui := &web.Handler{ID: id, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
+	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log}
+	ui := &web.Handler{ID: id, Authz: az, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}
 	t := &tms.Handler{ID: id, Log: d.Log, QueryToken: cfg.QueryToken}
 	mux := http.NewServeMux()
-	s.routes(mux, t, ui)
+	api := &oauthapi.Handler{Authz: az, Keys: keys, Log: d.Log}
+	s.routes(mux, t, ui, api)
 	s.Handler = httpx.Chain(m.Instrument(mux),
 		httpx.WithRequestID,
 		httpx.WithClientIP(cfg.TrustedProxies),
@@ -97,9 +116,27 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Bootstrap creates the first admin on an empty database. A generated
-// password is printed once to out; a configured one never is.
+// newSealer builds the sealer of secrets at rest from secret_key, or, on
+// SQLite without one, from a key file beside the database (mode 0600).
+func newSealer(cfg config.Config) (*seal.Sealer, error) {
+	key := []byte(cfg.SecretKey)
+	if len(key) == 0 {
+		path := strings.TrimPrefix(cfg.DB, "sqlite:") + ".key"
+		var err error
+		if key, err = seal.LoadOrCreateKeyFile(path); err != nil {
+			return nil, fmt.Errorf("secret key file: %w", err)
+		}
+	}
+	return seal.New(key)
+}
+
+// Bootstrap creates the first admin on an empty database and the signing
+// keys. A generated password is printed once to out; a configured one
+// never is.
 func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
+	if err := s.Keys.Ensure(ctx, "RS256", "ES256"); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	created, pw, err := s.Identity.Bootstrap(ctx, s.Config.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)

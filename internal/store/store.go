@@ -151,10 +151,187 @@ type Store interface {
 	APITokens
 	WebSessions
 	Bootstrap
+	Clients
+	Tokens
+	Consents
+	SigningKeys
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ErrAlreadyUsed: a single-use credential (authorization code, rotated
+// refresh token) was presented again.
+var ErrAlreadyUsed = errors.New("store: already used")
+
+// Client is a registered OAuth app.
+//
+// In Client and the records below, string lists round-trip by content:
+// an empty list, stored nil or empty, comes back nil.
+type Client struct {
+	ID              string // client_id
+	OrgUID          string
+	Name            string
+	Description     string
+	SecretHash      string // hex SHA-256 of the secret; "" for public clients
+	RedirectURIs    []string
+	GrantTypes      []string // authorization_code, refresh_token, client_credentials, implicit
+	Scopes          []string // scopes the app may request
+	Audiences       []string // applications its tokens are for
+	Public          bool     // no secret; PKCE required
+	AdminConsent    bool     // only an ADMIN may Allow
+	JWTAccessTokens bool     // RFC 9068 JWTs instead of opaque tokens
+	AlwaysRefresh   bool     // issue a refresh token even without offline_access
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Clients stores OAuth apps.
+type Clients interface {
+	// CreateClient returns ErrConflict when the ID is taken.
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns the apps of an organization ("" = all), oldest first.
+	ListClients(ctx context.Context, orgUID string) ([]Client, error)
+	// UpdateClient replaces every mutable field (all but ID, OrgUID, CreatedAt).
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the app with its codes, tokens and consents.
+	// UpdateClient and DeleteClient return ErrNotFound for an unknown ID.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// AuthCode is an authorization code; only its hash is stored.
+type AuthCode struct {
+	Hash                string
+	ClientID            string
+	UserUID             string
+	RedirectURI         string // as sent in the authorization request ("" if omitted)
+	Scopes              []string
+	Audiences           []string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	AuthTime            time.Time
+	GrantID             string // every token issued from the code carries it
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	UsedAt              time.Time // zero until redeemed
+}
+
+// AccessToken is an issued access token: the hash of an opaque token, or
+// of the jti of a JWT one (so JWTs can be introspected and revoked too).
+type AccessToken struct {
+	Hash      string
+	ClientID  string
+	UserUID   string // "" for client_credentials
+	OrgUID    string
+	Scopes    []string
+	Audiences []string
+	GrantID   string // the code or refresh family it came from; revoking the grant revokes it
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshToken is a refresh token. GrantID is its family: every rotation
+// keeps it, and a reuse revokes the whole family.
+type RefreshToken struct {
+	Hash      string
+	ClientID  string
+	UserUID   string
+	OrgUID    string
+	Scopes    []string
+	Audiences []string
+	GrantID   string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero = never
+	UsedAt    time.Time // set when rotated
+}
+
+// Tokens stores authorization codes and OAuth tokens. Every single-use
+// step is one atomic method.
+type Tokens interface {
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// GetAuthCode returns the code whether used or not.
+	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
+	// RedeemAuthCode marks the code used at `at` and stores the tokens
+	// issued for it, in one transaction. Of concurrent calls exactly one
+	// succeeds; the others get ErrAlreadyUsed and store nothing. An
+	// unknown code is ErrNotFound. Expiry is not checked here (callers
+	// check it, as after GetAuthCode).
+	RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access AccessToken, refresh *RefreshToken) error
+
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	GetAccessToken(ctx context.Context, hash string) (AccessToken, error)
+	// RevokeAccessToken deletes one access token.
+	RevokeAccessToken(ctx context.Context, hash string) (bool, error)
+
+	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// RotateRefreshToken marks old used at `at` and stores the new pair in
+	// one transaction. It succeeds if old is unused, or was used less than
+	// grace ago; otherwise ErrAlreadyUsed and nothing is stored. Of
+	// concurrent calls with grace 0 exactly one succeeds. A rotation
+	// within grace keeps old's first UsedAt. An unknown old token is
+	// ErrNotFound; expiry is not checked here.
+	RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration, access AccessToken, refresh RefreshToken) error
+
+	// RevokeGrant deletes every access and refresh token with this GrantID
+	// (a code's tokens, a refresh family). The code itself stays, used;
+	// an unknown grant is not an error.
+	RevokeGrant(ctx context.Context, grantID string) error
+	// DeleteExpiredTokens removes codes and tokens that expired before t
+	// (used or not; never-expiring refresh tokens stay) and returns how
+	// many it removed.
+	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
+}
+
+// Consent is a user's standing approval of scopes for an app.
+type Consent struct {
+	UserUID   string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Consents stores consents.
+type Consents interface {
+	GetConsent(ctx context.Context, userUID, clientID string) (Consent, error)
+	// SaveConsent inserts or replaces the consent of (user, client).
+	SaveConsent(ctx context.Context, c Consent) error
+	// DeleteConsent returns ErrNotFound if there is no such consent.
+	DeleteConsent(ctx context.Context, userUID, clientID string) error
+}
+
+// SigningKey is a JWT signing key. The private key is sealed by the
+// caller (encrypted at rest); the store never sees it in the clear.
+type SigningKey struct {
+	KID         string
+	Alg         string // RS256, ES256
+	SealedKey   []byte // encrypted PKCS#8 private key
+	PublicKey   []byte // PKIX DER
+	CreatedAt   time.Time
+	RetiredAt   time.Time // zero while active
+	PublishedTo time.Time // zero = while active; after retirement, JWKS shows it until then
+}
+
+// SigningKeys stores signing keys.
+type SigningKeys interface {
+	// ListSigningKeys returns every key, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// EnsureSigningKey stores k unless an active key of k.Alg exists, and
+	// returns the active key; concurrent callers all get the same one.
+	// k is stored active: its RetiredAt and PublishedTo are ignored. At
+	// most one key per Alg is ever active.
+	EnsureSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
+	// RotateSigningKey retires every active key of k.Alg at `at` (published
+	// until publishUntil) and stores k as the active one, atomically.
+	// at must not be zero.
+	RotateSigningKey(ctx context.Context, k SigningKey, at, publishUntil time.Time) error
+	// DeleteUnpublishedKeys removes retired keys whose PublishedTo is before t
+	// (a zero PublishedTo counts as before any t).
+	DeleteUnpublishedKeys(ctx context.Context, t time.Time) (int, error)
 }

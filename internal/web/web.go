@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/identity"
@@ -29,6 +30,7 @@ var staticFS embed.FS
 // Handler serves the web UI.
 type Handler struct {
 	ID       *identity.Service
+	Authz    *authz.Service
 	Catalogs *i18n.Catalogs
 	Log      *slog.Logger
 	Issuer   string // public base URL; its origin is the only one allowed to post forms
@@ -41,7 +43,7 @@ type Handler struct {
 // Init parses the templates; call it once before Routes.
 func (h *Handler) Init() error {
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "home", "logout", "error"} {
+	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -60,6 +62,10 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", h.loginSubmit)
 	mux.HandleFunc("GET /logout", h.logoutPage)
 	mux.HandleFunc("POST /logout", h.logoutSubmit)
+	for _, p := range []string{"/oauth/authorize", "/web/oauth/authorize"} {
+		mux.HandleFunc("GET "+p, h.authorize)
+		mux.HandleFunc("POST "+p, h.authorize)
+	}
 }
 
 func (h *Handler) cookieName(base string) string {
@@ -95,6 +101,8 @@ type page struct {
 	Notice   string
 	Next     string
 	UserName string
+	Consent  *consentData
+	FormPost *formPostData
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -102,12 +110,21 @@ func (h *Handler) localizer(r *http.Request) i18n.Localizer {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	h.renderWith(w, r, status, name, p, nil)
+}
+
+// renderWith renders a page; headers, if set, adjusts the response
+// headers after the defaults.
+func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int, name string, p page, headers func(http.Header)) {
 	if p.L == (i18n.Localizer{}) {
 		p.L = h.localizer(r)
 	}
 	p.Lang = p.L.Tag().String()
 	httpx.HTMLHeaders(w)
 	w.Header().Set("Vary", "Accept-Language, Cookie")
+	if headers != nil {
+		headers(w.Header())
+	}
 	w.WriteHeader(status)
 	if err := h.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
 		h.Log.ErrorContext(r.Context(), "web: render", "page", name, "err", err)
@@ -160,7 +177,9 @@ func (h *Handler) loginCSRF(w http.ResponseWriter, r *http.Request) (string, err
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := h.session(r); ok {
+	// reauth: prompt=login or max_age asks for the password again even
+	// though a session exists.
+	if _, _, ok := h.session(r); ok && r.URL.Query().Get("reauth") != "1" {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -170,7 +189,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := h.localizer(r)
-	p := page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: r.URL.Query().Get("next")}
+	p := page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: r.URL.Query().Get("next"), UserName: r.URL.Query().Get("login_hint")}
 	if r.URL.Query().Get("logged_out") == "1" {
 		p.Notice = l.T("logout.done")
 	}

@@ -88,3 +88,20 @@ func TestConcurrentMigrateAndBootstrap(t *testing.T) {
 		t.Errorf("CountUsers = %d, %v; want 1", c, err)
 	}
 }
+
+// TestInstances: two Stores on one database, as two processes, race the
+// single-use steps and EnsureSigningKey.
+func TestInstances(t *testing.T) {
+	storetest.RunInstances(t, func(t *testing.T, n int) []store.Store {
+		dsn := pgtest.NewDatabase(t)
+		stores := make([]store.Store, n)
+		for i := range stores {
+			s, err := postgres.Open(t.Context(), dsn)
+			if err != nil {
+				t.Fatalf("Open #%d: %v", i, err)
+			}
+			stores[i] = s
+		}
+		return stores
+	})
+}

@@ -141,3 +141,20 @@ func TestOpenRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestInstances: two Stores on one file, as two processes, race the
+// single-use steps and EnsureSigningKey.
+func TestInstances(t *testing.T) {
+	storetest.RunInstances(t, func(t *testing.T, n int) []store.Store {
+		path := filepath.Join(t.TempDir(), "tolk.db")
+		stores := make([]store.Store, n)
+		for i := range stores {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open #%d: %v", i, err)
+			}
+			stores[i] = s
+		}
+		return stores
+	})
+}

@@ -4,8 +4,10 @@
 //
 // The suite pins down what the interface comments leave to prose: sentinel
 // errors, case-insensitive user names and emails, microsecond UTC times, and
-// the atomicity promises (BootstrapAdmin, DeleteAPIToken, SignOutUser) under
-// real concurrency.
+// the atomicity promises (BootstrapAdmin, DeleteAPIToken, SignOutUser,
+// RedeemAuthCode, RotateRefreshToken, EnsureSigningKey) under real
+// concurrency. RunInstances repeats the single-use races across several
+// Stores on one database.
 package storetest
 
 import (
@@ -39,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SignOutUser", func(t *testing.T) { t.Parallel(); testSignOutUser(t, open) })
 	t.Run("Bootstrap", func(t *testing.T) { t.Parallel(); testBootstrap(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, open) })
+	runOAuth(t, open)
 }
 
 // newStore opens, migrates and schedules closing a Store.

@@ -102,6 +102,7 @@ func New(t testing.TB, opts ...Options) *Server {
 	cfg.Addr = ts.Listener.Addr().String()
 	cfg.Issuer = "http://" + cfg.Addr
 	cfg.AdminPassword = AdminPassword
+	cfg.SecretKey = "tolktest-secret-key-0123456789abcdefghij"
 	if o.Config != nil {
 		o.Config(&cfg)
 	}

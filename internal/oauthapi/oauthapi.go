@@ -1,0 +1,238 @@
+// Package oauthapi serves the machine-facing OAuth 2.0 and OpenID Connect
+// endpoints: token, introspection, revocation, discovery, JWKS, userinfo
+// and the /user resources. It parses requests, calls authz, and writes
+// answers in the protocols' own shapes.
+package oauthapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/signing"
+)
+
+// Handler serves the endpoints.
+type Handler struct {
+	Authz *authz.Service
+	Keys  *signing.Keyring
+	Log   *slog.Logger
+}
+
+// Routes registers the endpoints on mux.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	for _, p := range []string{"/oauth/token", "/web/oauth/token", "/idm/oauth/token"} {
+		mux.HandleFunc("POST "+p, h.token)
+	}
+	mux.HandleFunc("POST /oauth/introspect", h.introspect)
+	mux.HandleFunc("POST /oauth/revoke", h.revoke)
+	mux.HandleFunc("GET /.well-known/openid-configuration", h.discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", h.discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", h.jwks)
+	mux.HandleFunc("GET /userinfo", h.userinfo)
+	mux.HandleFunc("POST /userinfo", h.userinfo)
+	mux.HandleFunc("GET /user", h.user)
+	mux.HandleFunc("GET /v2/user", h.user)
+}
+
+// writeError answers an OAuth error as RFC 6749 §5.2 JSON. Anything that
+// is not an OAuth error is logged and becomes a bare server_error.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := oauth.AsError(err)
+	var in *httpx.InputError
+	switch {
+	case errors.As(err, &in):
+		status := http.StatusBadRequest
+		if in.Status == http.StatusRequestEntityTooLarge {
+			status = in.Status
+		}
+		e = &oauth.Error{Code: "invalid_request", Description: in.Message, Status: status}
+	case e == nil || e.Code == "server_error":
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		h.Log.ErrorContext(r.Context(), "oauth: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
+		e = oauth.ErrServerError("internal error")
+	}
+	if e.Code == "invalid_client" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="tolk"`)
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, e.Status, e)
+}
+
+func (h *Handler) parse(w http.ResponseWriter, r *http.Request) error {
+	if err := httpx.ParseForm(w, r); err != nil {
+		return err
+	}
+	return oauth.SingleValues(r.PostForm)
+}
+
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	if err := h.parse(w, r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	id, sec, method, err := oauth.ClientCredentials(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	resp, err := h.Authz.Token(r.Context(), &authz.TokenRequest{Form: r.PostForm, ClientID: id, ClientSecret: sec, AuthMethod: method})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// client authenticates the caller of introspection and revocation.
+func (h *Handler) client(w http.ResponseWriter, r *http.Request) (*authzClient, bool) {
+	if err := h.parse(w, r); err != nil {
+		h.writeError(w, r, err)
+		return nil, false
+	}
+	id, sec, method, err := oauth.ClientCredentials(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return nil, false
+	}
+	c, err := h.Authz.AuthenticateClient(r.Context(), id, sec, method)
+	if err != nil {
+		h.writeError(w, r, err)
+		return nil, false
+	}
+	if r.PostForm.Get("token") == "" {
+		h.writeError(w, r, oauth.ErrInvalidRequest("token is required"))
+		return nil, false
+	}
+	return &authzClient{c}, true
+}
+
+func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.client(w, r)
+	if !ok {
+		return
+	}
+	res, err := h.Authz.Introspect(r.Context(), c.Client, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.client(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Authz.Revoke(r.Context(), c.Client, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.NoStore(w)
+	w.WriteHeader(http.StatusOK)
+}
+
+// bearer extracts an RFC 6750 bearer token from the Authorization header.
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// challenge answers a resource request per RFC 6750 §3.
+func challenge(w http.ResponseWriter, err error) {
+	e := oauth.AsError(err)
+	if e == nil {
+		e = oauth.ErrInvalidToken("the access token is invalid")
+	}
+	v := `Bearer realm="tolk"`
+	if e.Code != "" {
+		v += `, error="` + e.Code + `", error_description="` + strings.ReplaceAll(e.Description, `"`, `'`) + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	httpx.WriteJSON(w, e.Status, e)
+}
+
+func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	if tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)
+		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("a bearer token is required"))
+		return
+	}
+	claims, err := h.Authz.UserInfo(r.Context(), tok)
+	if err != nil {
+		if e := oauth.AsError(err); e == nil || e.Code == "server_error" {
+			h.writeError(w, r, err)
+			return
+		}
+		challenge(w, err)
+		return
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, claims)
+}
+
+// user serves GET /user and /v2/user: the current user in the ProZ and
+// Strings shapes together.
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	if tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)
+		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("a bearer token is required"))
+		return
+	}
+	a, err := h.Authz.VerifyAccessToken(r.Context(), tok)
+	if err != nil {
+		if e := oauth.AsError(err); e == nil || e.Code == "server_error" {
+			h.writeError(w, r, err)
+			return
+		}
+		challenge(w, err)
+		return
+	}
+	if a.User == nil {
+		challenge(w, oauth.ErrInvalidToken("the token does not belong to a user"))
+		return
+	}
+	u := a.User
+	name := strings.TrimSpace(u.FirstName + " " + u.LastName)
+	out := map[string]any{
+		"uuid": u.UID, "site_name": u.UserName,
+		"contact_info": map[string]any{"first_name": u.FirstName, "last_name": u.LastName},
+		"id":           u.ID, "username": u.UserName, "name": name,
+		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+	sc := a.Record.Scopes
+	if slices.Contains(sc, "user.email") || slices.Contains(sc, "email") {
+		out["email"] = u.Email
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
+	set, err := h.Keys.PublicJWKS(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// Short caching: relying parties refetch on an unknown kid anyway, and
+	// a rotated key must appear quickly.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	httpx.WriteJSON(w, http.StatusOK, set)
+}

@@ -1,0 +1,260 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// field is one hidden form field.
+type field struct{ Name, Value string }
+
+type scopeLine struct{ Name, Text string }
+
+type consentData struct {
+	ClientName  string
+	Description string
+	Scopes      []scopeLine
+	Params      []field
+	MayAllow    bool
+}
+
+type formPostData struct {
+	Action string
+	Fields []field
+}
+
+// consentFields are the consent form's own fields, not part of the
+// authorization request.
+var consentFields = []string{"csrf_token", "consent_action"}
+
+// authorize serves GET and POST /oauth/authorize: the authorization
+// request, and the consent form's answer.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	params := r.URL.Query()
+	if r.Method == http.MethodPost {
+		if !h.parseForm(w, r) {
+			return
+		}
+		params = url.Values{}
+		for k, v := range r.PostForm {
+			if !slices.Contains(consentFields, k) {
+				params[k] = v
+			}
+		}
+		if r.PostForm.Has("consent_action") {
+			h.consentSubmit(w, r, params)
+			return
+		}
+	}
+	ar, ok := h.parseAuthRequest(w, r, params)
+	if !ok {
+		return
+	}
+	ws, u, signedIn := h.session(r)
+	if h.Authz.NeedsLogin(ar, ws.AuthTime, signedIn) {
+		if ar.HasPrompt("none") {
+			h.respondError(w, r, ar, oauth.ErrLoginRequired("the user is not signed in"))
+			return
+		}
+		h.toLogin(w, r, ar)
+		return
+	}
+	needs, err := h.Authz.NeedsConsent(r.Context(), ar, u)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	if needs {
+		if ar.HasPrompt("none") {
+			h.respondError(w, r, ar, oauth.ErrConsentRequired("the user has not consented"))
+			return
+		}
+		h.consentPage(w, r, ar, ws, u)
+		return
+	}
+	h.issue(w, r, ar, u, ws)
+}
+
+func (h *Handler) parseAuthRequest(w http.ResponseWriter, r *http.Request, params url.Values) (*authz.AuthRequest, bool) {
+	ar, err := h.Authz.ParseAuthRequest(r.Context(), params)
+	var pe *authz.PageError
+	var re *authz.RedirectError
+	switch {
+	case errors.As(err, &pe):
+		l := h.localizer(r)
+		h.render(w, r, http.StatusBadRequest, "error", page{L: l, Title: l.T("error.title"), Error: l.T(pe.Message)})
+		return nil, false
+	case errors.As(err, &re):
+		h.respondError(w, r, re.Request, re.Err)
+		return nil, false
+	case err != nil:
+		h.internalError(w, r, err)
+		return nil, false
+	}
+	return ar, true
+}
+
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, context.Canceled) {
+		h.Log.ErrorContext(r.Context(), "web: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
+	}
+	h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+}
+
+// toLogin sends the browser to sign in and back. prompt=login is dropped
+// from the way back once it has been honoured, and reauth makes the login
+// page ask even when a session exists.
+func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest) {
+	back := url.Values{}
+	for k, v := range ar.Params {
+		back[k] = v
+	}
+	if ar.HasPrompt("login") {
+		var rest []string
+		for _, p := range ar.Prompt {
+			if p != "login" {
+				rest = append(rest, p)
+			}
+		}
+		if len(rest) == 0 {
+			back.Del("prompt")
+		} else {
+			back.Set("prompt", strings.Join(rest, " "))
+		}
+	}
+	q := url.Values{"next": {"/oauth/authorize?" + back.Encode()}}
+	if _, _, signedIn := h.session(r); signedIn {
+		q.Set("reauth", "1")
+	}
+	if ar.LoginHint != "" {
+		q.Set("login_hint", ar.LoginHint)
+	}
+	if ar.UILocales != "" {
+		q.Set("ui_locales", ar.UILocales)
+	}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest, ws store.WebSession, u store.User) {
+	l := h.localizer(r)
+	cd := consentData{ClientName: ar.Client.Name, Description: ar.Client.Description, MayAllow: authz.MayAllow(ar.Client, u)}
+	for _, sc := range ar.Scopes {
+		text := l.T("scope." + sc)
+		if text == "scope."+sc {
+			text = ""
+		}
+		cd.Scopes = append(cd.Scopes, scopeLine{Name: sc, Text: text})
+	}
+	keys := make([]string, 0, len(ar.Params))
+	for k := range ar.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cd.Params = append(cd.Params, field{k, ar.Params.Get(k)})
+	}
+	// Consent pages must not be cached or framed; render sets both.
+	h.render(w, r, http.StatusOK, "consent", page{L: l, Title: l.T("consent.title", ar.Client.Name), CSRF: ws.CSRFToken, User: &u, Consent: &cd})
+}
+
+func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request, params url.Values) {
+	ws, u, ok := h.session(r)
+	if !ok {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	if !h.sameOrigin(r) || !secret.Equal(ws.CSRFToken, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	ar, ok := h.parseAuthRequest(w, r, params)
+	if !ok {
+		return
+	}
+	if r.PostForm.Get("consent_action") != "allow" {
+		h.respondError(w, r, ar, oauth.ErrAccessDenied("the user denied the request"))
+		return
+	}
+	if !authz.MayAllow(ar.Client, u) {
+		h.errorPage(w, r, http.StatusForbidden, "consent.admin_only")
+		return
+	}
+	if err := h.Authz.SaveConsent(r.Context(), ar, u); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.issue(w, r, ar, u, ws)
+}
+
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest, u store.User, ws store.WebSession) {
+	vals, err := h.Authz.Issue(r.Context(), ar, u, ws.AuthTime)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.respond(w, r, ar, vals)
+}
+
+func (h *Handler) respondError(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest, e *oauth.Error) {
+	vals := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		vals.Set("error_description", e.Description)
+	}
+	h.respond(w, r, ar, vals)
+}
+
+// respond delivers an authorization response to the client's redirect URI
+// in the request's response mode, with state echoed and iss added
+// (RFC 9207) to every response, success or error.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest, vals url.Values) {
+	if ar.State != "" {
+		vals.Set("state", ar.State)
+	}
+	vals.Set("iss", h.Issuer)
+	switch ar.ResponseMode {
+	case "form_post":
+		fp := formPostData{Action: ar.RedirectURI}
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fp.Fields = append(fp.Fields, field{k, vals.Get(k)})
+		}
+		l := h.localizer(r)
+		h.renderWith(w, r, http.StatusOK, "form_post", page{L: l, Title: l.T("formpost.title"), FormPost: &fp}, func(hd http.Header) {
+			// The page's one job is to post to the client.
+			hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; form-action "+origin(ar.RedirectURI)+"; frame-ancestors 'none'; base-uri 'none'")
+		})
+	case "fragment":
+		http.Redirect(w, r, ar.RedirectURI+"#"+vals.Encode(), http.StatusSeeOther)
+	default:
+		u, _ := url.Parse(ar.RedirectURI)
+		q := u.Query()
+		for k, v := range vals {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	}
+}
+
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "'none'"
+	}
+	return u.Scheme + "://" + u.Host
+}
