@@ -46,6 +46,10 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 type Options struct {
 	Postgres bool                 // run on a fresh PostgreSQL database instead of SQLite
 	Config   func(*config.Config) // adjust the configuration before start
+	// ClockStart is the test clock's initial time; zero means a fixed
+	// date. Tests with third-party verifiers that read the wall clock
+	// (go-oidc) pass time.Now().
+	ClockStart time.Time
 }
 
 // Server is a running test server.
@@ -93,6 +97,9 @@ func New(t testing.TB, opts ...Options) *Server {
 		t.Fatal(err)
 	}
 	clock := &Clock{t: time.Date(2026, 11, 23, 9, 31, 23, 0, time.UTC)}
+	if !o.ClockStart.IsZero() {
+		clock.t = o.ClockStart
+	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
