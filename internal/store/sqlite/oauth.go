@@ -98,7 +98,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	if err != nil {
 		return wrap("create client", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+	_, err = s.wx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.OrgUID, c.Name, c.Description, c.SecretHash, l[0], l[1], l[2], l[3],
 		c.Public, c.AdminConsent, c.JWTAccessTokens, c.AlwaysRefresh,
@@ -108,7 +108,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 
 // GetClient implements store.Clients.
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
-	c, err := scanClient(s.r.QueryRowContext(ctx,
+	c, err := scanClient(s.rx.QueryRowContext(ctx,
 		`SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 	return c, wrap("get client", err)
 }
@@ -121,10 +121,10 @@ func (s *Store) ListClients(ctx context.Context, orgUID string) ([]store.Client,
 		err  error
 	)
 	if orgUID == "" {
-		rows, err = s.r.QueryContext(ctx,
+		rows, err = s.rx.QueryContext(ctx,
 			`SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
 	} else {
-		rows, err = s.r.QueryContext(ctx,
+		rows, err = s.rx.QueryContext(ctx,
 			`SELECT `+clientColumns+` FROM clients WHERE org_uid = ? ORDER BY created_at, id`, orgUID)
 	}
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	if err != nil {
 		return wrap("update client", err)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE clients SET
+	res, err := s.wx.ExecContext(ctx, `UPDATE clients SET
 			name = ?, description = ?, secret_hash = ?,
 			redirect_uris = ?, grant_types = ?, scopes = ?, audiences = ?,
 			public = ?, admin_consent = ?, jwt_access_tokens = ?, always_refresh = ?,
@@ -166,7 +166,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 // DeleteClient implements store.Clients; foreign keys cascade to the
 // client's codes, tokens and consents. An unknown ID is ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 	if err != nil {
 		return wrap("delete client", err)
 	}
@@ -184,7 +184,7 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	if err != nil {
 		return wrap("create auth code", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+	_, err = s.wx.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.UserUID, c.RedirectURI, l[0], l[1], c.Nonce,
 		c.CodeChallenge, c.CodeChallengeMethod, nullMicros(c.AuthTime), c.GrantID,
@@ -200,7 +200,7 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 		authTime, usedAt sql.NullInt64
 		created, expires int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash).Scan(
+	err := s.rx.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash).Scan(
 		&c.Hash, &c.ClientID, &c.UserUID, &c.RedirectURI, &scopes, &auds, &c.Nonce,
 		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.GrantID, &created, &expires, &usedAt)
 	if err == nil {
@@ -274,7 +274,7 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // CreateAccessToken implements store.Tokens. An empty UserUID
 // (client_credentials) is stored as NULL.
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", insertAccessToken(ctx, s.w, t))
+	return wrap("create access token", insertAccessToken(ctx, s.wx, t))
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its
@@ -287,7 +287,7 @@ func (s *Store) GetAccessToken(ctx context.Context, hash string) (store.AccessTo
 		authTime         sql.NullInt64
 		created, expires int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+accessTokenColumns+` FROM access_tokens WHERE hash = ?`, hash).Scan(
+	err := s.rx.QueryRowContext(ctx, `SELECT `+accessTokenColumns+` FROM access_tokens WHERE hash = ?`, hash).Scan(
 		&t.Hash, &t.ClientID, &user, &t.OrgUID, &scopes, &auds, &t.GrantID, &authTime, &created, &expires)
 	if err == nil {
 		if t.Scopes, err = parseStrList(scopes); err == nil {
@@ -306,7 +306,7 @@ func (s *Store) GetAccessToken(ctx context.Context, hash string) (store.AccessTo
 // RevokeAccessToken implements store.Tokens; of concurrent calls for one
 // token exactly one reports true.
 func (s *Store) RevokeAccessToken(ctx context.Context, hash string) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM access_tokens WHERE hash = ?`, hash)
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM access_tokens WHERE hash = ?`, hash)
 	if err != nil {
 		return false, wrap("revoke access token", err)
 	}
@@ -340,7 +340,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.Refresh
 		authTime, expires, usedAt sql.NullInt64
 		created                   int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash).Scan(
+	err := s.rx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash).Scan(
 		&t.Hash, &t.ClientID, &t.UserUID, &t.OrgUID, &scopes, &auds, &t.GrantID,
 		&authTime, &created, &expires, &usedAt)
 	if err == nil {
@@ -438,7 +438,7 @@ func (s *Store) GetConsent(ctx context.Context, userUID, clientID string) (store
 		scopes  string
 		granted int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT user_uid, client_id, scopes, granted_at
+	err := s.rx.QueryRowContext(ctx, `SELECT user_uid, client_id, scopes, granted_at
 		FROM consents WHERE user_uid = ? AND client_id = ?`, userUID, clientID,
 	).Scan(&c.UserUID, &c.ClientID, &scopes, &granted)
 	if err == nil {
@@ -457,7 +457,7 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 	if err != nil {
 		return wrap("save consent", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO consents (user_uid, client_id, scopes, granted_at)
+	_, err = s.wx.ExecContext(ctx, `INSERT INTO consents (user_uid, client_id, scopes, granted_at)
 		VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_uid, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
 		c.UserUID, c.ClientID, scopes, micros(c.GrantedAt))
@@ -467,7 +467,7 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 // DeleteConsent implements store.Consents; a missing consent is
 // ErrNotFound.
 func (s *Store) DeleteConsent(ctx context.Context, userUID, clientID string) error {
-	res, err := s.w.ExecContext(ctx,
+	res, err := s.wx.ExecContext(ctx,
 		`DELETE FROM consents WHERE user_uid = ? AND client_id = ?`, userUID, clientID)
 	if err != nil {
 		return wrap("delete consent", err)
@@ -505,7 +505,7 @@ func insertActiveKey(ctx context.Context, db execer, k store.SigningKey) error {
 // ListSigningKeys implements store.SigningKeys: newest first, keys created
 // in the same microsecond by KID.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := s.rx.QueryContext(ctx,
 		`SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, wrap("list signing keys", err)
@@ -567,7 +567,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, k store.SigningKey, at, pu
 // DeleteUnpublishedKeys implements store.SigningKeys. A retired key with a
 // zero PublishedTo counts as unpublished, like any time before t.
 func (s *Store) DeleteUnpublishedKeys(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM signing_keys
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM signing_keys
 		WHERE retired_at IS NOT NULL AND (published_to IS NULL OR published_to < ?)`, micros(t))
 	if err != nil {
 		return 0, wrap("delete unpublished keys", err)

@@ -43,12 +43,12 @@ func scanOrganization(r row) (store.Organization, error) {
 
 // CreateOrganization implements store.Organizations.
 func (s *Store) CreateOrganization(ctx context.Context, o store.Organization) error {
-	return wrap("create organization", insertOrganization(ctx, s.w, o))
+	return wrap("create organization", insertOrganization(ctx, s.wx, o))
 }
 
 // GetOrganization implements store.Organizations.
 func (s *Store) GetOrganization(ctx context.Context, uid string) (store.Organization, error) {
-	o, err := scanOrganization(s.r.QueryRowContext(ctx,
+	o, err := scanOrganization(s.rx.QueryRowContext(ctx,
 		`SELECT `+orgColumns+` FROM organizations WHERE uid = ?`, uid))
 	return o, wrap("get organization", err)
 }
@@ -90,26 +90,26 @@ func scanUser(r row) (store.User, error) {
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	return wrap("create user", insertUser(ctx, s.w, u))
+	return wrap("create user", insertUser(ctx, s.wx, u))
 }
 
 // GetUser implements store.Users.
 func (s *Store) GetUser(ctx context.Context, uid string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx,
+	u, err := scanUser(s.rx.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE uid = ?`, uid))
 	return u, wrap("get user", err)
 }
 
 // GetUserByUserName implements store.Users.
 func (s *Store) GetUserByUserName(ctx context.Context, userName string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx,
+	u, err := scanUser(s.rx.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE user_name_key = ?`, foldKey(userName)))
 	return u, wrap("get user by user name", err)
 }
 
 // GetUserByEmail implements store.Users.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx,
+	u, err := scanUser(s.rx.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE email_key = ?`, foldKey(email)))
 	return u, wrap("get user by email", err)
 }
@@ -117,7 +117,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 // ListUsers implements store.Users. Users created in the same microsecond
 // are ordered by UID.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := s.rx.QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users ORDER BY created_at, uid`)
 	if err != nil {
 		return nil, wrap("list users", err)
@@ -137,13 +137,13 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // CountUsers implements store.Users.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := s.rx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, wrap("count users", err)
 }
 
 // UpdatePasswordHash implements store.Users; at becomes UpdatedAt.
 func (s *Store) UpdatePasswordHash(ctx context.Context, uid, hash string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx,
+	res, err := s.wx.ExecContext(ctx,
 		`UPDATE users SET password_hash = ?, updated_at = ? WHERE uid = ?`,
 		hash, micros(at), uid)
 	if err != nil {
@@ -168,7 +168,7 @@ func oneRow(res sql.Result) error {
 
 // CreateAPIToken implements store.APITokens.
 func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
-	_, err := s.w.ExecContext(ctx,
+	_, err := s.wx.ExecContext(ctx,
 		`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		t.Hash, t.UserUID, micros(t.CreatedAt), micros(t.ExpiresAt))
 	return wrap("create api token", err)
@@ -178,7 +178,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
 func (s *Store) GetAPIToken(ctx context.Context, hash string) (store.APIToken, error) {
 	t := store.APIToken{}
 	var created, expires int64
-	err := s.r.QueryRowContext(ctx,
+	err := s.rx.QueryRowContext(ctx,
 		`SELECT hash, user_uid, created_at, expires_at FROM api_tokens WHERE hash = ?`, hash,
 	).Scan(&t.Hash, &t.UserUID, &created, &expires)
 	if err != nil {
@@ -191,7 +191,7 @@ func (s *Store) GetAPIToken(ctx context.Context, hash string) (store.APIToken, e
 // DeleteAPIToken implements store.APITokens. The DELETE is one statement on
 // the single writer, so exactly one of concurrent callers affects the row.
 func (s *Store) DeleteAPIToken(ctx context.Context, hash string) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM api_tokens WHERE hash = ?`, hash)
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM api_tokens WHERE hash = ?`, hash)
 	if err != nil {
 		return false, wrap("delete api token", err)
 	}
@@ -201,7 +201,7 @@ func (s *Store) DeleteAPIToken(ctx context.Context, hash string) (bool, error) {
 
 // DeleteExpiredAPITokens implements store.APITokens.
 func (s *Store) DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM api_tokens WHERE expires_at < ?`, micros(t))
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM api_tokens WHERE expires_at < ?`, micros(t))
 	if err != nil {
 		return 0, wrap("delete expired api tokens", err)
 	}
@@ -213,7 +213,7 @@ func (s *Store) DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, e
 
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO web_sessions
+	_, err := s.wx.ExecContext(ctx, `INSERT INTO web_sessions
 			(hash, user_uid, csrf_token, auth_time, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		ws.Hash, ws.UserUID, ws.CSRFToken, micros(ws.AuthTime), micros(ws.CreatedAt), micros(ws.ExpiresAt))
@@ -224,7 +224,7 @@ func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error
 func (s *Store) GetWebSession(ctx context.Context, hash string) (store.WebSession, error) {
 	ws := store.WebSession{}
 	var auth, created, expires int64
-	err := s.r.QueryRowContext(ctx, `SELECT hash, user_uid, csrf_token, auth_time, created_at, expires_at
+	err := s.rx.QueryRowContext(ctx, `SELECT hash, user_uid, csrf_token, auth_time, created_at, expires_at
 		FROM web_sessions WHERE hash = ?`, hash,
 	).Scan(&ws.Hash, &ws.UserUID, &ws.CSRFToken, &auth, &created, &expires)
 	if err != nil {
@@ -236,7 +236,7 @@ func (s *Store) GetWebSession(ctx context.Context, hash string) (store.WebSessio
 
 // DeleteWebSession implements store.WebSessions (see DeleteAPIToken).
 func (s *Store) DeleteWebSession(ctx context.Context, hash string) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash = ?`, hash)
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM web_sessions WHERE hash = ?`, hash)
 	if err != nil {
 		return false, wrap("delete web session", err)
 	}
@@ -310,7 +310,7 @@ func (s *Store) BootstrapAdmin(ctx context.Context, org store.Organization, admi
 
 // DefaultOrganization implements store.Bootstrap.
 func (s *Store) DefaultOrganization(ctx context.Context) (store.Organization, error) {
-	o, err := scanOrganization(s.r.QueryRowContext(ctx, `SELECT o.uid, o.name, o.created_at
+	o, err := scanOrganization(s.rx.QueryRowContext(ctx, `SELECT o.uid, o.name, o.created_at
 		FROM bootstrap b JOIN organizations o ON o.uid = b.org_uid WHERE b.id = 1`))
 	return o, wrap("default organization", err)
 }

@@ -33,8 +33,12 @@ import (
 // Store is a store.Store on one SQLite database file. It is safe for
 // concurrent use, also by several processes on the same file.
 type Store struct {
-	w *sql.DB // exactly one connection: the in-process write queue
-	r *sql.DB // query_only connections for reads outside transactions
+	w  *sql.DB    // exactly one connection: the in-process write queue
+	r  *sql.DB    // query_only connections for reads outside transactions
+	c  *committer // group commit over w; every write goes through it
+	wx groupExec  // single-statement writes through c
+	rx readExec   // reads through cached prepared statements on r
+	ws *stmtCache // prepared statements on w, for single-statement writes
 }
 
 // Open opens (creating if needed) the database file at path. It does not
@@ -80,7 +84,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	c := newCommitter(w)
+	ws := newStmtCache(w)
+	return &Store{w: w, r: r, c: c, wx: groupExec{c: c, stmts: ws}, rx: readExec{newStmtCache(r)}, ws: ws}, nil
 }
 
 // dsn builds the driver DSN. The pragmas are DSN parameters, not statements
@@ -119,21 +125,17 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.c.close()
+	s.rx.c.close()
+	s.ws.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// inTx runs fn in a write (IMMEDIATE) transaction, committing if fn returns
-// nil.
+// inTx runs fn in a write (IMMEDIATE) transaction, possibly shared with
+// concurrent writes (group commit), and returns once it has committed. A
+// failing fn is rolled back alone.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return s.c.do(ctx, fn)
 }
 
 // wrap maps driver errors onto the store sentinels, keeping the original

@@ -1,0 +1,46 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestCheckLoopback(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"http://127.0.0.1:8080/x": true, "http://[::1]:1/": true, "http://localhost:9/": true, "http://127.5.6.7/": true,
+		"http://10.0.0.1/": false, "http://192.168.1.1/": false, "http://example.com/": false, "http://8.8.8.8/": false,
+	} {
+		if err := CheckLoopback(u); (err == nil) != ok {
+			t.Errorf("CheckLoopback(%s) = %v", u, err)
+		}
+	}
+	if _, err := Run(context.Background(), "http://10.1.2.3/", nil, Options{}); err == nil {
+		t.Fatal("Run accepted a non-loopback target")
+	}
+}
+
+func TestRunIsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(500)
+		}
+	}))
+	defer srv.Close()
+	build := func(path string) Request {
+		return func(int, int) (*http.Request, error) { return http.NewRequest("GET", srv.URL+path, nil) }
+	}
+	r, err := Run(context.Background(), srv.URL, build("/"), Options{Connections: 4, Duration: 5 * time.Second, MaxRequests: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 200 || r.Errors != 0 {
+		t.Fatalf("requests=%d errors=%d, want 200 and 0", r.Requests, r.Errors)
+	}
+	r, err = Run(context.Background(), srv.URL, build("/bad"), Options{Connections: 2, Duration: 100 * time.Millisecond})
+	if err != nil || r.Errors == 0 || r.Errors != r.Requests || r.FirstErr != "status 500" {
+		t.Fatalf("errors not counted: %+v %v", r, err)
+	}
+}
