@@ -165,7 +165,8 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, ar *authz.
 		cd.Params = append(cd.Params, field{k, ar.Params.Get(k)})
 	}
 	// Consent pages must not be cached or framed; render sets both.
-	h.render(w, r, http.StatusOK, "consent", page{L: l, Title: l.T("consent.title", ar.Client.Name), CSRF: ws.CSRFToken, User: &u, Consent: &cd})
+	h.render(w, r, http.StatusOK, "consent", page{L: l, Title: l.T("consent.title", ar.Client.Name), CSRF: ws.CSRFToken, User: &u, Consent: &cd,
+		FormTargets: []string{origin(ar.RedirectURI)}})
 }
 
 func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request, params url.Values) {
@@ -251,10 +252,38 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, ar *authz.Auth
 	}
 }
 
+// origin is the CSP source of a redirect URI: scheme and host, or the
+// scheme alone for a native app's private-use scheme.
 func origin(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	switch {
+	case err != nil || u.Scheme == "" || strings.ContainsAny(u.Scheme+u.Host, " ;'\"\\"):
 		return "'none'"
+	case u.Host == "":
+		return u.Scheme + ":"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// formTargets returns the client origin a login form may end up at when it
+// continues an authorization request: only a redirect URI registered for
+// the named client qualifies.
+func (h *Handler) formTargets(r *http.Request, next string) []string {
+	if h.Authz == nil || !(strings.HasPrefix(next, "/oauth/authorize?") || strings.HasPrefix(next, "/web/oauth/authorize?")) {
+		return nil
+	}
+	_, rawQuery, _ := strings.Cut(next, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil
+	}
+	ar, err := h.Authz.ParseAuthRequest(r.Context(), q)
+	var re *authz.RedirectError
+	if errors.As(err, &re) {
+		ar, err = re.Request, nil
+	}
+	if err != nil || ar == nil {
+		return nil
+	}
+	return []string{origin(ar.RedirectURI)}
 }

@@ -43,7 +43,8 @@ type Handler struct {
 // Init parses the templates; call it once before Routes.
 func (h *Handler) Init() error {
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post"} {
+	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
+		"apps_list", "apps_form", "apps_created", "apps_authorized"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -66,6 +67,14 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+p, h.authorize)
 		mux.HandleFunc("POST "+p, h.authorize)
 	}
+	mux.HandleFunc("GET /settings/oauth-apps", h.appsList)
+	mux.HandleFunc("GET /settings/oauth-apps/new", h.appsNew)
+	mux.HandleFunc("POST /settings/oauth-apps/new", h.appsCreate)
+	mux.HandleFunc("GET /settings/oauth-apps/{id}", h.appsEdit)
+	mux.HandleFunc("POST /settings/oauth-apps/{id}", h.appsUpdate)
+	mux.HandleFunc("POST /settings/oauth-apps/{id}/delete", h.appsDelete)
+	mux.HandleFunc("GET /settings/authorized-apps", h.authorizedApps)
+	mux.HandleFunc("POST /settings/authorized-apps/{id}/revoke", h.revokeApp)
 }
 
 func (h *Handler) cookieName(base string) string {
@@ -102,7 +111,12 @@ type page struct {
 	Next     string
 	UserName string
 	Consent  *consentData
-	FormPost *formPostData
+	// FormTargets are origins besides our own that the page's forms may
+	// end up at: a form POST that answers with a redirect to an OAuth
+	// client is still governed by CSP form-action in browsers.
+	FormTargets []string
+	FormPost    *formPostData
+	Apps        *appsData // the settings pages for OAuth apps
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -122,6 +136,9 @@ func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int,
 	p.Lang = p.L.Tag().String()
 	httpx.HTMLHeaders(w)
 	w.Header().Set("Vary", "Accept-Language, Cookie")
+	if len(p.FormTargets) > 0 {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self' "+strings.Join(p.FormTargets, " ")+"; frame-ancestors 'none'; base-uri 'none'")
+	}
 	if headers != nil {
 		headers(w.Header())
 	}
@@ -193,6 +210,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("logged_out") == "1" {
 		p.Notice = l.T("logout.done")
 	}
+	p.FormTargets = h.formTargets(r, p.Next)
 	h.render(w, r, http.StatusOK, "login", p)
 }
 
@@ -246,7 +264,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
 	next := r.PostForm.Get("next")
 	again := func(status int, key string) {
-		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key)})
+		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key), FormTargets: h.formTargets(r, next)})
 	}
 	if name == "" || pw == "" {
 		again(http.StatusBadRequest, "login.missing")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 )
 
 // Group commit. With synchronous=FULL every COMMIT waits for an fsync, and
@@ -31,6 +32,7 @@ type writeOp struct {
 }
 
 type committer struct {
+	once sync.Once
 	db   *sql.DB
 	ops  chan writeOp
 	quit chan struct{}
@@ -64,8 +66,9 @@ func (c *committer) submit(op writeOp) error {
 	return <-op.done
 }
 
+// close stops the committer; Store.Close may be called more than once.
 func (c *committer) close() {
-	close(c.quit)
+	c.once.Do(func() { close(c.quit) })
 	<-c.done
 }
 
