@@ -232,22 +232,15 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 	return a, nil
 }
 
-// UserInfo returns the claims of the token's user by its scopes. Only a
-// token that carries openid may read it (OIDC Core §5.3).
-func (s *Service) UserInfo(ctx context.Context, tok string) (map[string]any, error) {
-	a, err := s.VerifyAccessToken(ctx, tok)
-	if err != nil {
-		return nil, err
+// UserInfo returns the OIDC claims of u released by scopes (nil scopes:
+// a credential with its user's whole access, such as an ApiToken).
+func UserInfo(u store.User, scopes []string) map[string]any {
+	if scopes == nil {
+		scopes = []string{"openid", "profile", "email"}
 	}
-	if a.User == nil {
-		return nil, oauth.ErrInvalidToken("the token does not belong to a user")
-	}
-	if !slices.Contains(a.Record.Scopes, "openid") {
-		return nil, oauth.ErrInsufficientScope("the token lacks the openid scope")
-	}
-	b, _ := json.Marshal(claimsFor(*a.User, a.Record.Scopes))
+	b, _ := json.Marshal(claimsFor(u, scopes))
 	out := map[string]any{}
 	_ = json.Unmarshal(b, &out)
-	out["sub"] = a.User.UID
-	return out, nil
+	out["sub"] = u.UID
+	return out
 }

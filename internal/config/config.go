@@ -29,6 +29,7 @@ type Config struct {
 
 	APITokenTTL     time.Duration // TMS ApiToken lifetime
 	QueryToken      bool          // accept TMS ?token=
+	APIKeyHeader    string        // header carrying ProZ API keys
 	SessionTTL      time.Duration // web sign-in session lifetime
 	PasswordWorkers int           // concurrent argon2id computations; 0 = GOMAXPROCS
 
@@ -65,6 +66,7 @@ func Defaults() Config {
 		LogLevel:          "info",
 		APITokenTTL:       24 * time.Hour,
 		QueryToken:        true,
+		APIKeyHeader:      "X-Proz-API-Key",
 		SessionTTL:        12 * time.Hour,
 		LoginUserBurst:    10,
 		LoginUserInterval: time.Minute,
@@ -148,6 +150,7 @@ var settings = []setting{
 	{name: "admin_password", secret: true, set: str(func(c *Config) *string { return &c.AdminPassword })},
 	{name: "api_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.APITokenTTL })},
 	{name: "query_token", set: boolean(func(c *Config) *bool { return &c.QueryToken })},
+	{name: "api_key_header", set: str(func(c *Config) *string { return &c.APIKeyHeader })},
 	{name: "session_ttl", set: dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{name: "password_workers", set: integer(func(c *Config) *int { return &c.PasswordWorkers })},
 	{name: "login_user_burst", set: integer(func(c *Config) *int { return &c.LoginUserBurst })},
@@ -344,6 +347,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be positive, got %s", name, d)
 		}
+	}
+	if c.APIKeyHeader == "" || strings.ContainsAny(c.APIKeyHeader, " :\t\r\n") {
+		bad("api_key_header %q: want a header name", c.APIKeyHeader)
 	}
 	positive("api_token_ttl", c.APITokenTTL)
 	positive("session_ttl", c.SessionTTL)

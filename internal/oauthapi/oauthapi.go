@@ -9,10 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/oauth"
@@ -22,6 +22,7 @@ import (
 // Handler serves the endpoints.
 type Handler struct {
 	Authz *authz.Service
+	Authn *authn.Authenticator
 	Keys  *signing.Keyring
 	Log   *slog.Logger
 }
@@ -167,49 +168,51 @@ func challenge(w http.ResponseWriter, err error) {
 	httpx.WriteJSON(w, e.Status, e)
 }
 
-func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
-	tok := bearer(r)
-	if tok == "" {
+// principal authenticates a resource request with any dialect, answering
+// failures per RFC 6750 §3.
+func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (authn.Principal, bool) {
+	p, err := h.Authn.Authenticate(r)
+	switch {
+	case errors.Is(err, authn.ErrNoCredentials):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)
-		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("a bearer token is required"))
+		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("credentials are required"))
+		return p, false
+	case errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrMalformed):
+		challenge(w, oauth.ErrInvalidToken("the access token is invalid, expired or revoked"))
+		return p, false
+	case err != nil:
+		h.writeError(w, r, err)
+		return p, false
+	case p.User == nil:
+		challenge(w, oauth.ErrInvalidToken("the token does not belong to a user"))
+		return p, false
+	}
+	return p, true
+}
+
+func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
-	claims, err := h.Authz.UserInfo(r.Context(), tok)
-	if err != nil {
-		if e := oauth.AsError(err); e == nil || e.Code == "server_error" {
-			h.writeError(w, r, err)
-			return
-		}
-		challenge(w, err)
+	// OIDC Core §5.3: userinfo serves tokens granted openid; credentials
+	// without scopes carry their user's whole access.
+	if !p.HasScope("openid") {
+		challenge(w, oauth.ErrInsufficientScope("the token lacks the openid scope"))
 		return
 	}
 	httpx.NoStore(w)
-	httpx.WriteJSON(w, http.StatusOK, claims)
+	httpx.WriteJSON(w, http.StatusOK, authz.UserInfo(*p.User, p.Scopes))
 }
 
 // user serves GET /user and /v2/user: the current user in the ProZ and
 // Strings shapes together.
 func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
-	tok := bearer(r)
-	if tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)
-		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("a bearer token is required"))
+	p, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
-	a, err := h.Authz.VerifyAccessToken(r.Context(), tok)
-	if err != nil {
-		if e := oauth.AsError(err); e == nil || e.Code == "server_error" {
-			h.writeError(w, r, err)
-			return
-		}
-		challenge(w, err)
-		return
-	}
-	if a.User == nil {
-		challenge(w, oauth.ErrInvalidToken("the token does not belong to a user"))
-		return
-	}
-	u := a.User
+	u := p.User
 	name := strings.TrimSpace(u.FirstName + " " + u.LastName)
 	out := map[string]any{
 		"uuid": u.UID, "site_name": u.UserName,
@@ -217,8 +220,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 		"id":           u.ID, "username": u.UserName, "name": name,
 		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339),
 	}
-	sc := a.Record.Scopes
-	if slices.Contains(sc, "user.email") || slices.Contains(sc, "email") {
+	if p.HasScope("user.email") || p.HasScope("email") {
 		out["email"] = u.Email
 	}
 	httpx.NoStore(w)

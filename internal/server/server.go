@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/httpx"
@@ -48,6 +49,7 @@ type Server struct {
 	Store    store.Store
 	Identity *identity.Service
 	Authz    *authz.Service
+	Authn    *authn.Authenticator // every dialect's credentials → a Principal
 	Keys     *signing.Keyring
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
@@ -102,9 +104,15 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}
-	t := &tms.Handler{ID: id, Log: d.Log, QueryToken: cfg.QueryToken}
+	s.Authn = &authn.Authenticator{
+		APIKeyHeader: cfg.APIKeyHeader,
+		QueryToken:   cfg.QueryToken,
+		APIToken:     id.VerifyAPITokenPrincipal,
+		AccessToken:  az.VerifyBearer,
+	}
+	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log, QueryToken: cfg.QueryToken}
 	mux := http.NewServeMux()
-	api := &oauthapi.Handler{Authz: az, Keys: keys, Log: d.Log}
+	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log}
 	s.routes(mux, t, ui, api)
 	s.Handler = httpx.Chain(m.Instrument(mux),
 		httpx.WithRequestID,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/store"
@@ -20,8 +21,10 @@ const ExpiresLayout = "2006-01-02T15:04:05-0700"
 
 // Handler serves the TMS auth endpoints.
 type Handler struct {
-	ID  *identity.Service
-	Log *slog.Logger
+	ID *identity.Service
+	// Authn resolves whoAmI's credential of any dialect.
+	Authn *authn.Authenticator
+	Log   *slog.Logger
 	// QueryToken accepts ?token= as TMS does; it is redacted from logs.
 	QueryToken bool
 }
@@ -206,11 +209,18 @@ type Organization struct {
 }
 
 func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
-	u, err := h.Authenticate(r)
+	p, err := h.Authn.Authenticate(r)
+	if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrMalformed) {
+		err = identity.ErrInvalidToken
+	}
+	if err == nil && p.User == nil {
+		err = identity.ErrInvalidToken // a client_credentials token names no user
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	u := *p.User
 	org, err := h.ID.Organization(r.Context(), u)
 	if err != nil {
 		h.fail(w, r, err)
