@@ -160,7 +160,9 @@ func (b *Browser) Authorize(t testing.TB, authURL, user, password, consent strin
 // query, or the fragment for fragment responses.
 func Params(u *url.URL) url.Values {
 	if u.Fragment != "" {
-		v, _ := url.ParseQuery(u.Fragment)
+		// The escaped form: the decoded fragment would split values that
+		// contain an encoded & or =.
+		v, _ := url.ParseQuery(u.EscapedFragment())
 		return v
 	}
 	return u.Query()
