@@ -183,6 +183,12 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request, params u
 	if !ok {
 		return
 	}
+	// The consent page may have waited past max_age: the sign-in it
+	// relies on must still satisfy the request.
+	if ar.MaxAge != nil && h.Authz.NeedsLogin(ar, ws.AuthTime, true) {
+		h.toLogin(w, r, ar)
+		return
+	}
 	if r.PostForm.Get("consent_action") != "allow" {
 		h.respondError(w, r, ar, oauth.ErrAccessDenied("the user denied the request"))
 		return
