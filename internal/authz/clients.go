@@ -143,7 +143,14 @@ func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) 
 	c.Name, c.Description, c.RedirectURIs, c.GrantTypes = spec.Name, spec.Description, spec.RedirectURIs, spec.GrantTypes
 	c.Scopes, c.Audiences, c.AdminConsent, c.JWTAccessTokens, c.AlwaysRefresh = spec.Scopes, spec.Audiences, spec.AdminConsent, spec.JWTAccessTokens, spec.AlwaysRefresh
 	c.UpdatedAt = s.now()
+	defer s.forgetClient(id)
 	return c, s.Store.UpdateClient(ctx, c)
+}
+
+// DeleteClient removes an app with everything issued to it.
+func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	defer s.forgetClient(id)
+	return s.Store.DeleteClient(ctx, id)
 }
 
 // ErrNoSuchClient is returned for an app that does not exist in the org.

@@ -39,6 +39,10 @@ type Config struct {
 	RefreshGrace   time.Duration // reuse of a rotated refresh token within this is tolerated
 	IDTokenAlg     string        // RS256 (default) or ES256
 	AccessTokenAlg string        // for JWT access tokens
+	// ClientCacheTTL bounds how long a client registration change made on
+	// another instance may go unseen by client authentication; 0 disables
+	// the cache.
+	ClientCacheTTL time.Duration
 }
 
 // Service implements the authorization server.
@@ -49,11 +53,14 @@ type Service struct {
 	Now    func() time.Time
 	Config Config
 	grants map[string]Grant
+
+	clients clientCache
 }
 
 // New returns a Service with the standard grants registered.
 func New(st Store, keys *signing.Keyring, gen secret.Generator, now func() time.Time, cfg Config) *Service {
 	s := &Service{Store: st, Keys: keys, Gen: gen, Now: now, Config: cfg}
+	s.clients.ttl = cfg.ClientCacheTTL
 	s.grants = map[string]Grant{}
 	for _, g := range []Grant{authorizationCodeGrant{s}, refreshTokenGrant{s}, clientCredentialsGrant{s}} {
 		s.grants[g.Type()] = g
@@ -89,7 +96,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, sec, method string
 	if id == "" {
 		return store.Client{}, bad
 	}
-	c, err := s.Store.GetClient(ctx, id)
+	c, err := s.cachedClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, bad
 	}

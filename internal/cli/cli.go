@@ -200,7 +200,7 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		if _, err := st.GetClient(ctx, root.Client.Delete.ID); err != nil {
 			return fmt.Errorf("client %q: %w", root.Client.Delete.ID, err)
 		}
-		return st.DeleteClient(ctx, root.Client.Delete.ID)
+		return srv.Authz.DeleteClient(ctx, root.Client.Delete.ID)
 	case "keys list":
 		keys, err := srv.Keys.Keys(ctx)
 		if err != nil {

@@ -50,7 +50,7 @@ type Config struct {
 	RefreshGrace     time.Duration // tolerated reuse of a rotated refresh token
 	IDTokenAlg       string        // RS256 or ES256
 	JWTAccessAlg     string        // alg of RFC 9068 access tokens
-	KeyCacheInterval time.Duration // how stale cached signing keys may be across instances
+	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
 
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration

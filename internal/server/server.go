@@ -90,6 +90,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		CodeTTL: cfg.CodeTTL, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshGrace,
 		IDTokenAlg: cfg.IDTokenAlg, AccessTokenAlg: cfg.JWTAccessAlg,
+		ClientCacheTTL: cfg.KeyCacheInterval,
 	})
 	var extra fsys
 	if cfg.LocalesDir != "" {

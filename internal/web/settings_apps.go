@@ -241,7 +241,7 @@ func (h *Handler) appsDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// DeleteClient takes the app's codes, tokens and consents with it.
-	if err := h.Authz.Store.DeleteClient(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := h.Authz.DeleteClient(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.internalError(w, r, err)
 		return
 	}
