@@ -136,6 +136,25 @@ func run(dsn string, conns int, dur, warm time.Duration, only string) error {
 			return req, nil
 		}
 	}
+	// An API token to exchange (SPEC §3.5); the exchange sends no client
+	// credentials.
+	admin, err := st.GetUserByUserName(ctx, "admin")
+	if err != nil {
+		return err
+	}
+	pt, err := srv.Platform.Create(ctx, admin, "bench", time.Time{})
+	if err != nil {
+		return err
+	}
+	exchangeBody := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {pt.Secret}}.Encode()
+	exchange := func(int, int) (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, tolkURL+"/oauth/token", strings.NewReader(exchangeBody))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req, nil
+	}
 	type scenario struct {
 		name, target string
 		build        loadgen.Request
@@ -144,6 +163,7 @@ func run(dsn string, conns int, dur, warm time.Duration, only string) error {
 		{"bare net/http handler", bareURL, func(int, int) (*http.Request, error) { return http.NewRequest(http.MethodGet, bareURL+"/", nil) }},
 		{"client_credentials", tolkURL, form(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}, "_path": {"/oauth/token"}})},
 		{"introspection", tolkURL, form(url.Values{"token": {tok}, "_path": {"/oauth/introspect"}})},
+		{"token exchange", tolkURL, exchange},
 	}
 	fmt.Printf("tolkbench: %s, %d CPUs, GOMAXPROCS %d, %s, %d connections, %s per scenario (after %s warm-up)\n",
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.SplitN(dsn, ":", 2)[0], conns, dur, warm)

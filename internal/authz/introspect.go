@@ -29,6 +29,11 @@ type Introspection struct {
 // learns nothing about others' tokens.
 func (s *Service) Introspect(ctx context.Context, caller store.Client, tok, hint string) (Introspection, error) {
 	inactive := Introspection{Active: false}
+	if s.IntrospectOther != nil {
+		if r, handled, err := s.IntrospectOther(ctx, caller, tok); handled || err != nil {
+			return r, err
+		}
+	}
 	if hint != "refresh_token" || !secret.CheckPrefixed(secret.PrefixRefreshToken, tok) {
 		a, err := s.VerifyAccessToken(ctx, tok)
 		if err == nil {

@@ -52,7 +52,11 @@ type Service struct {
 	Gen    secret.Generator
 	Now    func() time.Time
 	Config Config
-	grants map[string]Grant
+	// IntrospectOther, if set, is asked first by Introspect and answers
+	// for tokens that are not OAuth ones (handled=true), such as the JWTs
+	// of token exchange (internal/platform).
+	IntrospectOther func(ctx context.Context, caller store.Client, tok string) (r Introspection, handled bool, err error)
+	grants          map[string]Grant
 
 	clients clientCache
 }

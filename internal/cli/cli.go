@@ -84,7 +84,8 @@ type rootCmd struct {
 			Alg []string `name:"alg" help:"Algorithms to rotate (default RS256 and ES256)."`
 		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
 	} `cmd:"" help:"Manage JWT signing keys."`
-	Version struct{} `cmd:"" help:"Print the version."`
+	APIKey  apiKeyCmd `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
+	Version struct{}  `cmd:"" help:"Print the version."`
 }
 
 type clientCreate struct {
@@ -184,6 +185,8 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			io.Ready(ln.Addr().String())
 		}
 		return srv.Serve(ctx, ln)
+	case "apikey create", "apikey list", "apikey revoke <id>":
+		return apiKeyRun(ctx, srv, cmd, root.APIKey, io)
 	case "client create":
 		return clientCreateCmd(ctx, srv, root.Client.Create, io)
 	case "client list":

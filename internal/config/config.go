@@ -50,6 +50,7 @@ type Config struct {
 	RefreshGrace     time.Duration // tolerated reuse of a rotated refresh token
 	IDTokenAlg       string        // RS256 or ES256
 	JWTAccessAlg     string        // alg of RFC 9068 access tokens
+	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256 or RS256)
 	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
 
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
@@ -81,6 +82,7 @@ func Defaults() Config {
 		IDTokenTTL:       time.Hour,
 		IDTokenAlg:       "RS256",
 		JWTAccessAlg:     "RS256",
+		ExchangeAlg:      "ES256",
 		KeyCacheInterval: 5 * time.Second,
 	}
 }
@@ -182,6 +184,7 @@ var settings = []setting{
 	{name: "refresh_grace", set: dur(func(c *Config) *time.Duration { return &c.RefreshGrace })},
 	{name: "id_token_alg", set: str(func(c *Config) *string { return &c.IDTokenAlg })},
 	{name: "jwt_access_alg", set: str(func(c *Config) *string { return &c.JWTAccessAlg })},
+	{name: "exchange_alg", set: str(func(c *Config) *string { return &c.ExchangeAlg })},
 	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
@@ -372,7 +375,7 @@ func (c Config) Validate() error {
 	if c.RefreshTokenTTL < 0 || c.RefreshGrace < 0 {
 		bad("refresh_token_ttl and refresh_grace must not be negative")
 	}
-	for name, alg := range map[string]string{"id_token_alg": c.IDTokenAlg, "jwt_access_alg": c.JWTAccessAlg} {
+	for name, alg := range map[string]string{"id_token_alg": c.IDTokenAlg, "jwt_access_alg": c.JWTAccessAlg, "exchange_alg": c.ExchangeAlg} {
 		if alg != "RS256" && alg != "ES256" {
 			bad("%s %q: want RS256 or ES256", name, alg)
 		}

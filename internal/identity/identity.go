@@ -20,6 +20,7 @@ import (
 	"github.com/tolk-project/tolk/internal/ratelimit"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/twofactor"
 )
 
 // Errors the service returns; handlers map them to each dialect's shape.
@@ -62,6 +63,8 @@ type Service struct {
 	// OnLogin, if set, is told every login outcome ("success", "failure",
 	// "throttled") for metrics.
 	OnLogin func(dialect, outcome string)
+	// TwoFactor is the TOTP second factor; nil turns it off (password only).
+	TwoFactor *twofactor.Service
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -287,13 +290,10 @@ var ErrOTPRequired = errors.New("identity: two-factor code required")
 // has two-factor authentication, code must be a valid, unused TOTP code
 // (or a recovery code); a wrong code counts as a failed login.
 func (s *Service) AuthenticateOTP(ctx context.Context, dialect, userName, pw, code, addr string) (store.User, error) {
-	u, err := s.Authenticate(ctx, dialect, userName, pw, addr)
+	u, err := s.authenticateOTP(ctx, dialect, userName, pw, code, addr)
 	if err != nil {
 		return store.User{}, err
 	}
-	// Two-factor authentication arrives with the TOTP work; until then
-	// every user has the password factor only and code is ignored.
-	_ = code
 	return u, nil
 }
 

@@ -172,6 +172,9 @@ func challenge(w http.ResponseWriter, err error) {
 // failures per RFC 6750 §3.
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (authn.Principal, bool) {
 	p, err := h.Authn.Authenticate(r)
+	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+		return p, false
+	}
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)

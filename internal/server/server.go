@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/apikey"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
@@ -24,12 +25,16 @@ import (
 	"github.com/tolk-project/tolk/internal/metrics"
 	"github.com/tolk-project/tolk/internal/oauthapi"
 	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/pat"
+	"github.com/tolk-project/tolk/internal/platform"
 	"github.com/tolk-project/tolk/internal/ratelimit"
 	"github.com/tolk-project/tolk/internal/seal"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/signing"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/stringsapi"
 	"github.com/tolk-project/tolk/internal/tms"
+	"github.com/tolk-project/tolk/internal/twofactor"
 	"github.com/tolk-project/tolk/internal/web"
 )
 
@@ -51,6 +56,9 @@ type Server struct {
 	Authz    *authz.Service
 	Authn    *authn.Authenticator // every dialect's credentials → a Principal
 	Keys     *signing.Keyring
+	Platform *platform.Service // Platform API tokens and token exchange
+	PATs     *pat.Service      // Strings personal access tokens
+	APIKeys  *apikey.Service   // ProZ API keys
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
 	log      *slog.Logger
@@ -84,6 +92,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		SessionTTL:  cfg.SessionTTL,
 		OnLogin:     m.Login,
 	}
+	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
 	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval})
 	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences,
@@ -92,6 +101,11 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		IDTokenAlg: cfg.IDTokenAlg, AccessTokenAlg: cfg.JWTAccessAlg,
 		ClientCacheTTL: cfg.KeyCacheInterval,
 	})
+	pt := &platform.Service{Store: st, Keys: keys, Gen: d.Gen, Now: d.Now, Log: d.Log, Config: platform.Config{
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences, Alg: cfg.ExchangeAlg,
+	}}
+	az.Register(platform.Grant{S: pt})
+	az.IntrospectOther = pt.Introspect
 	var extra fsys
 	if cfg.LocalesDir != "" {
 		extra = os.DirFS(cfg.LocalesDir)
@@ -105,16 +119,24 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}
+	s.Platform, ui.Platform = pt, pt
 	s.Authn = &authn.Authenticator{
 		APIKeyHeader: cfg.APIKeyHeader,
 		QueryToken:   cfg.QueryToken,
 		APIToken:     id.VerifyAPITokenPrincipal,
-		AccessToken:  az.VerifyBearer,
+		AccessToken:  pt.BearerVerifier(az.VerifyBearer), // exchanged Platform JWTs, then OAuth tokens
 	}
+	// Strings personal access tokens and ProZ API keys (SPEC §3.3, §3.4).
+	s.PATs = &pat.Service{Store: st, Gen: d.Gen, Now: d.Now, Scopes: cfg.Scopes}
+	s.APIKeys = &apikey.Service{Store: st, Gen: d.Gen, Now: d.Now,
+		Failures: ratelimit.NewFailures(cfg.LoginIPBurst, cfg.LoginIPInterval, d.Now)}
+	s.Authn.PAT, s.Authn.APIKey = s.PATs.Verify, s.APIKeys.Verify
+	ui.APIKeys = s.APIKeys
 	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log, QueryToken: cfg.QueryToken}
 	mux := http.NewServeMux()
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log}
 	s.routes(mux, t, ui, api)
+	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now}).Routes(mux)
 	s.Handler = httpx.Chain(m.Instrument(mux),
 		httpx.WithRequestID,
 		httpx.WithClientIP(cfg.TrustedProxies),

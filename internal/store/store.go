@@ -155,6 +155,10 @@ type Store interface {
 	Tokens
 	Consents
 	SigningKeys
+	PlatformTokens
+	TwoFactors
+	PersonalAccessTokens
+	APIKeys
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error

@@ -95,6 +95,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &thr):
 		httpx.RetryAfter(w, thr.RetryAfter)
 		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many failed login attempts; retry later.")
+	case errors.Is(err, identity.ErrOTPRequired):
+		writeError(w, http.StatusUnauthorized, "AuthTwoFactorRequired", "Two-factor authentication is on for this user: send the authenticator app's code in \"code\".")
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		writeError(w, http.StatusUnauthorized, "AuthInvalidCredentials", "Invalid user name or password.")
 	case errors.Is(err, identity.ErrInvalidToken):
@@ -132,7 +134,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &identity.ValidationError{Field: "password", Message: "is required"})
 		return
 	}
-	u, err := h.ID.Authenticate(r.Context(), "tms", *req.UserName, *req.Password, httpx.ClientIP(r.Context()))
+	var code string
+	if req.Code != nil {
+		code = *req.Code
+	}
+	u, err := h.ID.AuthenticateOTP(r.Context(), "tms", *req.UserName, *req.Password, code, httpx.ClientIP(r.Context()))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -210,6 +216,9 @@ type Organization struct {
 
 func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
 	p, err := h.Authn.Authenticate(r)
+	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+		return
+	}
 	if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrMalformed) {
 		err = identity.ErrInvalidToken
 	}

@@ -13,10 +13,12 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tolk-project/tolk/internal/apikey"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/identity"
+	"github.com/tolk-project/tolk/internal/platform"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -36,6 +38,8 @@ type Handler struct {
 	Issuer   string // public base URL; its origin is the only one allowed to post forms
 	Secure   bool   // https: Secure cookies with the __Host- prefix
 	Gen      secret.Generator
+	APIKeys  *apikey.Service   // Admin → API keys; nil hides the page
+	Platform *platform.Service // Settings → Access Tokens; nil hides the pages
 
 	pages map[string]*template.Template
 }
@@ -44,7 +48,8 @@ type Handler struct {
 func (h *Handler) Init() error {
 	h.pages = map[string]*template.Template{}
 	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
-		"apps_list", "apps_form", "apps_created", "apps_authorized"} {
+		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
+		"api_keys", "login_code", "two_factor", "two_factor_codes"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -75,6 +80,17 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/oauth-apps/{id}/delete", h.appsDelete)
 	mux.HandleFunc("GET /settings/authorized-apps", h.authorizedApps)
 	mux.HandleFunc("POST /settings/authorized-apps/{id}/revoke", h.revokeApp)
+	mux.HandleFunc("GET /settings/api-keys", h.apiKeysList)
+	mux.HandleFunc("POST /settings/api-keys", h.apiKeysCreate)
+	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", h.apiKeysRevoke)
+	mux.HandleFunc("GET "+tokensPath, h.tokensPage)
+	mux.HandleFunc("POST "+tokensPath, h.tokensCreate)
+	mux.HandleFunc("POST "+tokensPath+"/{id}/revoke", h.tokensRevoke)
+	mux.HandleFunc("GET /login/two-factor", h.loginCodePage)
+	mux.HandleFunc("POST /login/two-factor", h.loginCodeSubmit)
+	mux.HandleFunc("GET /settings/two-factor", h.twoFactorPage)
+	mux.HandleFunc("POST /settings/two-factor/enable", h.twoFactorEnable)
+	mux.HandleFunc("POST /settings/two-factor/disable", h.twoFactorDisable)
 }
 
 func (h *Handler) cookieName(base string) string {
@@ -116,7 +132,11 @@ type page struct {
 	// client is still governed by CSP form-action in browsers.
 	FormTargets []string
 	FormPost    *formPostData
-	Apps        *appsData // the settings pages for OAuth apps
+	Apps        *appsData    // the settings pages for OAuth apps
+	Tokens      *tokensData  // Settings → Access Tokens
+	APIKeys     *apiKeysData // Admin → API keys
+	// TwoFactor is the data of the two-factor pages.
+	TwoFactor *twoFactorData
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -270,9 +290,12 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "login.missing")
 		return
 	}
-	u, err := h.ID.Authenticate(r.Context(), "web", name, pw, httpx.ClientIP(r.Context()))
+	u, ticket, err := h.ID.BeginLogin(r.Context(), "web", name, pw, httpx.ClientIP(r.Context()))
 	var thr *identity.ThrottledError
 	switch {
+	case errors.Is(err, identity.ErrOTPRequired):
+		h.askCode(w, r, ticket, cookieTok, next)
+		return
 	case errors.As(err, &thr):
 		httpx.RetryAfter(w, thr.RetryAfter)
 		again(http.StatusTooManyRequests, "login.throttled")

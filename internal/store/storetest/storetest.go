@@ -41,7 +41,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SignOutUser", func(t *testing.T) { t.Parallel(); testSignOutUser(t, open) })
 	t.Run("Bootstrap", func(t *testing.T) { t.Parallel(); testBootstrap(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, open) })
+	t.Run("PlatformTokens", func(t *testing.T) { t.Parallel(); testPlatformTokens(t, open) })
+	t.Run("PATsAPIKeys", func(t *testing.T) { t.Parallel(); runPATsAPIKeys(t, open) })
 	runOAuth(t, open)
+	t.Run("TwoFactor", func(t *testing.T) { t.Parallel(); runTwoFactor(t, open) })
 }
 
 // newStore opens, migrates and schedules closing a Store.

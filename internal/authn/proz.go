@@ -1,0 +1,53 @@
+package authn
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ThrottledError is returned (inside *Error) by a verifier that refuses
+// to check more credentials from this client for now.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return "authn: too many failed attempts" }
+
+// invalidAPIKey is ProZ's answer to a bad API key (SPEC §3.4).
+var invalidAPIKey = map[string]any{
+	"error":             "invalid_api_key",
+	"error_description": "Invalid API key.",
+	"error_messages":    []string{"Invalid API key."},
+	"success":           0,
+}
+
+// WriteAPIKeyError answers a failed API-key authentication in the ProZ
+// shape, whichever endpoint it reached: 429 with Retry-After when the
+// client is throttled, else 401 invalid_api_key. It reports whether err
+// was such a failure; other errors are left to the caller's dialect.
+func WriteAPIKeyError(w http.ResponseWriter, err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Method != MethodAPIKey {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	var th *ThrottledError
+	if errors.As(err, &th) {
+		secs := int((th.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"error": "too_many_requests", "error_description": "Too many invalid API keys; try again later.",
+			"error_messages": []string{"Too many invalid API keys; try again later."}, "success": 0,
+		})
+		return true
+	}
+	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrMalformed) {
+		return false // a store failure: the caller's internal error
+	}
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(invalidAPIKey)
+	return true
+}

@@ -1,0 +1,346 @@
+package platform
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/signing"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// ExchangeRequest are the RFC 8693 parameters tolk reads.
+type ExchangeRequest struct {
+	SubjectToken       string
+	SubjectTokenType   string // "" = SubjectTokenType
+	RequestedTokenType string // "" = AccessTokenType
+	ActorToken         string // not supported: must be empty
+	Audience           string // an application name; narrows aud
+	Resource           string // an application name; narrows aud
+	Scope              string
+	ScopePresent       bool // scope was sent (even empty)
+}
+
+// Exchanged is the result of a successful exchange.
+type Exchanged struct {
+	JWT       string
+	ExpiresIn int64    // seconds
+	Scopes    []string // nil: the user's whole access
+	Audiences []string
+}
+
+// claims are the RFC 9068 claims of an exchanged JWT.
+type claims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	JTI      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	OrgUID   string   `json:"org_uid"`
+}
+
+// badSubject is the one answer for every unusable subject_token (unknown,
+// malformed, expired, revoked, of an inactive user): RFC 8693 §2.2.2 names
+// invalid_request, and one description tells a prober nothing.
+func badSubject() error {
+	return oauth.ErrInvalidRequest("the subject_token is invalid, expired or revoked")
+}
+
+// Exchange checks an API token and issues a JWT for its user. Errors are
+// *oauth.Error values (RFC 8693 §2.2.2, RFC 6749 §5.2); unexpected ones
+// wrap server_error. On any error nothing is issued or recorded.
+func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged, error) {
+	if req.SubjectToken == "" {
+		return Exchanged{}, oauth.ErrInvalidRequest("subject_token is required")
+	}
+	if req.SubjectTokenType != "" && req.SubjectTokenType != SubjectTokenType {
+		return Exchanged{}, oauth.ErrInvalidRequest("subject_token_type must be " + SubjectTokenType)
+	}
+	if req.RequestedTokenType != "" && req.RequestedTokenType != AccessTokenType {
+		return Exchanged{}, oauth.ErrInvalidRequest("requested_token_type must be " + AccessTokenType)
+	}
+	if req.ActorToken != "" {
+		return Exchanged{}, oauth.ErrInvalidRequest("actor_token is not supported")
+	}
+	auds, err := s.audiences(req.Audience, req.Resource)
+	if err != nil {
+		return Exchanged{}, err
+	}
+	var scopes []string
+	if req.ScopePresent {
+		sc, ok := oauth.ParseScope(req.Scope)
+		if !ok {
+			return Exchanged{}, oauth.ErrInvalidScope("malformed scope")
+		}
+		// An API token carries its user's whole access, so any scope of
+		// the catalog narrows it; anything else would widen it.
+		if !oauth.Subset(sc, s.Config.Scopes) {
+			return Exchanged{}, oauth.ErrInvalidScope("a requested scope is unknown")
+		}
+		scopes = sc
+	}
+
+	if !secret.CheckPrefixed(secret.PrefixPlatformToken, req.SubjectToken) {
+		return Exchanged{}, badSubject()
+	}
+	tok, err := s.Store.GetPlatformTokenByHash(ctx, secret.Hash(req.SubjectToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return Exchanged{}, badSubject()
+	}
+	if err != nil {
+		return Exchanged{}, internal(err)
+	}
+	now := s.now()
+	if Expired(tok, now) {
+		return Exchanged{}, badSubject()
+	}
+	u, err := s.Store.GetUser(ctx, tok.UserUID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
+		return Exchanged{}, badSubject()
+	}
+	if err != nil {
+		return Exchanged{}, internal(err)
+	}
+
+	// Never longer than the API token itself (T42).
+	// JWT times are whole seconds; rounding exp down keeps it within both.
+	end := now.Add(ExchangeTTL)
+	if !tok.ExpiresAt.IsZero() && tok.ExpiresAt.Before(end) {
+		end = tok.ExpiresAt
+	}
+	exp := time.Unix(end.Unix(), 0).UTC()
+	expiresIn := exp.Unix() - now.Unix()
+	if expiresIn < 1 {
+		return Exchanged{}, badSubject()
+	}
+	jti, err := s.Gen.Alphanumeric(32)
+	if err != nil {
+		return Exchanged{}, internal(err)
+	}
+	c := claims{
+		Issuer: s.Config.Issuer, Subject: u.UID, Audience: auds, Expiry: exp.Unix(), IssuedAt: now.Unix(),
+		JTI: jti, ClientID: ClientIDPrefix + tok.ID, Scope: oauth.JoinScope(scopes), OrgUID: u.OrgUID,
+	}
+	jwt, err := s.Keys.Sign(ctx, s.alg(), signing.TypAtJWT, c)
+	if err != nil {
+		return Exchanged{}, internal(err)
+	}
+	// Recorded only while the API token exists: a revocation that won the
+	// race leaves nothing behind, and the JWT is not handed out.
+	err = s.Store.CreateExchangedToken(ctx, store.ExchangedToken{
+		JTIHash: secret.Hash(jti), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
+		Scopes: scopes, Audiences: auds, CreatedAt: now, ExpiresAt: exp,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Exchanged{}, badSubject()
+	}
+	if err != nil {
+		return Exchanged{}, internal(err)
+	}
+	// Best effort: a failed "last used" update must not fail the exchange.
+	// The read above already tells whether the minute has passed, so most
+	// exchanges of a busy token skip the write entirely.
+	if now.Sub(tok.LastUsedAt) >= TouchEvery {
+		if _, err := s.Store.TouchPlatformToken(ctx, tok.ID, now, TouchEvery); err != nil {
+			s.logWarn(ctx, "platform: update last used", "token_id", tok.ID, "err", err)
+		}
+	}
+	return Exchanged{JWT: jwt, ExpiresIn: expiresIn, Scopes: scopes, Audiences: auds}, nil
+}
+
+// audiences resolves audience and resource into the JWT's aud: every
+// configured application by default, else the named ones, each of which
+// must be configured (RFC 8693 §2.2.2 invalid_target).
+func (s *Service) audiences(audience, resource string) ([]string, error) {
+	var out []string
+	for _, a := range []string{audience, resource} {
+		if a == "" {
+			continue
+		}
+		if !slices.Contains(s.Config.Audiences, a) {
+			return nil, oauth.ErrInvalidTarget("unknown audience or resource " + quote(a))
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if out == nil {
+		out = slices.Clone(s.Config.Audiences)
+	}
+	return out, nil
+}
+
+// quote shows a client-supplied value in an error description, bounded
+// and without control characters.
+func quote(v string) string {
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+func internal(err error) error {
+	return fmt.Errorf("%w: %w", oauth.ErrServerError("internal error"), err)
+}
+
+// Grant is the token-exchange grant of the token endpoint. It needs no
+// client authentication (SPEC §3.5): the subject_token authenticates.
+type Grant struct{ S *Service }
+
+var _ authz.Grant = Grant{}
+
+// Type implements authz.Grant.
+func (Grant) Type() string { return oauth.GrantTokenExchange }
+
+// ClientAuth implements authz.Grant.
+func (Grant) ClientAuth() bool { return false }
+
+// Handle implements authz.Grant. A client that authenticates anyway is
+// accepted but changes nothing: the JWT names the API token, not the
+// client.
+func (g Grant) Handle(ctx context.Context, req *authz.TokenRequest, _ *store.Client) (*authz.TokenResponse, error) {
+	f := req.Form
+	_, scopePresent := f["scope"]
+	ex, err := g.S.Exchange(ctx, ExchangeRequest{
+		SubjectToken: f.Get("subject_token"), SubjectTokenType: f.Get("subject_token_type"),
+		RequestedTokenType: f.Get("requested_token_type"), ActorToken: f.Get("actor_token"),
+		Audience: f.Get("audience"), Resource: f.Get("resource"),
+		Scope: f.Get("scope"), ScopePresent: scopePresent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// scope is left out: it is exactly what was asked for (RFC 8693
+	// §2.2.1), and the Platform's response has none.
+	return &authz.TokenResponse{AccessToken: ex.JWT, IssuedTokenType: AccessTokenType, TokenType: "Bearer", ExpiresIn: ex.ExpiresIn}, nil
+}
+
+// IsExchanged reports whether tok looks like a JWT issued by Exchange: its
+// payload's client_id starts with ClientIDPrefix. It verifies nothing and
+// only routes a token to the right verifier; whichever verifier gets it
+// checks it completely.
+func IsExchanged(tok string) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || len(parts[1]) > 8192 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		ClientID string `json:"client_id"`
+	}
+	return json.Unmarshal(raw, &c) == nil && strings.HasPrefix(c.ClientID, ClientIDPrefix)
+}
+
+// verified is a checked exchanged JWT.
+type verified struct {
+	claims claims
+	rec    store.ExchangedToken
+	user   store.User
+}
+
+// verify checks an exchanged JWT completely: signature, alg and kid by the
+// keyring's policy, typ at+jwt, iss, exp, and the record of its jti, which
+// is gone once the API token is revoked. Failures are authn.ErrInvalid.
+func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
+	payload, err := s.Keys.Verify(ctx, tok, signing.TypAtJWT)
+	if err != nil {
+		if errors.Is(err, signing.ErrInvalidToken) {
+			return verified{}, authn.ErrInvalid
+		}
+		return verified{}, err
+	}
+	var c claims
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" ||
+		!strings.HasPrefix(c.ClientID, ClientIDPrefix) {
+		return verified{}, authn.ErrInvalid
+	}
+	now := s.now()
+	if !now.Before(time.Unix(c.Expiry, 0)) {
+		return verified{}, authn.ErrInvalid
+	}
+	rec, err := s.Store.GetExchangedToken(ctx, secret.Hash(c.JTI))
+	if errors.Is(err, store.ErrNotFound) {
+		return verified{}, authn.ErrInvalid
+	}
+	if err != nil {
+		return verified{}, err
+	}
+	if !now.Before(rec.ExpiresAt) || rec.UserUID != c.Subject || ClientIDPrefix+rec.TokenID != c.ClientID {
+		return verified{}, authn.ErrInvalid
+	}
+	u, err := s.Store.GetUser(ctx, rec.UserUID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
+		return verified{}, authn.ErrInvalid
+	}
+	if err != nil {
+		return verified{}, err
+	}
+	return verified{claims: c, rec: rec, user: u}, nil
+}
+
+// Verify is the authn verifier of exchanged JWTs. The principal's scopes
+// and audiences come from the record, which holds what the JWT carries.
+func (s *Service) Verify(ctx context.Context, tok string) (authn.Principal, error) {
+	v, err := s.verify(ctx, tok)
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	return authn.Principal{
+		User: &v.user, OrgUID: v.rec.OrgUID, ClientID: v.claims.ClientID,
+		Scopes: v.rec.Scopes, Audiences: v.rec.Audiences, Method: authn.MethodJWT, ExpiresAt: v.rec.ExpiresAt,
+	}, nil
+}
+
+// BearerVerifier composes the verifier of bearer tokens: exchanged JWTs
+// go to Verify, everything else (opaque OAuth tokens, OAuth JWT access
+// tokens) to next.
+func (s *Service) BearerVerifier(next authn.VerifyFunc) authn.VerifyFunc {
+	return func(ctx context.Context, tok string) (authn.Principal, error) {
+		if IsExchanged(tok) {
+			return s.Verify(ctx, tok)
+		}
+		return next(ctx, tok)
+	}
+}
+
+// Introspect describes an exchanged JWT to an authenticated client (RFC
+// 7662). It reports handled=false for any other token. Exchanged JWTs
+// belong to no client, so any client of the user's organization (a
+// resource server) may introspect them; to a client of another
+// organization they are inactive, like an unknown token.
+func (s *Service) Introspect(ctx context.Context, caller store.Client, tok string) (authz.Introspection, bool, error) {
+	if !IsExchanged(tok) {
+		return authz.Introspection{}, false, nil
+	}
+	inactive := authz.Introspection{Active: false}
+	v, err := s.verify(ctx, tok)
+	if errors.Is(err, authn.ErrInvalid) {
+		return inactive, true, nil
+	}
+	if err != nil {
+		return inactive, true, internal(err)
+	}
+	if caller.OrgUID != v.rec.OrgUID {
+		return inactive, true, nil
+	}
+	return authz.Introspection{
+		Active: true, Scope: v.claims.Scope, ClientID: v.claims.ClientID, Username: v.user.UserName, TokenType: "Bearer",
+		Exp: v.rec.ExpiresAt.Unix(), Iat: v.claims.IssuedAt, Sub: v.user.UID, Aud: v.rec.Audiences,
+		Iss: s.Config.Issuer, OrgUID: v.rec.OrgUID,
+	}, true, nil
+}

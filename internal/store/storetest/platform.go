@@ -1,0 +1,288 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// testPlatformTokens covers store.PlatformTokens: round trips, ownership on
+// revocation, the cascade to exchanged records, last-used throttling,
+// expiry clean-up and the single-use races.
+func testPlatformTokens(t *testing.T, open Opener) {
+	parallel(t, "CreateGetList", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		org := mustOrg(t, s)
+		u := mustUser(t, s, newUser(org, "pia"))
+		other := mustUser(t, s, newUser(org, "quinn"))
+		a := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		b := newPlatformToken(u.UID, at(60))
+		b.CreatedAt, b.LastUsedAt = at(1), at(2)
+		mustPlatformToken(t, s, b)
+		mustPlatformToken(t, s, newPlatformToken(other.UID, time.Time{}))
+
+		got, err := s.GetPlatformTokenByHash(ctx, b.Hash)
+		if err != nil {
+			t.Fatalf("GetPlatformTokenByHash: %v", err)
+		}
+		checkPlatformToken(t, got, b)
+		list, err := s.ListPlatformTokens(ctx, u.UID)
+		if err != nil {
+			t.Fatalf("ListPlatformTokens: %v", err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("ListPlatformTokens = %d tokens, want 2 (only the user's)", len(list))
+		}
+		checkPlatformToken(t, list[0], a)
+		checkPlatformToken(t, list[1], b)
+		if list, err := s.ListPlatformTokens(ctx, newUser(org, "nobody").UID); err != nil || len(list) != 0 {
+			t.Errorf("ListPlatformTokens(unknown user) = %v, %v; want none", list, err)
+		}
+	})
+	parallel(t, "Errors", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		u := mustUser(t, s, newUser(mustOrg(t, s), "rita"))
+		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		sameID := newPlatformToken(u.UID, time.Time{})
+		sameID.ID = tok.ID
+		sameHash := newPlatformToken(u.UID, time.Time{})
+		sameHash.Hash = tok.Hash
+		checkErrIs(t, "CreatePlatformToken(duplicate id)", s.CreatePlatformToken(ctx, sameID), store.ErrConflict)
+		checkErrIs(t, "CreatePlatformToken(duplicate hash)", s.CreatePlatformToken(ctx, sameHash), store.ErrConflict)
+		if err := s.CreatePlatformToken(ctx, newPlatformToken(newUser(mustOrg(t, s), "ghost").UID, time.Time{})); err == nil {
+			t.Errorf("CreatePlatformToken for unknown user succeeded")
+		}
+		_, err := s.GetPlatformTokenByHash(ctx, hash())
+		checkErrIs(t, "GetPlatformTokenByHash(unknown)", err, store.ErrNotFound)
+		_, err = s.GetExchangedToken(ctx, hash())
+		checkErrIs(t, "GetExchangedToken(unknown)", err, store.ErrNotFound)
+		e := newExchange(tok, u)
+		mustExchange(t, s, e)
+		checkErrIs(t, "CreateExchangedToken(duplicate)", s.CreateExchangedToken(ctx, e), store.ErrConflict)
+		if ok, err := s.TouchPlatformToken(ctx, hash()[:32], at(0), time.Minute); err != nil || ok {
+			t.Errorf("TouchPlatformToken(unknown) = %v, %v; want false, nil", ok, err)
+		}
+	})
+	parallel(t, "Revoke", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		org := mustOrg(t, s)
+		u := mustUser(t, s, newUser(org, "sam"))
+		mallory := mustUser(t, s, newUser(org, "mallory"))
+		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		keep := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		e1, e2 := newExchange(tok, u), newExchange(tok, u)
+		e1.Scopes = []string{"read", "write"}
+		mustExchange(t, s, e1)
+		mustExchange(t, s, e2)
+		k := mustExchange(t, s, newExchange(keep, u))
+
+		got, err := s.GetExchangedToken(ctx, e1.JTIHash)
+		if err != nil {
+			t.Fatalf("GetExchangedToken: %v", err)
+		}
+		checkExchange(t, got, e1)
+		if got, err := s.GetExchangedToken(ctx, e2.JTIHash); err != nil || got.Scopes != nil {
+			t.Errorf("GetExchangedToken(no scopes) = %+v, %v; want Scopes nil", got, err)
+		}
+
+		tests := []struct {
+			name      string
+			user, id  string
+			wantErr   error
+			wantAlive bool
+		}{
+			{"another user's token", mallory.UID, tok.ID, store.ErrNotFound, true},
+			{"unknown id", u.UID, hash()[:32], store.ErrNotFound, true},
+			{"own token", u.UID, tok.ID, nil, false},
+			{"again", u.UID, tok.ID, store.ErrNotFound, false},
+		}
+		for _, tt := range tests {
+			err := s.DeletePlatformToken(ctx, tt.user, tt.id)
+			if tt.wantErr == nil && err != nil {
+				t.Errorf("%s: DeletePlatformToken: %v", tt.name, err)
+			}
+			if tt.wantErr != nil {
+				checkErrIs(t, tt.name+": DeletePlatformToken", err, tt.wantErr)
+			}
+			_, err = s.GetPlatformTokenByHash(ctx, tok.Hash)
+			if alive := err == nil; alive != tt.wantAlive {
+				t.Errorf("%s: token alive = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+			}
+		}
+		// The cascade: the revoked token's exchanged JWTs are gone with it.
+		for _, e := range []store.ExchangedToken{e1, e2} {
+			_, err := s.GetExchangedToken(ctx, e.JTIHash)
+			checkErrIs(t, "GetExchangedToken after revocation", err, store.ErrNotFound)
+		}
+		if _, err := s.GetExchangedToken(ctx, k.JTIHash); err != nil {
+			t.Errorf("GetExchangedToken(other token's): %v", err)
+		}
+		// Nothing can be recorded against a revoked token.
+		checkErrIs(t, "CreateExchangedToken(revoked token)", s.CreateExchangedToken(ctx, newExchange(tok, u)), store.ErrNotFound)
+		if _, err := s.GetPlatformTokenByHash(ctx, keep.Hash); err != nil {
+			t.Errorf("GetPlatformTokenByHash(other token): %v", err)
+		}
+	})
+	parallel(t, "Touch", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		u := mustUser(t, s, newUser(mustOrg(t, s), "tara"))
+		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		tests := []struct {
+			name     string
+			at       time.Time
+			wrote    bool
+			lastUsed time.Time
+		}{
+			{"first use", at(10), true, at(10)},
+			{"30 s later", at(10).Add(30 * time.Second), false, at(10)},
+			{"exactly a minute later", at(11), true, at(11)},
+			{"earlier than the last", at(5), false, at(11)},
+			{"much later", at(100), true, at(100)},
+		}
+		for _, tt := range tests {
+			wrote, err := s.TouchPlatformToken(ctx, tok.ID, tt.at, time.Minute)
+			if err != nil || wrote != tt.wrote {
+				t.Errorf("%s: TouchPlatformToken = %v, %v; want %v", tt.name, wrote, err, tt.wrote)
+			}
+			got, err := s.GetPlatformTokenByHash(ctx, tok.Hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTime(t, tt.name+": LastUsedAt", got.LastUsedAt, tt.lastUsed)
+		}
+	})
+	parallel(t, "DeleteExpired", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		u := mustUser(t, s, newUser(mustOrg(t, s), "uma"))
+		now := at(0)
+		expired := mustPlatformToken(t, s, newPlatformToken(u.UID, now.Add(-time.Microsecond)))
+		atNow := mustPlatformToken(t, s, newPlatformToken(u.UID, now))
+		never := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		fromExpired := mustExchange(t, s, newExchange(expired, u)) // still "valid" itself, goes with its token
+		old := newExchange(never, u)
+		old.ExpiresAt = now.Add(-time.Minute)
+		mustExchange(t, s, old)
+		live := mustExchange(t, s, newExchange(never, u))
+
+		n, err := s.DeleteExpiredPlatformTokens(ctx, now)
+		if err != nil || n != 3 {
+			t.Errorf("DeleteExpiredPlatformTokens = %d, %v; want 3 (one token, two records)", n, err)
+		}
+		for _, tc := range []struct {
+			name string
+			hash string
+			gone bool
+		}{{"expired", expired.Hash, true}, {"expiring now", atNow.Hash, false}, {"never expiring", never.Hash, false}} {
+			_, err := s.GetPlatformTokenByHash(ctx, tc.hash)
+			if gone := errors.Is(err, store.ErrNotFound); gone != tc.gone {
+				t.Errorf("%s token: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			e    store.ExchangedToken
+			gone bool
+		}{{"of the expired token", fromExpired, true}, {"expired", old, true}, {"live", live, false}} {
+			_, err := s.GetExchangedToken(ctx, tc.e.JTIHash)
+			if gone := errors.Is(err, store.ErrNotFound); gone != tc.gone {
+				t.Errorf("exchanged record %s: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
+			}
+		}
+		if n, err := s.DeleteExpiredPlatformTokens(ctx, now); err != nil || n != 0 {
+			t.Errorf("DeleteExpiredPlatformTokens again = %d, %v; want 0, nil", n, err)
+		}
+	})
+	parallel(t, "ConcurrentRevoke", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		u := mustUser(t, s, newUser(mustOrg(t, s), "vera"))
+		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		var errs [workers]error
+		race(func(i int) { errs[i] = s.DeletePlatformToken(ctx, u.UID, tok.ID) })
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("DeletePlatformToken #%d: %v", i, err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d concurrent revocations succeeded, want exactly 1", wins)
+		}
+	})
+	parallel(t, "RevokeRacesExchange", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		// Exchanges racing a revocation: whatever the order, no record
+		// survives the revocation.
+		u := mustUser(t, s, newUser(mustOrg(t, s), "wendy"))
+		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
+		es := make([]store.ExchangedToken, workers)
+		for i := range es {
+			es[i] = newExchange(tok, u)
+		}
+		var errs [workers]error
+		race(func(i int) {
+			if i == 0 {
+				errs[i] = s.DeletePlatformToken(ctx, u.UID, tok.ID)
+				return
+			}
+			errs[i] = s.CreateExchangedToken(ctx, es[i])
+		})
+		if errs[0] != nil {
+			t.Fatalf("DeletePlatformToken: %v", errs[0])
+		}
+		for i := 1; i < workers; i++ {
+			if errs[i] != nil && !errors.Is(errs[i], store.ErrNotFound) {
+				t.Errorf("CreateExchangedToken #%d: %v", i, errs[i])
+			}
+			if _, err := s.GetExchangedToken(ctx, es[i].JTIHash); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("exchanged record #%d survived the revocation (err %v)", i, err)
+			}
+		}
+	})
+}
+
+func newPlatformToken(userUID string, expires time.Time) store.PlatformToken {
+	h := hash()
+	return store.PlatformToken{ID: hash()[:32], UserUID: userUID, Name: "CI pipeline", Hash: h, LastEight: h[len(h)-8:],
+		CreatedAt: base(), ExpiresAt: expires}
+}
+
+func newExchange(tok store.PlatformToken, u store.User) store.ExchangedToken {
+	return store.ExchangedToken{JTIHash: hash(), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
+		Audiences: []string{"tms", "strings"}, CreatedAt: base(), ExpiresAt: at(240)}
+}
+
+func mustPlatformToken(t *testing.T, s store.Store, tok store.PlatformToken) store.PlatformToken {
+	t.Helper()
+	if err := s.CreatePlatformToken(t.Context(), tok); err != nil {
+		t.Fatalf("CreatePlatformToken: %v", err)
+	}
+	return tok
+}
+
+func mustExchange(t *testing.T, s store.Store, e store.ExchangedToken) store.ExchangedToken {
+	t.Helper()
+	if err := s.CreateExchangedToken(t.Context(), e); err != nil {
+		t.Fatalf("CreateExchangedToken: %v", err)
+	}
+	return e
+}
+
+func checkPlatformToken(t *testing.T, got, want store.PlatformToken) {
+	t.Helper()
+	if got.ID != want.ID || got.UserUID != want.UserUID || got.Name != want.Name || got.Hash != want.Hash || got.LastEight != want.LastEight {
+		t.Errorf("platform token = %+v, want %+v", got, want)
+	}
+	checkTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	checkTime(t, "LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	checkTime(t, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+}
+
+func checkExchange(t *testing.T, got, want store.ExchangedToken) {
+	t.Helper()
+	if got.JTIHash != want.JTIHash || got.TokenID != want.TokenID || got.UserUID != want.UserUID || got.OrgUID != want.OrgUID ||
+		!reflect.DeepEqual(got.Scopes, want.Scopes) || !reflect.DeepEqual(got.Audiences, want.Audiences) {
+		t.Errorf("exchanged token = %+v, want %+v", got, want)
+	}
+	checkTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	checkTime(t, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+}
