@@ -215,7 +215,7 @@ func (s *Service) Bootstrap(ctx context.Context, pw string) (created bool, usedP
 // The same error and the same work answer an unknown user, an inactive one
 // and a wrong password. dialect names the caller for metrics.
 func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr string) (store.User, error) {
-	userKey := "u:" + strings.ToLower(userName)
+	userKey := userLimitKey(userName)
 	addrKey := "a:" + addr
 	if ok, wait := s.UserLimit.Check(userKey); !ok {
 		s.outcome(dialect, "throttled")

@@ -275,3 +275,18 @@ func TestLoginOther(t *testing.T) {
 		t.Fatalf("other organization: %v", err)
 	}
 }
+
+func TestHugeUserNamesAreThrottledUnderABoundedKey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	huge := strings.Repeat("x", 100_000)
+	for i := 0; i < 3; i++ {
+		if _, err := f.svc.Authenticate(ctx, "test", huge, "password", "10.1.1."+string(rune('1'+i))); !errors.Is(err, identity.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	var thr *identity.ThrottledError
+	if _, err := f.svc.Authenticate(ctx, "test", strings.ToUpper(huge), "password", "10.1.1.9"); !errors.As(err, &thr) {
+		t.Fatalf("4th attempt with the same (case-folded) huge name: %v, want throttled", err)
+	}
+}

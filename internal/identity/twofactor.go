@@ -28,7 +28,15 @@ const PendingLoginTTL = 5 * time.Minute
 const pendingCookieLen = 43
 
 // userLimitKey is the user failure limit's key of a canonical user name.
-func userLimitKey(userName string) string { return "u:" + strings.ToLower(userName) }
+func userLimitKey(userName string) string {
+	k := strings.ToLower(userName)
+	if len(k) > 64 {
+		// Bound the memory a limiter key takes: a login body may carry a
+		// user name of up to a mebibyte.
+		k = "#" + secret.Hash(k)
+	}
+	return "u:" + k
+}
 
 // authenticateOTP is AuthenticateOTP that also returns the user with
 // ErrOTPRequired (the password was right), for BeginLogin.

@@ -171,16 +171,35 @@ func TestTOTP_EnrolThroughUIThenLoginByEachDialect(t *testing.T) {
 
 			t.Run("strings-basic", func(t *testing.T) {
 				step(s)
+				// The Strings Authorizations API over HTTP: Basic with the
+				// email and password, plus X-PhraseApp-OTP.
+				create := func(otp string) (*http.Response, map[string]any) {
+					req, _ := http.NewRequest(http.MethodPost, s.URL+"/v2/authorizations", strings.NewReader(`{"note":"ci","scopes":["read"]}`))
+					req.Header.Set("Content-Type", "application/json")
+					req.SetBasicAuth("lena@example.com", tfPassword)
+					if otp != "" {
+						req.Header.Set("X-PhraseApp-OTP", otp)
+					}
+					resp, raw := s.Do(t, req)
+					out := map[string]any{}
+					_ = json.Unmarshal(raw, &out)
+					return resp, out
+				}
+				if resp, body := create(""); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-PhraseApp-OTP") != "required" {
+					t.Fatalf("without X-PhraseApp-OTP: %d %v, want 401 and X-PhraseApp-OTP: required", resp.StatusCode, body)
+				}
+				resp, body := create(totpCode(t, sec, s.Clock.Now()))
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("with X-PhraseApp-OTP: %d %v", resp.StatusCode, body)
+				}
+				pat, _ := body["token"].(string)
+				req, _ := http.NewRequest(http.MethodGet, s.URL+"/api2/v1/auth/whoAmI", nil)
+				req.Header.Set("Authorization", "token "+pat)
+				if resp, raw := s.Do(t, req); resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"userName":"lena"`) {
+					t.Fatalf("whoAmI with the PAT: %d %s", resp.StatusCode, raw)
+				}
 				ctx := context.Background()
-				id := s.Tolk.Identity
-				if _, err := id.AuthenticateOTP(ctx, "strings", "lena@example.com", tfPassword, "", "192.0.2.7"); !errors.Is(err, identity.ErrOTPRequired) {
-					t.Fatalf("without X-PhraseApp-OTP: err = %v, want ErrOTPRequired", err)
-				}
-				u, err := id.AuthenticateOTP(ctx, "strings", "lena@example.com", tfPassword, totpCode(t, sec, s.Clock.Now()), "192.0.2.7")
-				if err != nil || u.UserName != "lena" {
-					t.Fatalf("with X-PhraseApp-OTP: %v, %v", u.UserName, err)
-				}
-				if _, err := id.AuthenticateOTP(ctx, "strings", "lena", "wrong password!", totpCode(t, sec, s.Clock.Now()), "192.0.2.7"); !errors.Is(err, identity.ErrInvalidCredentials) {
+				if _, err := s.Tolk.Identity.AuthenticateOTP(ctx, "strings", "lena", "wrong password!", totpCode(t, sec, s.Clock.Now()), "192.0.2.7"); !errors.Is(err, identity.ErrInvalidCredentials) {
 					t.Fatalf("wrong password with a code: err = %v, want ErrInvalidCredentials", err)
 				}
 			})
