@@ -28,6 +28,8 @@ import (
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/loadgen"
+	"github.com/tolk-project/tolk/internal/pat"
+	"github.com/tolk-project/tolk/internal/platform"
 	"github.com/tolk-project/tolk/internal/server"
 	"github.com/tolk-project/tolk/internal/store/storeopen"
 )
@@ -155,6 +157,28 @@ func run(dsn string, conns int, dur, warm time.Duration, only string) error {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		return req, nil
 	}
+	// SPEC §4 forward-auth: an exchanged Platform JWT and a PAT, checked
+	// through GET /auth/verify (the second and later answers of each come
+	// from the verification cache, verify_cache_ttl).
+	ex, err := srv.Platform.Exchange(ctx, platform.ExchangeRequest{SubjectToken: pt.Secret})
+	if err != nil {
+		return err
+	}
+	note, scopes := "bench", []string{"read"}
+	_, patTok, err := srv.PATs.Create(ctx, admin, pat.Changes{Note: &note, Scopes: &scopes})
+	if err != nil {
+		return err
+	}
+	forward := func(auth string) loadgen.Request {
+		return func(int, int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, tolkURL+"/auth/verify?scope=read", nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", auth)
+			return req, nil
+		}
+	}
 	type scenario struct {
 		name, target string
 		build        loadgen.Request
@@ -164,6 +188,8 @@ func run(dsn string, conns int, dur, warm time.Duration, only string) error {
 		{"client_credentials", tolkURL, form(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}, "_path": {"/oauth/token"}})},
 		{"introspection", tolkURL, form(url.Values{"token": {tok}, "_path": {"/oauth/introspect"}})},
 		{"token exchange", tolkURL, exchange},
+		{"verify jwt", tolkURL, forward("Bearer " + ex.JWT)},
+		{"verify opaque (cached)", tolkURL, forward("token " + patTok)},
 	}
 	fmt.Printf("tolkbench: %s, %d CPUs, GOMAXPROCS %d, %s, %d connections, %s per scenario (after %s warm-up)\n",
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.SplitN(dsn, ":", 2)[0], conns, dur, warm)

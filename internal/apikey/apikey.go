@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/ratelimit"
@@ -40,7 +41,9 @@ type Service struct {
 	Now   func() time.Time
 	// Failures limits failed keys per client address (brute force of a
 	// key is hopeless at 256 bits, but a spray still costs lookups).
-	Failures *ratelimit.Failures
+	Failures ratelimit.Limiter
+	// Audit, if set, records creation and revocation.
+	Audit *audit.Recorder
 }
 
 // Errors.
@@ -73,6 +76,8 @@ func (s *Service) Create(ctx context.Context, u store.User, note string) (store.
 	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
 		return store.APIKey{}, "", err
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.APIKeyCreated, SubjectUID: u.UID, OrgUID: u.OrgUID,
+		Details: map[string]string{"api_key_id": k.ID, "note": k.Note}})
 	return k, key, nil
 }
 
@@ -123,6 +128,9 @@ func (s *Service) Revoke(ctx context.Context, orgUID, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
 	}
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Type: audit.APIKeyRevoked, SubjectUID: k.UserUID, Details: map[string]string{"api_key_id": id}})
+	}
 	return err
 }
 
@@ -133,13 +141,19 @@ func (s *Service) Revoke(ctx context.Context, orgUID, id string) error {
 func (s *Service) Verify(ctx context.Context, key string) (authn.Principal, error) {
 	addr := "k:" + httpx.ClientIP(ctx)
 	if s.Failures != nil {
-		if ok, wait := s.Failures.Check(addr); !ok {
-			return authn.Principal{}, &authn.ThrottledError{RetryAfter: wait}
+		d, err := s.Failures.Check(ctx, addr)
+		if err != nil {
+			return authn.Principal{}, err
+		}
+		if !d.OK {
+			return authn.Principal{}, &authn.ThrottledError{RetryAfter: d.RetryAfter}
 		}
 	}
 	p, err := s.verify(ctx, key)
 	if errors.Is(err, authn.ErrInvalid) && s.Failures != nil {
-		s.Failures.Fail(addr)
+		if ferr := s.Failures.Fail(ctx, addr); ferr != nil {
+			return authn.Principal{}, ferr
+		}
 	}
 	return p, err
 }

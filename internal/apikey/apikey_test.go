@@ -127,7 +127,7 @@ func TestT41_KeyInQueryStringIgnored(t *testing.T) {
 }
 
 func TestT41_FailedKeysRateLimited(t *testing.T) {
-	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.LoginIPBurst = 5; c.LoginIPInterval = time.Minute }})
+	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.InvalidTokenBurst = 5; c.InvalidTokenInterval = time.Minute }})
 	_, key := newKey(t, s, "admin")
 	var resp *http.Response
 	var b []byte

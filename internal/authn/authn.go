@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/ratelimit"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -89,6 +90,10 @@ type Authenticator struct {
 	AccessToken VerifyFunc // opaque tolk_at_ tokens and JWTs
 	PAT         VerifyFunc
 	APIKey      VerifyFunc
+
+	// Failures, when set, limits failed credential lookups per client
+	// address for every dialect (limits.go).
+	Failures ratelimit.Limiter
 }
 
 // Authenticate resolves the request's credential. Exactly one credential
@@ -113,7 +118,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if verify == nil {
 		return Principal{}, &Error{Method: method, Err: ErrInvalid}
 	}
-	p, err := verify(r.Context(), value)
+	p, err := a.limitedVerify(r.Context(), verify, value)
 	if err != nil {
 		return Principal{}, &Error{Method: method, Err: err}
 	}

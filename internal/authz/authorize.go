@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -249,7 +250,12 @@ func (s *Service) SaveConsent(ctx context.Context, ar *AuthRequest, u store.User
 		return internal(err)
 	}
 	slices.Sort(scopes)
-	return s.Store.SaveConsent(ctx, store.Consent{UserUID: u.UID, ClientID: ar.Client.ID, Scopes: scopes, GrantedAt: s.now()})
+	if err := s.Store.SaveConsent(ctx, store.Consent{UserUID: u.UID, ClientID: ar.Client.ID, Scopes: scopes, GrantedAt: s.now()}); err != nil {
+		return err
+	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.ConsentGiven, ActorUID: u.UID, ClientID: ar.Client.ID, OrgUID: ar.Client.OrgUID,
+		Details: map[string]string{"scope": oauth.JoinScope(ar.Scopes)}})
+	return nil
 }
 
 // Issue makes the authorization response for a signed-in, consenting
@@ -294,6 +300,8 @@ func (s *Service) Issue(ctx context.Context, ar *AuthRequest, u store.User, auth
 			return nil, internal(err)
 		}
 		at = tok
+		s.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, ActorUID: u.UID, ClientID: ar.Client.ID, OrgUID: ar.Client.OrgUID,
+			Details: map[string]string{"grant_type": "implicit", "response_type": strings.Join(ar.ResponseType, " ")}})
 		out.Set("access_token", at)
 		out.Set("token_type", "Bearer")
 		out.Set("expires_in", strconv.FormatInt(int64(s.Config.AccessTTL.Seconds()), 10))

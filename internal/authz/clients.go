@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -127,6 +128,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (store.Clie
 	if err := s.Store.CreateClient(ctx, c); err != nil {
 		return store.Client{}, "", err
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.AppCreated, ClientID: c.ID, OrgUID: c.OrgUID, Details: map[string]string{"name": c.Name}})
 	return c, sec, nil
 }
 
@@ -144,13 +146,27 @@ func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) 
 	c.Scopes, c.Audiences, c.AdminConsent, c.JWTAccessTokens, c.AlwaysRefresh = spec.Scopes, spec.Audiences, spec.AdminConsent, spec.JWTAccessTokens, spec.AlwaysRefresh
 	c.UpdatedAt = s.now()
 	defer s.forgetClient(id)
-	return c, s.Store.UpdateClient(ctx, c)
+	if err := s.Store.UpdateClient(ctx, c); err != nil {
+		return c, err
+	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.AppUpdated, ClientID: c.ID, OrgUID: c.OrgUID, Details: map[string]string{"name": c.Name}})
+	return c, nil
 }
 
 // DeleteClient removes an app with everything issued to it.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	defer s.forgetClient(id)
-	return s.Store.DeleteClient(ctx, id)
+	var org, name string
+	if s.Audit != nil {
+		if c, err := s.Store.GetClient(ctx, id); err == nil {
+			org, name = c.OrgUID, c.Name
+		}
+	}
+	if err := s.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.AppDeleted, ClientID: id, OrgUID: org, Details: map[string]string{"name": name}})
+	return nil
 }
 
 // ErrNoSuchClient is returned for an app that does not exist in the org.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -54,7 +55,13 @@ func (s *Service) Token(ctx context.Context, req *TokenRequest) (*TokenResponse,
 		}
 		client = &c
 	}
-	return g.Handle(ctx, req, client)
+	resp, err := g.Handle(ctx, req, client)
+	if err == nil && client != nil && gt != oauth.GrantTokenExchange {
+		// Token exchange records its own event (internal/platform).
+		s.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, ActorUID: resp.UserUID, ClientID: client.ID,
+			OrgUID: client.OrgUID, Details: map[string]string{"grant_type": gt}})
+	}
+	return resp, err
 }
 
 // requestedScopes parses the optional scope parameter and checks it
@@ -103,6 +110,7 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 		if err := s.Store.RevokeGrant(ctx, ac.GrantID); err != nil {
 			return nil, internal(err)
 		}
+		s.auditReplay(ctx, audit.CodeReplay, ac.ClientID, ac.UserUID, client.ID)
 		return nil, badGrant
 	}
 	if ac.ClientID != client.ID {
@@ -136,7 +144,7 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), Scope: oauth.JoinScope(ac.Scopes)}
+	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), Scope: oauth.JoinScope(ac.Scopes), UserUID: u.UID}
 	var rtRec *store.RefreshToken
 	if wantsRefresh(*client, ac.Scopes) {
 		rt, rec, err := s.mintRefresh(sub)
@@ -157,6 +165,7 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 		if err := s.Store.RevokeGrant(ctx, ac.GrantID); err != nil {
 			return nil, internal(err)
 		}
+		s.auditReplay(ctx, audit.CodeReplay, ac.ClientID, ac.UserUID, client.ID)
 		return nil, badGrant
 	}
 	if err != nil {
@@ -224,7 +233,7 @@ func (g refreshTokenGrant) Handle(ctx context.Context, req *TokenRequest, client
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), RefreshToken: newRT, Scope: oauth.JoinScope(scopes)}
+	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), RefreshToken: newRT, Scope: oauth.JoinScope(scopes), UserUID: u.UID}
 	if slices.Contains(scopes, "openid") {
 		if resp.IDToken, err = s.idToken(ctx, sub, IDTokenParams{AccessToken: at}); err != nil {
 			return nil, internal(err)
@@ -249,6 +258,7 @@ func (g refreshTokenGrant) reuse(ctx context.Context, rt store.RefreshToken) err
 	if err := g.s.Store.RevokeGrant(ctx, rt.GrantID); err != nil {
 		return internal(err)
 	}
+	g.s.auditReplay(ctx, audit.RefreshReuse, rt.ClientID, rt.UserUID, rt.ClientID)
 	return oauth.ErrInvalidGrant("the refresh token was already used; its grant is revoked")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -92,6 +93,8 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 		if err := s.Store.RevokeGrant(ctx, rt.GrantID); err != nil {
 			return internal(err)
 		}
+		s.Audit.Record(ctx, audit.Event{Type: audit.TokenRevoked, ActorUID: rt.UserUID, ClientID: caller.ID, OrgUID: caller.OrgUID,
+			Details: map[string]string{"token_type": "refresh_token"}})
 		return nil
 	}
 	a, err := s.VerifyAccessToken(ctx, tok)
@@ -107,5 +110,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 	if _, err := s.Store.RevokeAccessToken(ctx, a.Record.Hash); err != nil {
 		return internal(err)
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.TokenRevoked, ActorUID: a.Record.UserUID, ClientID: caller.ID, OrgUID: caller.OrgUID,
+		Details: map[string]string{"token_type": "access_token"}})
 	return nil
 }

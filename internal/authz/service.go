@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/signing"
@@ -57,6 +58,9 @@ type Service struct {
 	// of token exchange (internal/platform).
 	IntrospectOther func(ctx context.Context, caller store.Client, tok string) (r Introspection, handled bool, err error)
 	grants          map[string]Grant
+	// Audit, if set, records tokens issued and revoked, replay and reuse
+	// detections, consents and app changes.
+	Audit *audit.Recorder
 
 	clients clientCache
 }
@@ -117,4 +121,22 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, sec, method string
 		return store.Client{}, bad
 	}
 	return c, nil
+}
+
+// auditReplay records a detected replay (a used code, a rotated refresh
+// token) and the revocation it caused. presentedBy is the client that
+// sent it.
+func (s *Service) auditReplay(ctx context.Context, typ, clientID, userUID, presentedBy string) {
+	if s.Audit == nil {
+		return
+	}
+	e := audit.Event{Type: typ, ActorUID: userUID, ClientID: clientID, Outcome: audit.Denied,
+		Details: map[string]string{"action": "grant revoked"}}
+	if presentedBy != clientID {
+		e.Details["presented_by"] = presentedBy
+	}
+	if c, err := s.Store.GetClient(ctx, clientID); err == nil {
+		e.OrgUID = c.OrgUID
+	}
+	s.Audit.Record(ctx, e)
 }

@@ -22,6 +22,9 @@ type TokenResponse struct {
 	RefreshToken    string `json:"refresh_token,omitempty"`
 	IDToken         string `json:"id_token,omitempty"`
 	Scope           string `json:"scope,omitempty"`
+	// UserUID is the token's user ("" for client_credentials), for the
+	// audit log; never sent.
+	UserUID string `json:"-"`
 }
 
 // subject is who a token is for.

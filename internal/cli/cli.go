@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/password"
@@ -84,8 +85,9 @@ type rootCmd struct {
 			Alg []string `name:"alg" help:"Algorithms to rotate (default RS256 and ES256)."`
 		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
 	} `cmd:"" help:"Manage JWT signing keys."`
-	APIKey  apiKeyCmd `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
-	Version struct{}  `cmd:"" help:"Print the version."`
+	APIKey   apiKeyCmd   `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
+	Loadtest loadtestCmd `cmd:"" name:"loadtest" help:"Drive a bounded mixed workload of every dialect against a running tolk on loopback; fails on any error."`
+	Version  struct{}    `cmd:"" help:"Print the version."`
 }
 
 type clientCreate struct {
@@ -143,6 +145,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	if cmd == "version" {
 		fmt.Fprintln(io.Stdout, "tolk", version())
 		return nil
+	}
+	if cmd == "loadtest" { // a client of a running tolk: no database here
+		return loadtestRun(ctx, root.Loadtest, io)
 	}
 	cfg, err := config.Load(config.Sources{File: root.Config, Env: io.Env, Flags: root.flags()})
 	if err != nil {
@@ -216,9 +221,11 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			algs = []string{"RS256", "ES256"}
 		}
 		for _, alg := range algs {
-			if _, err := srv.Keys.Rotate(ctx, alg); err != nil {
+			k, err := srv.Keys.Rotate(ctx, alg)
+			if err != nil {
 				return err
 			}
+			srv.Audit.Record(ctx, audit.Event{Type: audit.SigningKeyRotated, Details: map[string]string{"alg": alg, "kid": k.KID, "via": "cli"}})
 		}
 		keys, err := srv.Keys.Keys(ctx)
 		if err != nil {

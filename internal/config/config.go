@@ -39,6 +39,19 @@ type Config struct {
 	LoginIPBurst      int
 	LoginIPInterval   time.Duration
 
+	// Abuse limits across instances (docs/limits.md). RateLimitBackend is
+	// memory, postgres or redis; empty: postgres on PostgreSQL, memory on
+	// SQLite. The other limits are bursts refilled at one per interval.
+	RateLimitBackend      string
+	RedisURL              string // redis://[:password@]host:port/db, for the redis backend
+	RedisPrefix           string // prefix of every key tolk writes in Redis
+	ClientFailBurst       int    // failed client authentications per client id
+	ClientFailInterval    time.Duration
+	ClientRequestBurst    int // token requests per client id
+	ClientRequestInterval time.Duration
+	InvalidTokenBurst     int // unknown, expired or revoked credentials per client address
+	InvalidTokenInterval  time.Duration
+
 	// OAuth 2.0 / OpenID Connect.
 	SecretKey        string   // seals signing keys at rest; required with PostgreSQL
 	Scopes           []string // the scope catalog
@@ -52,6 +65,7 @@ type Config struct {
 	JWTAccessAlg     string        // alg of RFC 9068 access tokens
 	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256 or RS256)
 	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
+	VerifyCacheTTL   time.Duration // how long /auth/verify may reuse a verification (0: never); bounds revocation across instances
 
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration
@@ -73,7 +87,16 @@ func Defaults() Config {
 		LoginUserInterval: time.Minute,
 		LoginIPBurst:      50,
 		LoginIPInterval:   6 * time.Second,
-		ShutdownTimeout:   15 * time.Second,
+
+		RedisURL:              "redis://127.0.0.1:6379/0",
+		RedisPrefix:           "tolk:rl:",
+		ClientFailBurst:       20,
+		ClientFailInterval:    3 * time.Second,
+		ClientRequestBurst:    600,
+		ClientRequestInterval: 100 * time.Millisecond,
+		InvalidTokenBurst:     100,
+		InvalidTokenInterval:  100 * time.Millisecond,
+		ShutdownTimeout:       15 * time.Second,
 		Scopes: []string{"openid", "profile", "email", "offline_access", "public", "user.email", "user.name",
 			"profile.read", "message.send", "read", "write", "orders.create", "team.manage"},
 		Audiences:        []string{"tms", "strings", "studio", "language-ai", "connectors"},
@@ -84,6 +107,7 @@ func Defaults() Config {
 		JWTAccessAlg:     "RS256",
 		ExchangeAlg:      "ES256",
 		KeyCacheInterval: 5 * time.Second,
+		VerifyCacheTTL:   5 * time.Second,
 	}
 }
 
@@ -159,6 +183,15 @@ var settings = []setting{
 	{name: "login_user_interval", set: dur(func(c *Config) *time.Duration { return &c.LoginUserInterval })},
 	{name: "login_ip_burst", set: integer(func(c *Config) *int { return &c.LoginIPBurst })},
 	{name: "login_ip_interval", set: dur(func(c *Config) *time.Duration { return &c.LoginIPInterval })},
+	{name: "rate_limit_backend", set: str(func(c *Config) *string { return &c.RateLimitBackend })},
+	{name: "redis_url", secret: true, set: str(func(c *Config) *string { return &c.RedisURL })},
+	{name: "redis_prefix", set: str(func(c *Config) *string { return &c.RedisPrefix })},
+	{name: "client_fail_burst", set: integer(func(c *Config) *int { return &c.ClientFailBurst })},
+	{name: "client_fail_interval", set: dur(func(c *Config) *time.Duration { return &c.ClientFailInterval })},
+	{name: "client_request_burst", set: integer(func(c *Config) *int { return &c.ClientRequestBurst })},
+	{name: "client_request_interval", set: dur(func(c *Config) *time.Duration { return &c.ClientRequestInterval })},
+	{name: "invalid_token_burst", set: integer(func(c *Config) *int { return &c.InvalidTokenBurst })},
+	{name: "invalid_token_interval", set: dur(func(c *Config) *time.Duration { return &c.InvalidTokenInterval })},
 	{name: "trusted_proxies", set: func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -186,6 +219,7 @@ var settings = []setting{
 	{name: "jwt_access_alg", set: str(func(c *Config) *string { return &c.JWTAccessAlg })},
 	{name: "exchange_alg", set: str(func(c *Config) *string { return &c.ExchangeAlg })},
 	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
+	{name: "verify_cache_ttl", set: dur(func(c *Config) *time.Duration { return &c.VerifyCacheTTL })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 }
@@ -364,6 +398,26 @@ func (c Config) Validate() error {
 	}
 	if c.LoginIPBurst < 1 {
 		bad("login_ip_burst must be at least 1, got %d", c.LoginIPBurst)
+	}
+	for name, b := range map[string]int{"client_fail_burst": c.ClientFailBurst, "client_request_burst": c.ClientRequestBurst, "invalid_token_burst": c.InvalidTokenBurst} {
+		if b < 1 {
+			bad("%s must be at least 1, got %d", name, b)
+		}
+	}
+	positive("client_fail_interval", c.ClientFailInterval)
+	positive("client_request_interval", c.ClientRequestInterval)
+	positive("invalid_token_interval", c.InvalidTokenInterval)
+	switch c.RateLimitBackend {
+	case "", "memory", "redis":
+	case "postgres":
+		if !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+			bad("rate_limit_backend postgres needs a PostgreSQL db")
+		}
+	default:
+		bad("rate_limit_backend %q: want memory, postgres or redis", c.RateLimitBackend)
+	}
+	if c.RateLimitBackend == "redis" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		bad("redis_url: want redis://host:port/db or rediss://…")
 	}
 	positive("code_ttl", c.CodeTTL)
 	positive("access_token_ttl", c.AccessTokenTTL)

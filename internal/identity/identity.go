@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/password"
 	"github.com/tolk-project/tolk/internal/ratelimit"
@@ -39,7 +40,10 @@ var (
 )
 
 // ThrottledError says a login was refused by the failure limits.
-type ThrottledError struct{ RetryAfter time.Duration }
+type ThrottledError struct {
+	RetryAfter time.Duration
+	Limit      int // the burst of the limit that refused (for X-Rate-Limit-Limit)
+}
 
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("identity: too many failed logins, retry after %s", e.RetryAfter)
@@ -56,8 +60,8 @@ type Service struct {
 	Hasher      *password.Hasher
 	Gen         secret.Generator
 	Now         func() time.Time
-	UserLimit   *ratelimit.Failures // failed logins per user name
-	AddrLimit   *ratelimit.Failures // failed logins per client address
+	UserLimit   ratelimit.Limiter // failed logins per user name
+	AddrLimit   ratelimit.Limiter // failed logins per client address
 	APITokenTTL time.Duration
 	SessionTTL  time.Duration
 	// OnLogin, if set, is told every login outcome ("success", "failure",
@@ -65,6 +69,9 @@ type Service struct {
 	OnLogin func(dialect, outcome string)
 	// TwoFactor is the TOTP second factor; nil turns it off (password only).
 	TwoFactor *twofactor.Service
+	// Audit, if set, records sign-ins, sign-outs and user administration
+	// (audit.go).
+	Audit *audit.Recorder
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -119,9 +126,9 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s && len(s) <= 254
 }
 
-// CreateUser validates and stores a new, active user. OrgUID empty means
+// createUser validates and stores a new, active user. OrgUID empty means
 // the default organization.
-func (s *Service) CreateUser(ctx context.Context, n NewUser) (store.User, error) {
+func (s *Service) createUser(ctx context.Context, n NewUser) (store.User, error) {
 	if n.Role == "" {
 		n.Role = store.RoleLinguist
 	}
@@ -217,17 +224,13 @@ func (s *Service) Bootstrap(ctx context.Context, pw string) (created bool, usedP
 func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr string) (store.User, error) {
 	userKey := userLimitKey(userName)
 	addrKey := "a:" + addr
-	if ok, wait := s.UserLimit.Check(userKey); !ok {
-		s.outcome(dialect, "throttled")
-		return store.User{}, &ThrottledError{wait}
-	}
-	if ok, wait := s.AddrLimit.Check(addrKey); !ok {
-		s.outcome(dialect, "throttled")
-		return store.User{}, &ThrottledError{wait}
+	if err := s.checkLogin(ctx, dialect, userKey, addrKey); err != nil {
+		return store.User{}, err
 	}
 	fail := func() (store.User, error) {
-		s.UserLimit.Fail(userKey)
-		s.AddrLimit.Fail(addrKey)
+		if err := s.failLogin(ctx, userKey, addrKey); err != nil {
+			return store.User{}, err
+		}
 		s.outcome(dialect, "failure")
 		return store.User{}, ErrInvalidCredentials
 	}
@@ -291,6 +294,7 @@ var ErrOTPRequired = errors.New("identity: two-factor code required")
 // (or a recovery code); a wrong code counts as a failed login.
 func (s *Service) AuthenticateOTP(ctx context.Context, dialect, userName, pw, code, addr string) (store.User, error) {
 	u, err := s.authenticateOTP(ctx, dialect, userName, pw, code, addr)
+	s.auditLogin(ctx, dialect, userName, u, err)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -372,8 +376,8 @@ func plausibleAPIToken(t string) bool {
 	return true
 }
 
-// RevokeAPIToken invalidates one ApiToken (TMS logout).
-func (s *Service) RevokeAPIToken(ctx context.Context, token string) error {
+// revokeAPIToken invalidates one ApiToken (TMS logout).
+func (s *Service) revokeAPIToken(ctx context.Context, token string) error {
 	if !plausibleAPIToken(token) {
 		return ErrInvalidToken
 	}
@@ -387,8 +391,8 @@ func (s *Service) RevokeAPIToken(ctx context.Context, token string) error {
 	return nil
 }
 
-// LoginOther lets an ADMIN obtain a user of the same organization.
-func (s *Service) LoginOther(ctx context.Context, admin store.User, userName string) (store.User, error) {
+// loginOther lets an ADMIN obtain a user of the same organization.
+func (s *Service) loginOther(ctx context.Context, admin store.User, userName string) (store.User, error) {
 	if admin.Role != store.RoleAdmin {
 		return store.User{}, ErrForbidden
 	}
@@ -465,5 +469,9 @@ func (s *Service) LookupSession(ctx context.Context, cookie string) (store.WebSe
 // SignOut ends the user's web sign-in: as in TMS, every web session and
 // every ApiToken of the user ends at once.
 func (s *Service) SignOut(ctx context.Context, userUID string) error {
-	return s.Store.SignOutUser(ctx, userUID, s.now())
+	err := s.Store.SignOutUser(ctx, userUID, s.now())
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Type: audit.Logout, ActorUID: userUID})
+	}
+	return err
 }

@@ -70,36 +70,28 @@ func (s *Service) secondFactor(ctx context.Context, dialect string, u store.User
 		keys = append(keys, extraKey)
 	}
 	addrKey := "a:" + addr
-	for _, k := range keys {
-		if ok, wait := s.UserLimit.Check(k); !ok {
-			s.outcome(dialect, "throttled")
-			return &ThrottledError{wait}
-		}
-	}
-	if ok, wait := s.AddrLimit.Check(addrKey); !ok {
-		s.outcome(dialect, "throttled")
-		return &ThrottledError{wait}
+	if err := s.checkLogin(ctx, dialect, "", addrKey, keys...); err != nil {
+		return err
 	}
 	err = s.TwoFactor.Verify(ctx, u.UID, code)
 	if errors.Is(err, twofactor.ErrInvalidCode) {
-		for _, k := range keys {
-			s.UserLimit.Fail(k)
+		if err := s.failLogin(ctx, "", addrKey, keys...); err != nil {
+			return err
 		}
-		s.AddrLimit.Fail(addrKey)
 		s.outcome(dialect, "failure")
 		return ErrInvalidCredentials
 	}
 	return err
 }
 
-// BeginLogin is the first step of a sign-in that may need a second factor
+// beginLogin (BeginLogin without the audit) is the first step of a sign-in that may need a second factor
 // (the web UI): it checks the password under the failure limits like
 // Authenticate. Without a second factor it returns the user. With one, it
 // returns ErrOTPRequired and a ticket, the secret value of a pending
 // sign-in stored (hashed) in the database for PendingLoginTTL, which
 // FinishLogin completes with the code. The password itself is kept
 // nowhere.
-func (s *Service) BeginLogin(ctx context.Context, dialect, userName, pw, addr string) (u store.User, ticket string, err error) {
+func (s *Service) beginLogin(ctx context.Context, dialect, userName, pw, addr string) (u store.User, ticket string, err error) {
 	u, err = s.authenticateOTP(ctx, dialect, userName, pw, "", addr)
 	if !errors.Is(err, ErrOTPRequired) {
 		if err != nil {
@@ -120,13 +112,13 @@ func (s *Service) BeginLogin(ctx context.Context, dialect, userName, pw, addr st
 	return store.User{}, ticket, ErrOTPRequired
 }
 
-// FinishLogin completes a pending sign-in with the second-factor code.
+// finishLogin (FinishLogin without the audit) completes a pending sign-in with the second-factor code.
 // An unknown, expired or already finished ticket is ErrInvalidToken (sign
 // in again); an empty code ErrOTPRequired; a wrong code
 // ErrInvalidCredentials, counted as a failed login, and the ticket stays
 // usable until it expires (the limits bound the guesses). On success the
 // ticket is used up.
-func (s *Service) FinishLogin(ctx context.Context, dialect, ticket, code, addr string) (store.User, error) {
+func (s *Service) finishLogin(ctx context.Context, dialect, ticket, code, addr string) (store.User, error) {
 	if len(ticket) != pendingCookieLen {
 		return store.User{}, ErrInvalidToken
 	}
@@ -176,11 +168,13 @@ func (s *Service) DisableTwoFactor(ctx context.Context, u store.User, pw string)
 		return twofactor.ErrNotEnabled
 	}
 	key := userLimitKey(u.UserName)
-	if ok, wait := s.UserLimit.Check(key); !ok {
-		return &ThrottledError{wait}
+	if err := checkLimits(ctx, s.UserLimit, key); err != nil {
+		return err
 	}
 	if len(pw) > MaxPasswordLen {
-		s.UserLimit.Fail(key)
+		if err := failLimits(ctx, s.UserLimit, key); err != nil {
+			return err
+		}
 		return ErrInvalidCredentials
 	}
 	cur, err := s.Store.GetUser(ctx, u.UID)
@@ -189,7 +183,9 @@ func (s *Service) DisableTwoFactor(ctx context.Context, u store.User, pw string)
 	}
 	_, err = s.Hasher.Verify(ctx, pw, cur.PasswordHash)
 	if errors.Is(err, password.ErrMismatch) || errors.Is(err, password.ErrMalformed) {
-		s.UserLimit.Fail(key)
+		if err := failLimits(ctx, s.UserLimit, key); err != nil {
+			return err
+		}
 		return ErrInvalidCredentials
 	}
 	if err != nil {

@@ -114,12 +114,14 @@ func MatchRedirectURI(registered []string, given string) bool {
 		}
 	}
 	g, err := url.Parse(given)
-	if err != nil || g.Scheme != "http" || !isLoopbackIP(g.Hostname()) || g.User != nil || g.Fragment != "" {
+	if err != nil || g.Scheme != "http" || !isLoopbackIP(g.Hostname()) || g.User != nil || strings.Contains(given, "#") {
 		return false
 	}
 	for _, r := range registered {
 		ru, err := url.Parse(r)
-		if err != nil || ru.Scheme != "http" || !isLoopbackIP(ru.Hostname()) {
+		// Only the port may differ: no userinfo or fragment on either
+		// side, and "?" with an empty query is not the same as none.
+		if err != nil || ru.Scheme != "http" || !isLoopbackIP(ru.Hostname()) || ru.User != nil || strings.Contains(r, "#") || ru.ForceQuery != g.ForceQuery {
 			continue
 		}
 		if ru.Hostname() == g.Hostname() && ru.EscapedPath() == g.EscapedPath() && ru.RawQuery == g.RawQuery && g.Port() != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/signing"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // Handler serves the endpoints.
@@ -25,6 +26,12 @@ type Handler struct {
 	Authn *authn.Authenticator
 	Keys  *signing.Keyring
 	Log   *slog.Logger
+	// Limits are the abuse limits of the client-authenticated endpoints
+	// (limits.go); nil: none.
+	Limits *TokenLimits
+	// Verifier, if set, resolves resource requests through the public
+	// verify package (with authn as its resolver; SPEC §4).
+	Verifier *verify.Verifier
 }
 
 // Routes registers the endpoints on mux.
@@ -86,7 +93,11 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if !h.admitToken(w, r, id, true) {
+		return
+	}
 	resp, err := h.Authz.Token(r.Context(), &authz.TokenRequest{Form: r.PostForm, ClientID: id, ClientSecret: sec, AuthMethod: method})
+	h.recordToken(r, id, err)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -106,7 +117,11 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (*authzClient, 
 		h.writeError(w, r, err)
 		return nil, false
 	}
+	if !h.admitToken(w, r, id, false) {
+		return nil, false
+	}
 	c, err := h.Authz.AuthenticateClient(r.Context(), id, sec, method)
+	h.recordToken(r, id, err)
 	if err != nil {
 		h.writeError(w, r, err)
 		return nil, false
@@ -171,8 +186,11 @@ func challenge(w http.ResponseWriter, err error) {
 // principal authenticates a resource request with any dialect, answering
 // failures per RFC 6750 §3.
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (authn.Principal, bool) {
-	p, err := h.Authn.Authenticate(r)
+	p, err := h.authenticate(r)
 	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+		return p, false
+	}
+	if throttled(w, err) {
 		return p, false
 	}
 	switch {

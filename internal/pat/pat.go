@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -40,7 +41,8 @@ type Service struct {
 	Store  Store
 	Gen    secret.Generator
 	Now    func() time.Time
-	Scopes []string // the scope catalog a token may carry scopes from
+	Scopes []string        // the scope catalog a token may carry scopes from
+	Audit  *audit.Recorder // optional: records creation, changes and deletion
 }
 
 // ErrNotFound: no such token of this user.
@@ -133,6 +135,8 @@ func (s *Service) Create(ctx context.Context, u store.User, c Changes) (store.Pe
 	if err := s.Store.CreatePAT(ctx, t); err != nil {
 		return store.PersonalAccessToken{}, "", err
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.PATCreated, ActorUID: u.UID, OrgUID: u.OrgUID,
+		Details: map[string]string{"pat_id": t.ID, "note": t.Note, "scope": strings.Join(t.Scopes, " ")}})
 	return t, token, nil
 }
 
@@ -171,6 +175,8 @@ func (s *Service) Update(ctx context.Context, u store.User, id string, c Changes
 	} else if err != nil {
 		return store.PersonalAccessToken{}, err
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.PATUpdated, ActorUID: u.UID, OrgUID: u.OrgUID,
+		Details: map[string]string{"pat_id": t.ID, "note": t.Note, "scope": strings.Join(t.Scopes, " ")}})
 	return t, nil
 }
 
@@ -182,6 +188,9 @@ func (s *Service) Delete(ctx context.Context, u store.User, id string) error {
 	err := s.Store.DeletePAT(ctx, u.UID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
+	}
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Type: audit.PATDeleted, ActorUID: u.UID, OrgUID: u.OrgUID, Details: map[string]string{"pat_id": id}})
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/oauth"
@@ -157,6 +158,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 			s.logWarn(ctx, "platform: update last used", "token_id", tok.ID, "err", err)
 		}
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.PlatformExchanged, ActorUID: u.UID, ClientID: ClientIDPrefix + tok.ID, OrgUID: u.OrgUID,
+		Details: map[string]string{"token_id": tok.ID, "audience": strings.Join(auds, " "), "scope": oauth.JoinScope(scopes)}})
 	return Exchanged{JWT: jwt, ExpiresIn: expiresIn, Scopes: scopes, Audiences: auds}, nil
 }
 

@@ -38,6 +38,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/signing"
 	"github.com/tolk-project/tolk/internal/store"
@@ -87,6 +88,8 @@ type Service struct {
 	Now    func() time.Time
 	Config Config
 	Log    *slog.Logger // optional; nil discards
+	// Audit, if set, records creation, revocation and exchanges.
+	Audit *audit.Recorder
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -146,6 +149,8 @@ func (s *Service) Create(ctx context.Context, u store.User, name string, expires
 	if err := s.Store.CreatePlatformToken(ctx, rec); err != nil {
 		return Created{}, fmt.Errorf("platform: create token: %w", err)
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.PlatformCreated, ActorUID: u.UID, OrgUID: u.OrgUID,
+		Details: map[string]string{"token_id": id, "name": name}})
 	return Created{Token: rec, Secret: tok}, nil
 }
 
@@ -161,6 +166,9 @@ func (s *Service) Revoke(ctx context.Context, userUID, id string) error {
 	err := s.Store.DeletePlatformToken(ctx, userUID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
+	}
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Type: audit.PlatformRevoked, ActorUID: userUID, Details: map[string]string{"token_id": id}})
 	}
 	return err
 }

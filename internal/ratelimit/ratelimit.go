@@ -1,85 +1,116 @@
-// Package ratelimit throttles failures per key (a user, a client address):
-// each key has a bucket of Burst failures refilled at one per Interval.
-// While a bucket is empty, Check refuses and says how long to wait. Only
-// failures spend tokens, so a user who signs in correctly is never slowed.
+// Package ratelimit holds tolk's abuse limits: token buckets per key (a
+// user name, a client address, a client id). Each Limiter has a Policy, a
+// capacity of Burst tokens refilled at one per Interval. Failure limits
+// spend a token per failure (Fail) and refuse while the bucket is empty
+// (Check), so a user who signs in correctly is never slowed; request
+// limits spend a token per request (Hit).
+//
+// Three backends share one algorithm (GCRA: a bucket is the instant at
+// which it will be full again) and one conformance suite: Memory (in
+// process, for a single SQLite node), DB (the store's rate_limits table,
+// shared by every instance on one PostgreSQL database) and Redis (shared
+// by every instance using one Redis server). See docs/limits.md.
 package ratelimit
 
 import (
-	"math"
-	"sync"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
+	"unicode/utf8"
 )
 
-// Failures is an in-process failure limiter. It is safe for concurrent use.
-type Failures struct {
-	burst    int
-	interval time.Duration
-	now      func() time.Time
-	maxKeys  int
-
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+// Policy is a bucket's shape. Name keeps the buckets of different limits
+// apart in a shared backend.
+type Policy struct {
+	Name     string
+	Burst    int           // capacity in tokens (≥ 1)
+	Interval time.Duration // one token comes back per Interval (> 0)
 }
 
-// NewFailures returns a limiter. now is the clock (time.Now in production).
-func NewFailures(burst int, interval time.Duration, now func() time.Time) *Failures {
-	return &Failures{burst: burst, interval: interval, now: now, maxKeys: 100_000, buckets: map[string]*rate.Limiter{}}
+// Decision is the state of one key's bucket after a Check or Hit.
+type Decision struct {
+	OK         bool          // the attempt may go ahead (Check) or was counted (Hit)
+	Limit      int           // the policy's burst
+	Remaining  int           // whole tokens left
+	RetryAfter time.Duration // when !OK: until one token is back; at least one second
+	Reset      time.Duration // until the bucket is full again
 }
 
-// Check reports whether key may try again; if not, retryAfter is the time
-// until one more failure is allowed (at least one second, as Retry-After
-// counts whole seconds).
-func (f *Failures) Check(key string) (ok bool, retryAfter time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l := f.buckets[key]
-	if l == nil {
-		return true, 0
-	}
-	now := f.now()
-	if l.TokensAt(now) >= 1 {
-		return true, 0
-	}
-	missing := 1 - l.TokensAt(now)
-	wait := time.Duration(math.Ceil(missing * float64(f.interval)))
-	if wait < time.Second {
-		wait = time.Second
-	}
-	return false, wait
+// Limiter is one policy's buckets. Implementations are safe for concurrent
+// use; an error means the backend failed, and callers refuse the attempt
+// (fail closed) rather than let unlimited guesses through.
+type Limiter interface {
+	// Check reports whether key may try, spending nothing.
+	Check(ctx context.Context, key string) (Decision, error)
+	// Fail records one failure of key: it spends a token if there is one.
+	Fail(ctx context.Context, key string) error
+	// Hit spends a token of key if there is one (OK) and refuses
+	// otherwise: plain request counting.
+	Hit(ctx context.Context, key string) (Decision, error)
 }
 
-// Fail records one failure for key.
-func (f *Failures) Fail(key string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	l := f.buckets[key]
-	if l == nil {
-		if len(f.buckets) >= f.maxKeys {
-			f.sweep(now)
-		}
-		l = rate.NewLimiter(rate.Every(f.interval), f.burst)
-		f.buckets[key] = l
-	}
-	l.AllowN(now, 1)
+// Backend makes the limiters of each policy.
+type Backend interface {
+	Limiter(p Policy) Limiter
+	// Close releases the backend's connections (Redis); the limiters must
+	// not be used afterwards.
+	Close() error
 }
 
-// sweep forgets buckets that have refilled completely: they are
-// indistinguishable from no bucket. This bounds memory under a spray of
-// distinct keys.
-func (f *Failures) sweep(now time.Time) {
-	for k, l := range f.buckets {
-		if l.TokensAt(now) >= float64(f.burst) {
-			delete(f.buckets, k)
-		}
+// maxKeyLen bounds a key's length; longer keys (a user name of a
+// mebibyte) are replaced by their hash.
+const maxKeyLen = 128
+
+// normKey bounds memory and keeps keys valid text for every backend: a
+// key that is long, not UTF-8 or contains NUL is replaced by "#" and its
+// hex SHA-256.
+func normKey(k string) string {
+	if len(k) <= maxKeyLen && utf8.ValidString(k) && !strings.ContainsRune(k, 0) {
+		return k
 	}
+	h := sha256.Sum256([]byte(k))
+	return "#" + hex.EncodeToString(h[:])
 }
 
-// Len is the number of keys tracked (for tests and metrics).
-func (f *Failures) Len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.buckets)
+// fullKey is the key of policy p's bucket k in a shared backend.
+func fullKey(p Policy, k string) string { return p.Name + ":" + normKey(k) }
+
+// decide turns a bucket's instant tat (zero: full) into a Decision at now.
+// ok is whether the attempt passes; for Check that is "one token left".
+func decide(p Policy, tat, now time.Time, ok bool) Decision {
+	capacity := time.Duration(p.Burst) * p.Interval
+	if tat.Before(now) {
+		tat = now
+	}
+	used := tat.Sub(now)    // time until full
+	free := capacity - used // time worth of tokens left
+	d := Decision{OK: ok, Limit: p.Burst, Reset: used}
+	if free > 0 {
+		d.Remaining = int(free / p.Interval)
+	}
+	if !ok {
+		wait := p.Interval - free // until a whole token is back
+		d.RetryAfter = max(wait, time.Second)
+	}
+	return d
+}
+
+// checkDecision is Check's answer from the bucket's instant.
+func checkDecision(p Policy, tat, now time.Time) Decision {
+	capacity := time.Duration(p.Burst) * p.Interval
+	if tat.Before(now) {
+		tat = now
+	}
+	return decide(p, tat, now, tat.Sub(now)+p.Interval <= capacity)
+}
+
+// validate panics on a policy that cannot work: it is a programming or
+// configuration error that config.Validate already rules out.
+func (p Policy) validate() {
+	if p.Burst < 1 || p.Interval <= 0 || p.Name == "" {
+		panic(fmt.Sprintf("ratelimit: invalid policy %+v", p))
+	}
 }

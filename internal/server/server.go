@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/apikey"
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/forwardauth"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/identity"
@@ -36,6 +38,7 @@ import (
 	"github.com/tolk-project/tolk/internal/tms"
 	"github.com/tolk-project/tolk/internal/twofactor"
 	"github.com/tolk-project/tolk/internal/web"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // Deps are what the server needs from outside; zero fields get production
@@ -59,9 +62,19 @@ type Server struct {
 	Platform *platform.Service // Platform API tokens and token exchange
 	PATs     *pat.Service      // Strings personal access tokens
 	APIKeys  *apikey.Service   // ProZ API keys
+	Audit    *audit.Recorder   // security events: the audit log and its log lines
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
-	log      *slog.Logger
+	// RateLimits is the backend of the abuse limits (docs/limits.md);
+	// Close releases it.
+	RateLimits ratelimit.Backend
+	log        *slog.Logger
+
+	// Verifier is the in-process verification of tolk's own resource
+	// endpoints (uncached); VerifyCache holds /auth/verify's
+	// verifications (verify_cache_ttl). SPEC §4.
+	Verifier    *verify.Verifier
+	VerifyCache *forwardauth.Cache
 }
 
 // New builds a server over an opened and migrated store.
@@ -81,18 +94,24 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		params = *d.Params
 	}
 	m := metrics.New()
+	lim, err := newLimits(cfg, st, d.Now)
+	if err != nil {
+		return nil, err
+	}
 	id := &identity.Service{
 		Store:       st,
 		Hasher:      password.NewHasher(params, cfg.PasswordWorkers, d.Gen.Rand),
 		Gen:         d.Gen,
 		Now:         d.Now,
-		UserLimit:   ratelimit.NewFailures(cfg.LoginUserBurst, cfg.LoginUserInterval, d.Now),
-		AddrLimit:   ratelimit.NewFailures(cfg.LoginIPBurst, cfg.LoginIPInterval, d.Now),
+		UserLimit:   lim.user,
+		AddrLimit:   lim.addr,
 		APITokenTTL: cfg.APITokenTTL,
 		SessionTTL:  cfg.SessionTTL,
 		OnLogin:     m.Login,
 	}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
+	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st}
+	id.Audit, id.TwoFactor.Audit = rec, rec
 	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval})
 	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences,
@@ -106,6 +125,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	}}
 	az.Register(platform.Grant{S: pt})
 	az.IntrospectOther = pt.Introspect
+	az.Audit, pt.Audit = rec, rec
 	var extra fsys
 	if cfg.LocalesDir != "" {
 		extra = os.DirFS(cfg.LocalesDir)
@@ -114,7 +134,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log}
+	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log, RateLimits: lim.backend}
 	ui := &web.Handler{ID: id, Authz: az, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
 	if err := ui.Init(); err != nil {
 		return nil, err
@@ -125,20 +145,38 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		QueryToken:   cfg.QueryToken,
 		APIToken:     id.VerifyAPITokenPrincipal,
 		AccessToken:  pt.BearerVerifier(az.VerifyBearer), // exchanged Platform JWTs, then OAuth tokens
+		Failures:     lim.tokens,
 	}
 	// Strings personal access tokens and ProZ API keys (SPEC §3.3, §3.4).
 	s.PATs = &pat.Service{Store: st, Gen: d.Gen, Now: d.Now, Scopes: cfg.Scopes}
-	s.APIKeys = &apikey.Service{Store: st, Gen: d.Gen, Now: d.Now,
-		Failures: ratelimit.NewFailures(cfg.LoginIPBurst, cfg.LoginIPInterval, d.Now)}
+	// Failed API keys are limited per address by s.Authn.Failures, with
+	// every other dialect's credentials.
+	s.APIKeys = &apikey.Service{Store: st, Gen: d.Gen, Now: d.Now}
 	s.Authn.PAT, s.Authn.APIKey = s.PATs.Verify, s.APIKeys.Verify
+	s.PATs.Audit, s.APIKeys.Audit, s.Audit = rec, rec, rec
 	ui.APIKeys = s.APIKeys
 	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log, QueryToken: cfg.QueryToken}
 	mux := http.NewServeMux()
-	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log}
+	// SPEC §4: tolk's own endpoints and /auth/verify verify through the
+	// public verify package, with authn as its in-process resolver.
+	if s.Verifier, err = verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: s.Authn}}); err != nil {
+		return nil, err
+	}
+	s.VerifyCache = &forwardauth.Cache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
+	fwd, err := verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: s.Authn, Cache: s.VerifyCache}})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.VerifyCacheTTL <= 0 {
+		fwd = s.Verifier
+	}
+	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
 	s.routes(mux, t, ui, api)
-	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now}).Routes(mux)
-	s.Handler = httpx.Chain(m.Instrument(mux),
+	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
+	(&forwardauth.Handler{Verifier: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
+	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache)(mux)),
 		httpx.WithRequestID,
+		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
 		httpx.AccessLog(d.Log),
 		httpx.Recover(d.Log),

@@ -159,6 +159,9 @@ type Store interface {
 	TwoFactors
 	PersonalAccessTokens
 	APIKeys
+	AuditLog
+	UserAdmin
+	RateLimits
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error

@@ -22,6 +22,7 @@ import (
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/pat"
+	"github.com/tolk-project/tolk/internal/ratelimit"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -45,6 +46,10 @@ type Handler struct {
 	// 5 minutes). Zero values take those defaults.
 	Limit  int
 	Window time.Duration
+	// Requests, when set, counts the requests per user in a limiter
+	// shared by every instance (limits.go) instead of the in-process
+	// window.
+	Requests ratelimit.Limiter
 
 	once    sync.Once
 	limiter *windowLimiter
@@ -155,6 +160,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (store.Us
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		return challenge("Unauthorized: invalid username, email, password or two-factor code")
 	case errors.As(err, &th):
+		h.throttledHeaders(w, th)
 		httpx.RetryAfter(w, th.RetryAfter)
 		writeMessage(w, http.StatusTooManyRequests, "Too many failed sign-in attempts; try again later")
 		return store.User{}, false
@@ -211,6 +217,9 @@ func (l *windowLimiter) take(key string, now time.Time) (remaining int, reset ti
 }
 
 func (h *Handler) rateLimit(w http.ResponseWriter, u store.User) bool {
+	if h.Requests != nil {
+		return h.sharedRateLimit(w, u)
+	}
 	h.once.Do(func() {
 		limit, window := h.Limit, h.Window
 		if limit <= 0 {

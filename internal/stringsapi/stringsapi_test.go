@@ -408,7 +408,9 @@ func TestRateLimitHeaders(t *testing.T) {
 	if r1.Header.Get("X-Rate-Limit-Remaining") != "999" || r2.Header.Get("X-Rate-Limit-Remaining") != "998" {
 		t.Errorf("Remaining = %q, %q", r1.Header.Get("X-Rate-Limit-Remaining"), r2.Header.Get("X-Rate-Limit-Remaining"))
 	}
-	wantReset := s.Clock.Now().Add(5 * time.Minute).Unix()
+	// A token bucket of 1000, one back every 300 ms (1000 per 5 minutes):
+	// after one request it is full again 300 ms later, rounded up.
+	wantReset := s.Clock.Now().Add(time.Second).Unix()
 	if r1.Header.Get("X-Rate-Limit-Reset") != jsonInt(wantReset) {
 		t.Errorf("Reset = %q, want %d", r1.Header.Get("X-Rate-Limit-Reset"), wantReset)
 	}

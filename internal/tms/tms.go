@@ -219,7 +219,10 @@ func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
 	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
 		return
 	}
-	if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrMalformed) {
+	var th *authn.ThrottledError
+	if errors.As(err, &th) {
+		err = &identity.ThrottledError{RetryAfter: th.RetryAfter} // 429 + Retry-After
+	} else if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrMalformed) {
 		err = identity.ErrInvalidToken
 	}
 	if err == nil && p.User == nil {

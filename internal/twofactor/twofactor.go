@@ -38,6 +38,7 @@ import (
 	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/seal"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -78,6 +79,8 @@ type Service struct {
 	Now    func() time.Time
 	// Issuer names the service in authenticator apps ("tolk" if empty).
 	Issuer string
+	// Audit, if set, records enabling, disabling and recovery-code use.
+	Audit *audit.Recorder
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -237,6 +240,7 @@ func (s *Service) Enable(ctx context.Context, u store.User, code string) ([]stri
 	case err != nil:
 		return nil, err
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.TwoFactorEnabled, ActorUID: u.UID, OrgUID: u.OrgUID})
 	return codes, nil
 }
 
@@ -246,6 +250,9 @@ func (s *Service) Disable(ctx context.Context, userUID string) error {
 	err := s.Store.DisableTwoFactor(ctx, userUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotEnabled
+	}
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Type: audit.TwoFactorDisabled, SubjectUID: userUID})
 	}
 	return err
 }
@@ -293,6 +300,7 @@ func (s *Service) Verify(ctx context.Context, userUID, code string) error {
 	if !used {
 		return ErrInvalidCode
 	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.RecoveryCodeUsed, SubjectUID: userUID})
 	return nil
 }
 

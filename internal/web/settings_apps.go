@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/oauth"
@@ -384,6 +385,8 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 	if err := h.Authz.Store.DeleteConsent(r.Context(), u.UID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.internalError(w, r, err)
 		return
+	} else if err == nil {
+		h.Authz.Audit.Record(r.Context(), audit.Event{Type: audit.ConsentRevoked, ActorUID: u.UID, ClientID: r.PathValue("id")})
 	}
 	http.Redirect(w, r, "/settings/authorized-apps?done=revoked", http.StatusSeeOther)
 }

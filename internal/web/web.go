@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tolk-project/tolk/internal/apikey"
+	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/i18n"
@@ -49,7 +50,7 @@ func (h *Handler) Init() error {
 	h.pages = map[string]*template.Template{}
 	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
 		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
-		"api_keys", "login_code", "two_factor", "two_factor_codes"} {
+		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -91,6 +92,12 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings/two-factor", h.twoFactorPage)
 	mux.HandleFunc("POST /settings/two-factor/enable", h.twoFactorEnable)
 	mux.HandleFunc("POST /settings/two-factor/disable", h.twoFactorDisable)
+	mux.HandleFunc("GET "+usersPath, h.usersList)
+	mux.HandleFunc("POST "+usersPath, h.usersCreate)
+	mux.HandleFunc("POST "+usersPath+"/{uid}/role", h.usersRole)
+	mux.HandleFunc("POST "+usersPath+"/{uid}/deactivate", h.usersSetActive(false))
+	mux.HandleFunc("POST "+usersPath+"/{uid}/reactivate", h.usersSetActive(true))
+	mux.HandleFunc("GET "+auditPath, h.auditLog)
 }
 
 func (h *Handler) cookieName(base string) string {
@@ -137,6 +144,8 @@ type page struct {
 	APIKeys     *apiKeysData // Admin → API keys
 	// TwoFactor is the data of the two-factor pages.
 	TwoFactor *twoFactorData
+	Users     *usersData // Admin → Users
+	Audit     *auditData // Admin → Audit log
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -186,6 +195,7 @@ func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) 
 		}
 		return store.WebSession{}, store.User{}, false
 	}
+	audit.SetActor(r.Context(), u.UID) // who acts, for the audit log
 	return ws, u, true
 }
 

@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("PATsAPIKeys", func(t *testing.T) { t.Parallel(); runPATsAPIKeys(t, open) })
 	runOAuth(t, open)
 	t.Run("TwoFactor", func(t *testing.T) { t.Parallel(); runTwoFactor(t, open) })
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); runAudit(t, open) })
+	t.Run("RateLimits", func(t *testing.T) { t.Parallel(); runRateLimits(t, open) })
 }
 
 // newStore opens, migrates and schedules closing a Store.

@@ -44,8 +44,12 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // Options tune a test server.
 type Options struct {
-	Postgres bool                 // run on a fresh PostgreSQL database instead of SQLite
-	Config   func(*config.Config) // adjust the configuration before start
+	Postgres bool // run on a fresh PostgreSQL database instead of SQLite
+	// DSN, if set, runs on this existing database instead of a fresh one:
+	// a second server with another's DSN is a second instance of it
+	// (several tolk processes on one PostgreSQL database).
+	DSN    string
+	Config func(*config.Config) // adjust the configuration before start
 	// ClockStart is the test clock's initial time; zero means a fixed
 	// date. Tests with third-party verifiers that read the wall clock
 	// (go-oidc) pass time.Now().
@@ -87,6 +91,9 @@ func New(t testing.TB, opts ...Options) *Server {
 	if o.Postgres {
 		dsn = pgtest.NewDatabase(t)
 	}
+	if o.DSN != "" {
+		dsn = o.DSN
+	}
 	ctx := context.Background()
 	st, err := storeopen.Open(ctx, dsn)
 	if err != nil {
@@ -121,6 +128,7 @@ func New(t testing.TB, opts ...Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.RateLimits.Close() })
 	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,90 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/audit"
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlite"
+)
+
+func newRecorder(t *testing.T) (*audit.Recorder, store.Store, *bytes.Buffer) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)
+	return &audit.Recorder{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}, st, &logs
+}
+
+func TestRecordDropsSecretDetails(t *testing.T) {
+	r, st, logs := newRecorder(t)
+	details := map[string]string{
+		"token": "tolk_at_SECRET1", "client_secret": "SECRET2", "password": "SECRET3", "code": "SECRET4",
+		"refresh_token": "SECRET5", "hashed_token": "SECRET6", "X-Proz-API-Key": "SECRET7", "otp": "SECRET8",
+		"token_id": "abc", "grant_type": "refresh_token", "dialect": "tms", "huge": strings.Repeat("x", 5000),
+	}
+	r.Record(t.Context(), audit.Event{Type: audit.Login, Details: details})
+	es, err := st.ListAuditEvents(t.Context(), store.AuditFilter{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("%v %v", es, err)
+	}
+	e := es[0]
+	for k, v := range e.Details {
+		if strings.Contains(v, "SECRET") {
+			t.Errorf("detail %s kept", k)
+		}
+	}
+	for _, k := range []string{"token_id", "grant_type", "dialect"} {
+		if e.Details[k] != details[k] {
+			t.Errorf("detail %s = %q", k, e.Details[k])
+		}
+	}
+	if len(e.Details["huge"]) > 200 {
+		t.Errorf("huge detail not bounded: %d", len(e.Details["huge"]))
+	}
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Errorf("log: %s", logs)
+	}
+	if e.Outcome != audit.Success || len(e.ID) != 32 || !e.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)) {
+		t.Errorf("event %+v", e)
+	}
+	if !strings.Contains(logs.String(), "level=INFO msg=audit audit_id="+e.ID+" type=login outcome=success") {
+		t.Errorf("log line: %s", logs)
+	}
+}
+
+func TestNilRecorder(t *testing.T) {
+	var r *audit.Recorder
+	r.Record(context.Background(), audit.Event{Type: audit.Login}) // no panic
+}
+
+func TestActorFromRequest(t *testing.T) {
+	r, st, _ := newRecorder(t)
+	h := audit.WithActorSlot(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		audit.SetActor(req.Context(), "user-1")
+		r.Record(req.Context(), audit.Event{Type: audit.Logout})
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	es, _ := st.ListAuditEvents(t.Context(), store.AuditFilter{})
+	if len(es) != 1 || es[0].ActorUID != "user-1" {
+		t.Errorf("events %+v", es)
+	}
+	if audit.Actor(context.Background()) != "" {
+		t.Error("actor without slot")
+	}
+}

@@ -1,0 +1,116 @@
+// Package forwardauth serves GET /auth/verify (SPEC §4), the forward-auth
+// endpoint for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth
+// and Envoy ext_authz, and plugs tolk's credential resolution (internal
+// authn) into the public verify package as its Resolver, so that tolk's
+// own resource endpoints and the APIs behind it make the same checks.
+//
+// Answers: exactly 200 to allow (Envoy treats any other 2xx as a denial;
+// nginx turns a 3xx into a 500), with X-Auth-Subject, X-Auth-User,
+// X-Auth-Org, X-Auth-Client, X-Auth-Scopes (absent for a credential that
+// carries its user's whole access, such as an ApiToken or an API key),
+// X-Auth-Method, X-Auth-Audiences and X-Auth-Expires (read back by
+// verify.PrincipalFromHeaders), Remote-User, Remote-Email, Remote-Name;
+// 401 with WWW-Authenticate (RFC 6750) for no, bad, expired or revoked
+// credentials, for a throttled API-key client (with Retry-After: nginx
+// accepts only 2xx, 401 and 403 from an auth subrequest), and when
+// ?audience= is not among the credential's applications; 403 with
+// error="insufficient_scope" when the ?scope= list (space- or
+// comma-separated, all required) is not met.
+//
+// The credential is read from the forwarded request's own headers
+// (Authorization, the API-key header), which the proxies pass on. With
+// query_token on, a TMS ?token= is read from the original URI in
+// X-Forwarded-Uri (Traefik, Caddy) or X-Original-URI (nginx); that header
+// is believed from anyone, because it can only present a credential its
+// sender already holds. X-Forwarded-For is believed only from
+// trusted_proxies (httpx.WithClientIP), for the throttling of bad API keys.
+//
+// Verifications are cached (Cache) for at most verify_cache_ttl (default
+// 5 s) and never past the credential's expiry. Every state-changing
+// request to this tolk process (InvalidateOnWrite) empties the cache, so a
+// logout, revocation, password change or account change made through this
+// instance takes effect at once; one made through another instance (or
+// the CLI) within the TTL.
+package forwardauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/internal/httpx"
+	"github.com/tolk-project/tolk/verify"
+)
+
+// Handler serves GET /auth/verify.
+type Handler struct {
+	Verifier   *verify.Verifier // with a Resolver (see Resolver)
+	QueryToken bool             // read a TMS ?token= from the original URI
+	Log        *slog.Logger
+}
+
+// Routes registers the endpoint.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /auth/verify", h.verify)
+}
+
+// splitList reads a space- or comma-separated list.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var scopes []string
+	for _, v := range q["scope"] {
+		scopes = append(scopes, splitList(v)...)
+	}
+	req := verify.Require{Audience: q.Get("audience"), Scopes: scopes}
+	p, err := h.Verifier.Verify(h.forwarded(r))
+	if err == nil {
+		err = verify.Check(p, req)
+	}
+	httpx.NoStore(w)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	verify.SetHeaders(w.Header(), p)
+	w.WriteHeader(http.StatusOK)
+}
+
+// forwarded is the request whose credential is checked: r's headers, and
+// as URL the original URI when a ?token= may be read from it.
+func (h *Handler) forwarded(r *http.Request) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := &url.URL{Path: r.URL.Path}
+	if h.QueryToken {
+		for _, name := range []string{"X-Forwarded-Uri", "X-Original-URI"} {
+			if raw := r.Header.Get(name); raw != "" {
+				if orig, err := url.ParseRequestURI(raw); err == nil {
+					u.RawQuery = orig.RawQuery
+				}
+				break
+			}
+		}
+	}
+	r2.URL = u
+	return r2
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var th *authn.ThrottledError
+	if errors.As(err, &th) {
+		httpx.RetryAfter(w, th.RetryAfter)
+		err = verify.ErrInvalid
+	}
+	status, _, _, _ := verify.Classify(err)
+	if status >= 500 && h.Log != nil {
+		h.Log.ErrorContext(r.Context(), "auth/verify: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
+	}
+	verify.WriteError(w, "tolk", err)
+}

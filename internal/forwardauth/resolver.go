@@ -1,0 +1,174 @@
+package forwardauth
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/verify"
+)
+
+// Resolver resolves credentials with tolk's authn, optionally through a
+// Cache. The verify.Principal it returns carries the authn.Principal (and
+// so the user record) in Extra. Errors wrap both verify's and authn's
+// sentinels, so callers may test either (authn.WriteAPIKeyError still
+// recognises a bad API key).
+type Resolver struct {
+	Authn *authn.Authenticator
+	Cache *Cache // nil: no caching
+}
+
+var _ verify.Resolver = Resolver{}
+
+// Resolve implements verify.Resolver.
+func (rs Resolver) Resolve(r *http.Request) (verify.Principal, error) {
+	if rs.Cache == nil {
+		return resolve(rs.Authn, r)
+	}
+	method, value, err := rs.Authn.Credential(r)
+	if err != nil {
+		return verify.Principal{}, wrap(err)
+	}
+	k := sha256.Sum256([]byte(string(method) + "\x00" + value))
+	gen, now := rs.Cache.gen.Load(), rs.Cache.now()
+	if e, ok := rs.Cache.get(k, gen, now); ok {
+		return e.p, e.err
+	}
+	p, err := resolve(rs.Authn, r)
+	var th *authn.ThrottledError
+	if err == nil || (errors.Is(err, authn.ErrInvalid) && !errors.As(err, &th)) {
+		until := now.Add(rs.Cache.TTL)
+		if err == nil && !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
+			until = p.ExpiresAt
+		}
+		rs.Cache.put(k, cached{p: p, err: err, until: until, gen: gen}, now)
+	}
+	return p, err
+}
+
+func resolve(a *authn.Authenticator, r *http.Request) (verify.Principal, error) {
+	p, err := a.Authenticate(r)
+	if err != nil {
+		return verify.Principal{}, wrap(err)
+	}
+	return FromAuthn(p), nil
+}
+
+// wrap adds verify's sentinel to an authn error.
+func wrap(err error) error {
+	switch {
+	case errors.Is(err, authn.ErrNoCredentials):
+		return fmt.Errorf("%w: %w", verify.ErrNoCredentials, err)
+	case errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrMalformed):
+		return fmt.Errorf("%w: %w", verify.ErrInvalid, err)
+	}
+	return err
+}
+
+// FromAuthn converts an authn principal; Extra holds the original.
+func FromAuthn(p authn.Principal) verify.Principal {
+	vp := verify.Principal{
+		Subject: p.Subject(), OrgUID: p.OrgUID, ClientID: p.ClientID, Scopes: p.Scopes, Audiences: p.Audiences,
+		Method: verify.Method(p.Method), ExpiresAt: p.ExpiresAt, Extra: p,
+	}
+	if u := p.User; u != nil {
+		vp.UserUID, vp.UserName, vp.Email = u.UID, u.UserName, u.Email
+		vp.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)
+	}
+	return vp
+}
+
+// Authn returns the authn principal a Resolver attached to p.
+func Authn(p verify.Principal) (authn.Principal, bool) {
+	ap, ok := p.Extra.(authn.Principal)
+	return ap, ok
+}
+
+// Cache holds verifications by the SHA-256 of the credential, for at most
+// TTL, bounded in size, emptied at once by Invalidate.
+type Cache struct {
+	TTL  time.Duration
+	Size int // default 100000
+	Now  func() time.Time
+
+	gen atomic.Uint64
+	mu  sync.RWMutex
+	m   map[[32]byte]cached
+}
+
+type cached struct {
+	p     verify.Principal
+	err   error
+	until time.Time
+	gen   uint64
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// Invalidate forgets every cached verification.
+func (c *Cache) Invalidate() { c.gen.Add(1) }
+
+func (c *Cache) get(k [32]byte, gen uint64, now time.Time) (cached, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || !now.Before(e.until) {
+		return cached{}, false
+	}
+	return e, true
+}
+
+func (c *Cache) put(k [32]byte, e cached, now time.Time) {
+	size := c.Size
+	if size <= 0 {
+		size = 100000
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[[32]byte]cached)
+	}
+	if len(c.m) >= size {
+		cur := c.gen.Load()
+		for k, old := range c.m {
+			if old.gen != cur || !now.Before(old.until) {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m {
+			if len(c.m) < size {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[k] = e
+}
+
+// InvalidateOnWrite empties c after every request that may change state
+// (any method but GET, HEAD and OPTIONS): logouts, revocations, password
+// and account changes all arrive that way. The entry of a verification
+// that ran concurrently carries the old generation and is never used.
+func InvalidateOnWrite(c *Cache) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				defer c.Invalidate()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/oauthapi"
+	"github.com/tolk-project/tolk/internal/ratelimit"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// limits are the abuse limits of every credential-checking endpoint, all
+// on one backend (docs/limits.md).
+type limits struct {
+	backend  ratelimit.Backend
+	user     ratelimit.Limiter // failed logins and second factors per user name
+	addr     ratelimit.Limiter // the same per client address
+	tokens   ratelimit.Limiter // unknown credentials per client address (authn)
+	strings  ratelimit.Limiter // Strings API requests per user (X-Rate-Limit-*)
+	oauthapi *oauthapi.TokenLimits
+}
+
+// RateLimitBackend names the backend cfg selects: rate_limit_backend, or
+// postgres on a PostgreSQL database and memory on SQLite.
+func RateLimitBackend(cfg config.Config) string {
+	if cfg.RateLimitBackend != "" {
+		return cfg.RateLimitBackend
+	}
+	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
+		return "postgres"
+	}
+	return "memory"
+}
+
+func newLimits(cfg config.Config, st store.Store, now func() time.Time) (*limits, error) {
+	var b ratelimit.Backend
+	switch RateLimitBackend(cfg) {
+	case "postgres":
+		b = &ratelimit.DB{Store: st, Now: now}
+	case "redis":
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := ratelimit.NewRedis(ctx, cfg.RedisURL, cfg.RedisPrefix, now)
+		if err != nil {
+			return nil, err
+		}
+		b = r
+	default:
+		b = ratelimit.Memory{Now: now}
+	}
+	pol := func(name string, burst int, every time.Duration) ratelimit.Limiter {
+		return b.Limiter(ratelimit.Policy{Name: name, Burst: burst, Interval: every})
+	}
+	return &limits{
+		backend: b,
+		user:    pol("login-user", cfg.LoginUserBurst, cfg.LoginUserInterval),
+		addr:    pol("login-addr", cfg.LoginIPBurst, cfg.LoginIPInterval),
+		tokens:  pol("bad-token", cfg.InvalidTokenBurst, cfg.InvalidTokenInterval),
+		// Strings: 1000 requests per 5 minutes.
+		strings: pol("strings", 1000, 300*time.Millisecond),
+		oauthapi: &oauthapi.TokenLimits{
+			ClientFailures: pol("client-fail", cfg.ClientFailBurst, cfg.ClientFailInterval),
+			AddrFailures:   pol("token-addr", cfg.LoginIPBurst, cfg.LoginIPInterval),
+			ClientRequests: pol("client-req", cfg.ClientRequestBurst, cfg.ClientRequestInterval),
+		},
+	}, nil
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// AuditEvent is one entry of the audit log: a security event (a sign-in,
+// a token issued or revoked, an admin action). The log is append-only;
+// only retention removes entries. No field ever holds a secret: tokens,
+// passwords, codes and their hashes stay out (internal/audit enforces it).
+type AuditEvent struct {
+	ID   string    // 32 hex characters, random
+	Time time.Time // when it happened
+	Type string    // dotted name, e.g. "login", "oauth.token_issued", "user.deactivated"
+	// ActorUID is the user who acted ("" for a client alone, the CLI, or
+	// an unknown user); ClientID the OAuth app involved, if any.
+	ActorUID string
+	ClientID string
+	// SubjectUID is the user the event is about when that is not the
+	// actor (the deactivated user, the target of loginOther); "" otherwise.
+	SubjectUID string
+	OrgUID     string // the organization whose admins see it ("" = none)
+	ClientAddr string // the client's IP address as tolk saw it
+	RequestID  string // the HTTP request's id, to find its access log line
+	Outcome    string // "success", "failure", "throttled", "denied", …
+	// Details are small, non-secret facts (dialect, grant type, key id).
+	// nil and empty round-trip as nil.
+	Details map[string]string
+}
+
+// AuditFilter selects audit events. Zero fields do not filter.
+type AuditFilter struct {
+	OrgUID string
+	Type   string
+	// UserUID matches events whose actor or subject is this user.
+	UserUID string
+	// Before is a keyset cursor: only events strictly older than
+	// (BeforeTime, BeforeID) in the list's order. Zero BeforeTime: from
+	// the newest.
+	BeforeTime time.Time
+	BeforeID   string
+	// Limit caps the result; <= 0 means 50, and it is at most 1000.
+	Limit int
+}
+
+// AuditLog stores the audit log.
+type AuditLog interface {
+	// AppendAuditEvent stores e; a duplicate ID is ErrConflict.
+	AppendAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns the events matching f, newest first (by
+	// Time, then by ID descending for events of the same microsecond).
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// DeleteAuditEventsBefore removes events older than t (retention) and
+	// returns how many it removed.
+	DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// AuditLimit normalizes AuditFilter.Limit.
+func AuditLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 1000:
+		return 1000
+	}
+	return n
+}

@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// ---- audit log (store.AuditLog) ----
+
+const auditColumns = `id, time, type, actor_uid, client_id, subject_uid, org_uid, client_addr, request_id, outcome, details`
+
+// detailsJSON encodes details as a JSON object, NULL when empty.
+func detailsJSON(d map[string]string) (*string, error) {
+	if len(d) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+func scanAuditEvent(r row) (store.AuditEvent, error) {
+	var (
+		e       store.AuditEvent
+		details *string
+	)
+	if err := r.Scan(&e.ID, &e.Time, &e.Type, &e.ActorUID, &e.ClientID, &e.SubjectUID, &e.OrgUID,
+		&e.ClientAddr, &e.RequestID, &e.Outcome, &details); err != nil {
+		return store.AuditEvent{}, err
+	}
+	e.Time = e.Time.UTC()
+	if details != nil {
+		if err := json.Unmarshal([]byte(*details), &e.Details); err != nil {
+			return store.AuditEvent{}, fmt.Errorf("decode audit details: %w", err)
+		}
+		if len(e.Details) == 0 {
+			e.Details = nil
+		}
+	}
+	return e, nil
+}
+
+// AppendAuditEvent implements store.AuditLog.
+func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	details, err := detailsJSON(e.Details)
+	if err != nil {
+		return wrap("append audit event", err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
+		e.ClientAddr, e.RequestID, e.Outcome, details)
+	return wrap("append audit event", err)
+}
+
+// ListAuditEvents implements store.AuditLog with one static, parameterized
+// query whose empty filters match everything. Ids compare bytewise, as in
+// SQLite.
+func (s *Store) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
+		WHERE ($1::text = '' OR org_uid = $1)
+		  AND ($2::text = '' OR type = $2)
+		  AND ($3::text = '' OR actor_uid = $3 OR subject_uid = $3)
+		  AND ($4::timestamptz IS NULL OR time < $4 OR (time = $4 AND id COLLATE "C" < $5::text))
+		ORDER BY time DESC, id COLLATE "C" DESC
+		LIMIT $6`,
+		f.OrgUID, f.Type, f.UserUID, nullTime(f.BeforeTime), f.BeforeID, store.AuditLimit(f.Limit))
+	if err != nil {
+		return nil, wrap("list audit events", err)
+	}
+	defer rows.Close()
+	var es []store.AuditEvent
+	for rows.Next() {
+		e, err := scanAuditEvent(rows)
+		if err != nil {
+			return nil, wrap("list audit events", err)
+		}
+		es = append(es, e)
+	}
+	return es, wrap("list audit events", rows.Err())
+}
+
+// DeleteAuditEventsBefore implements store.AuditLog.
+func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE time < $1`, t)
+	if err != nil {
+		return 0, wrap("delete audit events", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ---- user administration (store.UserAdmin) ----
+
+// SetUserActive implements store.UserAdmin. Deactivation is one
+// transaction: the user row first (an unknown user fails before anything
+// is deleted, and the row lock orders it against concurrent sign-outs and
+// token issues that read the user), then every session and token.
+func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
+	if active {
+		tag, err := s.pool.Exec(ctx, `UPDATE users SET active = true, updated_at = $1 WHERE uid = $2`, at, uid)
+		if err != nil {
+			return wrap("set user active", err)
+		}
+		return wrap("set user active", oneRow(tag))
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET active = false, updated_at = $1, last_invalidate_all = $1 WHERE uid = $2`, at, uid)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(tag); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM web_sessions WHERE user_uid = $1`,
+			`DELETE FROM pending_logins WHERE user_uid = $1`,
+			`DELETE FROM api_tokens WHERE user_uid = $1`,
+			// Whole families: every access token of a grant the user's
+			// refresh tokens belong to, then the user's own tokens.
+			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = $1)`,
+			`DELETE FROM access_tokens WHERE user_uid = $1`,
+			`DELETE FROM refresh_tokens WHERE user_uid = $1`,
+			`DELETE FROM auth_codes WHERE user_uid = $1 AND used_at IS NULL`,
+		} {
+			if _, err := tx.Exec(ctx, q, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("set user active", err)
+}
+
+// SetUserRole implements store.UserAdmin.
+func (s *Store) SetUserRole(ctx context.Context, uid string, role store.Role, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE uid = $3`, string(role), at, uid)
+	if err != nil {
+		return wrap("set user role", err)
+	}
+	return wrap("set user role", oneRow(tag))
+}

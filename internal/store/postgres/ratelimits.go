@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ---- abuse limits (token buckets as GCRA instants) ----
+
+// TakeRateLimit implements store.RateLimits: one INSERT … ON CONFLICT DO
+// UPDATE … WHERE, so the row lock serializes concurrent takes on a key
+// across every instance and each sees the previous one's instant. A
+// refused take updates nothing and returns no row; the current instant is
+// then read separately (it only informs Retry-After).
+func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity time.Duration, now time.Time) (bool, time.Time, error) {
+	var tat time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, tat)
+		SELECT $1, $2::timestamptz + $3::interval WHERE $2::timestamptz + $3::interval <= $4::timestamptz
+		ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, $2::timestamptz) + $3::interval
+		WHERE greatest(r.tat, $2::timestamptz) + $3::interval <= $4::timestamptz
+		RETURNING tat`, key, now, cost, now.Add(capacity)).Scan(&tat)
+	if errors.Is(err, pgx.ErrNoRows) {
+		tat, err = s.GetRateLimit(ctx, key)
+		return false, tat, err
+	}
+	if err != nil {
+		return false, time.Time{}, wrap("take rate limit", err)
+	}
+	return true, tat.UTC(), nil
+}
+
+// GetRateLimit implements store.RateLimits.
+func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
+	var tat time.Time
+	err := s.pool.QueryRow(ctx, `SELECT tat FROM rate_limits WHERE key = $1`, key).Scan(&tat)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("get rate limit", err)
+	}
+	return tat.UTC(), nil
+}
+
+// DeleteFullRateLimits implements store.RateLimits.
+func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM rate_limits WHERE tat <= $1`, now)
+	if err != nil {
+		return 0, wrap("delete full rate limits", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// ---- audit log (store.AuditLog) ----
+
+const auditColumns = `id, time, type, actor_uid, client_id, subject_uid, org_uid, client_addr, request_id, outcome, details`
+
+// detailsJSON encodes details as a JSON object, NULL when empty.
+func detailsJSON(d map[string]string) (sql.NullString, error) {
+	if len(d) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func parseDetails(v sql.NullString) (map[string]string, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var d map[string]string
+	if err := json.Unmarshal([]byte(v.String), &d); err != nil {
+		return nil, fmt.Errorf("decode audit details: %w", err)
+	}
+	if len(d) == 0 {
+		return nil, nil
+	}
+	return d, nil
+}
+
+func scanAuditEvent(r row) (store.AuditEvent, error) {
+	var (
+		e       store.AuditEvent
+		t       int64
+		details sql.NullString
+	)
+	if err := r.Scan(&e.ID, &t, &e.Type, &e.ActorUID, &e.ClientID, &e.SubjectUID, &e.OrgUID,
+		&e.ClientAddr, &e.RequestID, &e.Outcome, &details); err != nil {
+		return store.AuditEvent{}, err
+	}
+	e.Time = fromMicros(t)
+	d, err := parseDetails(details)
+	if err != nil {
+		return store.AuditEvent{}, err
+	}
+	e.Details = d
+	return e, nil
+}
+
+// AppendAuditEvent implements store.AuditLog.
+func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	details, err := detailsJSON(e.Details)
+	if err != nil {
+		return wrap("append audit event", err)
+	}
+	_, err = s.wx.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, micros(e.Time), e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
+		e.ClientAddr, e.RequestID, e.Outcome, details)
+	return wrap("append audit event", err)
+}
+
+// ListAuditEvents implements store.AuditLog with one static, parameterized
+// query whose empty filters match everything.
+func (s *Store) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	rows, err := s.rx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events
+		WHERE (?1 = '' OR org_uid = ?1)
+		  AND (?2 = '' OR type = ?2)
+		  AND (?3 = '' OR actor_uid = ?3 OR subject_uid = ?3)
+		  AND (?4 IS NULL OR time < ?4 OR (time = ?4 AND id < ?5))
+		ORDER BY time DESC, id DESC
+		LIMIT ?6`,
+		f.OrgUID, f.Type, f.UserUID, nullMicros(f.BeforeTime), f.BeforeID, store.AuditLimit(f.Limit))
+	if err != nil {
+		return nil, wrap("list audit events", err)
+	}
+	defer rows.Close()
+	var es []store.AuditEvent
+	for rows.Next() {
+		e, err := scanAuditEvent(rows)
+		if err != nil {
+			return nil, wrap("list audit events", err)
+		}
+		es = append(es, e)
+	}
+	return es, wrap("list audit events", rows.Err())
+}
+
+// DeleteAuditEventsBefore implements store.AuditLog.
+func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.wx.ExecContext(ctx, `DELETE FROM audit_events WHERE time < ?`, micros(t))
+	if err != nil {
+		return 0, wrap("delete audit events", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("delete audit events", err)
+}
+
+// ---- user administration (store.UserAdmin) ----
+
+// SetUserActive implements store.UserAdmin. Deactivation is one
+// transaction: the flag first (an unknown user fails before anything is
+// deleted), then every session and token of the user.
+func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
+	if active {
+		res, err := s.wx.ExecContext(ctx, `UPDATE users SET active = 1, updated_at = ? WHERE uid = ?`, micros(at), uid)
+		if err != nil {
+			return wrap("set user active", err)
+		}
+		return wrap("set user active", oneRow(res))
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET active = 0, updated_at = ?, last_invalidate_all = ? WHERE uid = ?`,
+			micros(at), micros(at), uid)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM web_sessions WHERE user_uid = ?`,
+			`DELETE FROM pending_logins WHERE user_uid = ?`,
+			`DELETE FROM api_tokens WHERE user_uid = ?`,
+			// Whole families: every access token of a grant the user's
+			// refresh tokens belong to, then the user's own tokens.
+			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = ?)`,
+			`DELETE FROM access_tokens WHERE user_uid = ?`,
+			`DELETE FROM refresh_tokens WHERE user_uid = ?`,
+			`DELETE FROM auth_codes WHERE user_uid = ? AND used_at IS NULL`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("set user active", err)
+}
+
+// SetUserRole implements store.UserAdmin.
+func (s *Store) SetUserRole(ctx context.Context, uid string, role store.Role, at time.Time) error {
+	res, err := s.wx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE uid = ?`, string(role), micros(at), uid)
+	if err != nil {
+		return wrap("set user role", err)
+	}
+	return wrap("set user role", oneRow(res))
+}

@@ -1,0 +1,128 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The headers of tolk's /auth/verify answer.
+const (
+	HeaderSubject   = "X-Auth-Subject"
+	HeaderUser      = "X-Auth-User"
+	HeaderOrg       = "X-Auth-Org"
+	HeaderClient    = "X-Auth-Client"
+	HeaderScopes    = "X-Auth-Scopes"    // absent: the user's whole access
+	HeaderMethod    = "X-Auth-Method"    // apitoken, bearer, jwt, pat, apikey
+	HeaderAudiences = "X-Auth-Audiences" // absent: every application
+	HeaderExpires   = "X-Auth-Expires"   // Unix seconds; absent: does not expire
+	HeaderEmail     = "Remote-Email"
+	HeaderName      = "Remote-Name"
+)
+
+// introspect asks VerifyURL about an opaque credential, through the cache.
+func (v *Verifier) introspect(ctx context.Context, c credential) (Principal, error) {
+	now := v.cfg.Now()
+	var k [32]byte
+	if v.cache != nil {
+		k = c.key()
+		if e, ok := v.cache.get(k, now); ok {
+			return e.p, e.err
+		}
+	}
+	p, err := v.ask(ctx, c)
+	if v.cache != nil && (err == nil || isInvalid(err)) {
+		until := now.Add(v.cfg.CacheTTL)
+		if err == nil && !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
+			until = p.ExpiresAt
+		}
+		v.cache.put(k, entry{p: p, err: err, until: until}, now)
+	}
+	return p, err
+}
+
+func isInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+func (v *Verifier) ask(ctx context.Context, c credential) (Principal, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.VerifyURL, nil)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	req.Header.Set(c.header, c.line)
+	resp, err := v.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return Principal{}, ErrInvalid
+	default:
+		return Principal{}, fmt.Errorf("%w: verify endpoint answered %d", ErrUnavailable, resp.StatusCode)
+	}
+	return PrincipalFromHeaders(resp.Header), nil
+}
+
+// PrincipalFromHeaders reads a principal from the headers of a 200 answer
+// of tolk's /auth/verify (or from the request headers that a proxy copied
+// them to).
+func PrincipalFromHeaders(h http.Header) Principal {
+	p := Principal{
+		Subject: h.Get(HeaderSubject), UserName: h.Get(HeaderUser), OrgUID: h.Get(HeaderOrg),
+		ClientID: h.Get(HeaderClient), Method: Method(h.Get(HeaderMethod)),
+		Email: h.Get(HeaderEmail), Name: h.Get(HeaderName),
+	}
+	if p.UserName != "" {
+		p.UserUID = p.Subject
+	}
+	if v, ok := h[HeaderScopes]; ok && len(v) > 0 {
+		p.Scopes = strings.Fields(v[0])
+		if p.Scopes == nil {
+			p.Scopes = []string{}
+		}
+	}
+	if v, ok := h[HeaderAudiences]; ok && len(v) > 0 {
+		p.Audiences = strings.Fields(v[0])
+		if p.Audiences == nil {
+			p.Audiences = []string{}
+		}
+	}
+	if s, err := strconv.ParseInt(h.Get(HeaderExpires), 10, 64); err == nil {
+		p.ExpiresAt = time.Unix(s, 0).UTC()
+	}
+	return p
+}
+
+// SetHeaders writes p as the headers of a /auth/verify answer; tolk uses
+// it, and PrincipalFromHeaders reads them back.
+func SetHeaders(h http.Header, p Principal) {
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = []string{v}
+		}
+	}
+	h[HeaderSubject] = []string{p.Subject}
+	set(HeaderUser, p.UserName)
+	set(HeaderOrg, p.OrgUID)
+	set(HeaderClient, p.ClientID)
+	h[HeaderMethod] = []string{string(p.Method)}
+	if p.Scopes != nil {
+		h[HeaderScopes] = []string{strings.Join(p.Scopes, " ")}
+	}
+	if p.Audiences != nil {
+		h[HeaderAudiences] = []string{strings.Join(p.Audiences, " ")}
+	}
+	if !p.ExpiresAt.IsZero() {
+		h[HeaderExpires] = []string{strconv.FormatInt(p.ExpiresAt.Unix(), 10)}
+	}
+	set("Remote-User", p.UserName)
+	set(HeaderEmail, p.Email)
+	set(HeaderName, p.Name)
+}
