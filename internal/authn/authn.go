@@ -154,7 +154,7 @@ func parseAuthorization(h string) (Method, string, error) {
 	if !ok || rest == "" {
 		return "", "", &Error{Err: ErrMalformed}
 	}
-	switch strings.ToLower(scheme) {
+	switch asciiLower(scheme) {
 	case "apitoken":
 		return MethodAPIToken, rest, nil
 	case "token":
@@ -198,4 +198,16 @@ func IsPAT(s string) bool {
 		}
 	}
 	return true
+}
+
+// asciiLower folds ASCII letters only: Unicode case folding would let
+// "to\u212Aen" (with a Kelvin sign) pass for "token".
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

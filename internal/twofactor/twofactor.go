@@ -361,10 +361,9 @@ func (s *Service) newRecoveryCode() (string, error) {
 
 func normalizeRecovery(code string) (string, bool) {
 	c := strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
-	if len(c) != 16 {
-		return "", false
-	}
-	if _, err := b32.DecodeString(strings.ToUpper(c)); err != nil {
+	// Only the lowercase base32 alphabet: a byte-length check alone lets
+	// multi-byte letters through ("ı" upper-cases to "I").
+	if len(c) != 16 || strings.Trim(c, "abcdefghijklmnopqrstuvwxyz234567") != "" {
 		return "", false
 	}
 	return c, true
