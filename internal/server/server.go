@@ -170,6 +170,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if cfg.VerifyCacheTTL <= 0 {
 		fwd = s.Verifier
 	}
+	t.Verifier = s.Verifier
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
 	s.routes(mux, t, ui, api)
 	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)

@@ -11,9 +11,11 @@ import (
 	"strings"
 
 	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/internal/forwardauth"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // ExpiresLayout is how TMS formats dates: 2026-11-23T09:31:23+0000.
@@ -24,6 +26,9 @@ type Handler struct {
 	ID *identity.Service
 	// Authn resolves whoAmI's credential of any dialect.
 	Authn *authn.Authenticator
+	// Verifier, if set, is the in-process verify package over Authn: tolk's
+	// own endpoints verify the way the APIs behind it do.
+	Verifier *verify.Verifier
 	Log   *slog.Logger
 	// QueryToken accepts ?token= as TMS does; it is redacted from logs.
 	QueryToken bool
@@ -214,8 +219,22 @@ type Organization struct {
 	Name string `json:"name"`
 }
 
+// authenticate resolves whoAmI's credential through the verify package when
+// one is configured, else through authn; errors keep authn's sentinels.
+func (h *Handler) authenticate(r *http.Request) (authn.Principal, error) {
+	if h.Verifier == nil {
+		return h.Authn.Authenticate(r)
+	}
+	vp, err := h.Verifier.Verify(r)
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	p, _ := forwardauth.Authn(vp)
+	return p, nil
+}
+
 func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Authn.Authenticate(r)
+	p, err := h.authenticate(r)
 	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
 		return
 	}
