@@ -29,7 +29,7 @@ type Handler struct {
 	// Verifier, if set, is the in-process verify package over Authn: tolk's
 	// own endpoints verify the way the APIs behind it do.
 	Verifier *verify.Verifier
-	Log   *slog.Logger
+	Log      *slog.Logger
 	// QueryToken accepts ?token= as TMS does; it is redacted from logs.
 	QueryToken bool
 }

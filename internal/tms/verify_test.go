@@ -11,8 +11,8 @@ import (
 
 	"github.com/tolk-project/tolk/internal/forwardauth"
 	"github.com/tolk-project/tolk/internal/store"
-	"github.com/tolk-project/tolk/internal/tms"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
+	"github.com/tolk-project/tolk/internal/tms"
 	"github.com/tolk-project/tolk/verify"
 )
 
