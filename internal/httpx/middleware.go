@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -124,6 +125,12 @@ func RedactQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if plainQuery(raw) {
+		// No escapes, so every key is literal, and no sensitive name
+		// occurs anywhere in it: nothing to redact, and re-encoding would
+		// only cost allocations.
+		return raw
+	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return "[unparseable]"
@@ -138,6 +145,35 @@ func RedactQuery(raw string) string {
 	return q.Encode()
 }
 
+// plainQuery reports whether raw is made of unreserved characters, '=' and
+// '&' only (no escapes or '+', which ParseQuery would decode, and no ';',
+// which it rejects) and contains no sensitive parameter name, in any case,
+// anywhere: then RedactQuery(raw) would change nothing but the order.
+func plainQuery(raw string) bool {
+	if len(raw) > 256 {
+		return false
+	}
+	var lower [256]byte
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~', c == '=', c == '&':
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		default:
+			return false
+		}
+		lower[i] = c
+	}
+	l := lower[:len(raw)]
+	for _, s := range sensitiveParams {
+		if bytes.Contains(l, []byte(s)) {
+			return false
+		}
+	}
+	return true
+}
+
 // AccessLog logs one line per request: never headers or bodies, and the
 // query string only with secrets redacted.
 func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
@@ -150,10 +186,11 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			attrs := []slog.Attr{slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
+			attrs := make([]slog.Attr, 0, 8)
+			attrs = append(attrs, slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sr.Bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("remote", ClientIP(r.Context()))}
+				slog.String("remote", ClientIP(r.Context())))
 			if r.URL.RawQuery != "" {
 				attrs = append(attrs, slog.String("query", RedactQuery(r.URL.RawQuery)))
 			}

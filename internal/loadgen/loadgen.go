@@ -29,6 +29,9 @@ type Options struct {
 	Warmup      time.Duration // run, then discard, before measuring
 	// OK decides whether a response counts as a success (default: 2xx).
 	OK func(status int) bool
+	// OnResponse, when set, receives every response body (read in full)
+	// with its worker, e.g. to chain rotating credentials per connection.
+	OnResponse func(worker, status int, body []byte)
 }
 
 // Result summarizes a run.
@@ -81,14 +84,14 @@ func Run(ctx context.Context, target string, build Request, o Options) (Result, 
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	if o.Warmup > 0 {
-		if _, err := run(ctx, client, build, o.Connections, o.Warmup, o.MaxRequests, o.OK); err != nil {
+		if _, err := run(ctx, client, build, o.Connections, o.Warmup, o.MaxRequests, o.OK, o.OnResponse); err != nil {
 			return Result{}, err
 		}
 	}
-	return run(ctx, client, build, o.Connections, o.Duration, o.MaxRequests, o.OK)
+	return run(ctx, client, build, o.Connections, o.Duration, o.MaxRequests, o.OK, o.OnResponse)
 }
 
-func run(ctx context.Context, client *http.Client, build Request, conns int, d time.Duration, max int64, ok func(int) bool) (Result, error) {
+func run(ctx context.Context, client *http.Client, build Request, conns int, d time.Duration, max int64, ok func(int) bool, onResp func(int, int, []byte)) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -128,7 +131,12 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 					mu.Unlock()
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				if onResp != nil {
+					body, _ := io.ReadAll(resp.Body)
+					onResp(w, resp.StatusCode, body)
+				} else {
+					_, _ = io.Copy(io.Discard, resp.Body)
+				}
 				resp.Body.Close()
 				local = append(local, time.Since(t0))
 				if !ok(resp.StatusCode) {
