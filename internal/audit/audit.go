@@ -100,6 +100,12 @@ type Event struct {
 
 // Recorder writes events to the store and the log.
 type Recorder struct {
+	// bg, once started, writes high-volume events (token issuance and
+	// exchange) behind the response; see Start.
+	bg      chan store.AuditEvent
+	pending sync.WaitGroup
+	stop    sync.Once
+
 	Store store.AuditLog
 	Log   *slog.Logger     // nil: no log line
 	Now   func() time.Time // nil: time.Now
@@ -203,8 +209,10 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	id, err := r.Gen.Hex(16)
 	if err == nil {
 		ev.ID = id
-		// The event outlives a canceled request: it already happened.
-		err = r.Store.AppendAuditEvent(context.WithoutCancel(ctx), ev)
+		if !r.enqueue(ev) {
+			// The event outlives a canceled request: it already happened.
+			err = r.Store.AppendAuditEvent(context.WithoutCancel(ctx), ev)
+		}
 	}
 	if r.Log == nil {
 		return
@@ -225,6 +233,74 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if err != nil {
 		r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
 	}
+}
+
+// ---- high-volume events behind the response ----
+
+// background lists the event types written behind the response: they come
+// with every issued token, and a second durable write in the request would
+// double the latency of the token endpoint (the token itself is durable
+// before it is answered). A crash can lose the few of them still queued;
+// sign-ins, revocations, admin and security changes are always written
+// before the response.
+var background = map[string]bool{TokenIssued: true, PlatformExchanged: true}
+
+// bgWorkers write concurrently so that the store's group commit batches
+// them; bgQueue bounds memory, and a full queue falls back to writing in
+// the request (backpressure, never loss).
+const (
+	bgWorkers = 8
+	bgQueue   = 4096
+)
+
+// Start begins writing high-volume events in the background. Call Close
+// to drain the queue at shutdown. Without Start every event is written
+// before Record returns.
+func (r *Recorder) Start() {
+	r.bg = make(chan store.AuditEvent, bgQueue)
+	for i := 0; i < bgWorkers; i++ {
+		go func() {
+			for ev := range r.bg {
+				if err := r.Store.AppendAuditEvent(context.Background(), ev); err != nil && r.Log != nil {
+					r.Log.Error("audit: store event", "type", ev.Type, "err", err)
+				}
+				r.pending.Done()
+			}
+		}()
+	}
+}
+
+func (r *Recorder) enqueue(ev store.AuditEvent) bool {
+	if r.bg == nil || !background[ev.Type] {
+		return false
+	}
+	r.pending.Add(1)
+	select {
+	case r.bg <- ev:
+		return true
+	default:
+		r.pending.Done()
+		return false
+	}
+}
+
+// Flush waits until every queued event is stored.
+func (r *Recorder) Flush() {
+	if r != nil {
+		r.pending.Wait()
+	}
+}
+
+// Close drains the queue and stops the workers; Record must not be called
+// afterwards.
+func (r *Recorder) Close() {
+	if r == nil || r.bg == nil {
+		return
+	}
+	r.stop.Do(func() {
+		r.pending.Wait()
+		close(r.bg)
+	})
 }
 
 // ---- the actor of a request ----

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,4 +88,29 @@ func TestActorFromRequest(t *testing.T) {
 	if audit.Actor(context.Background()) != "" {
 		t.Error("actor without slot")
 	}
+}
+
+func TestBackgroundEventsAreStoredByFlush(t *testing.T) {
+	st := &countingLog{}
+	r := &audit.Recorder{Store: st}
+	r.Start()
+	defer r.Close()
+	for i := 0; i < 100; i++ {
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+	}
+	r.Record(context.Background(), audit.Event{Type: audit.Login}) // always in the request
+	r.Flush()
+	if n := st.n.Load(); n != 101 {
+		t.Fatalf("stored %d events after Flush, want 101", n)
+	}
+}
+
+type countingLog struct {
+	store.AuditLog
+	n atomic.Int32
+}
+
+func (c *countingLog) AppendAuditEvent(context.Context, store.AuditEvent) error {
+	c.n.Add(1)
+	return nil
 }

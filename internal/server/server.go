@@ -111,6 +111,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
 	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st}
+	rec.Start()
 	id.Audit, id.TwoFactor.Audit = rec, rec
 	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval})
 	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
@@ -248,6 +249,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	s.Audit.Close() // write the audit events still queued before the store closes
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

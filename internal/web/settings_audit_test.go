@@ -40,6 +40,7 @@ func auditFlow(t *testing.T, s *tolktest.Server) (store.User, creds, []string) {
 	admin.Post(t, "/settings/users/"+lena.UID+"/deactivate", url.Values{"csrf_token": {csrf}})
 	secrets := []string{c.apiToken, c.access, c.refresh, c.pat, c.apiKey, c.platform, c.jwt, c.clientSecret,
 		rot["access_token"], rot["refresh_token"], "lena-password-1", "wrong-password-9", tolktest.AdminPassword}
+	s.Tolk.Audit.Flush() // token events are written behind the response
 	return lena, c, secrets
 }
 

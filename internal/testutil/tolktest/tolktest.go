@@ -132,6 +132,9 @@ func New(t testing.TB, opts ...Options) *Server {
 	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	// Drain queued audit events before the store closes (cleanups run in
+	// reverse order, so this runs before the store's Close).
+	t.Cleanup(srv.Audit.Close)
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
