@@ -290,3 +290,27 @@ func TestHugeUserNamesAreThrottledUnderABoundedKey(t *testing.T) {
 		t.Fatalf("4th attempt with the same (case-folded) huge name: %v, want throttled", err)
 	}
 }
+
+// TestT35_UnknownUserCostsOneHash: an unknown user, an inactive one and a
+// wrong password each run exactly one argon2id verification, so login
+// timing does not tell which case it was (SECURITY.md T35); the error is
+// the same too.
+func TestT35_UnknownUserCostsOneHash(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "ana", store.RoleLinguist)
+	ctx := context.Background()
+	for _, tc := range []struct{ name, user, pw string }{
+		{"unknown user", "nobody", "password-x"},
+		{"wrong password", "ana", "password-x"},
+		{"unknown email", "nobody@example.com", "password-x"},
+	} {
+		before := f.svc.Hasher.Runs()
+		_, err := f.svc.Authenticate(ctx, "test", tc.user, tc.pw, "10.2.0.1")
+		if !errors.Is(err, identity.ErrInvalidCredentials) {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := f.svc.Hasher.Runs() - before; n != 1 {
+			t.Errorf("%s ran %d argon2id computations, want exactly 1", tc.name, n)
+		}
+	}
+}

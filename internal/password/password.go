@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -44,6 +45,7 @@ type Hasher struct {
 	rand   io.Reader
 	slots  chan struct{}
 	dummy  string
+	runs   atomic.Int64
 }
 
 // NewHasher returns a Hasher. workers <= 0 means GOMAXPROCS. rnd nil means
@@ -83,6 +85,7 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 		return "", err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	key := argon2.IDKey([]byte(pw), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
 	return h.encode(salt, key, h.params), nil
 }
@@ -104,6 +107,7 @@ func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (needsRehash bo
 		return false, err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return false, ErrMismatch
@@ -112,6 +116,9 @@ func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (needsRehash bo
 	return p.Memory != cur.Memory || p.Time != cur.Time || p.Threads != cur.Threads ||
 		uint32(len(salt)) != cur.SaltLen || uint32(len(key)) != cur.KeyLen, nil
 }
+
+// Runs counts argon2id computations (hashes and verifications) so far.
+func (h *Hasher) Runs() int64 { return h.runs.Load() }
 
 // VerifyDummy spends the time of one Verify and always fails; call it when
 // the user does not exist.
