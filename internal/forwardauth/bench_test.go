@@ -1,7 +1,6 @@
 package forwardauth_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/testutil/httpbench"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 	"github.com/tolk-project/tolk/internal/testutil/verifytest"
 	"github.com/tolk-project/tolk/verify"
@@ -26,42 +26,16 @@ import (
 
 func parallelHTTP(b *testing.B, url string, hdr map[string]string) {
 	b.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	b.SetParallelism(8) // 8 × GOMAXPROCS(2) = 16 concurrent requests
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			for k, v := range hdr {
-				req.Header.Set(k, v)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
+	httpbench.Parallel(b, httpbench.Client(), func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
 		}
+		return req
 	})
 }
 
-func bare() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	}))
-}
-
-func BenchmarkBareHandler(b *testing.B) {
-	srv := bare()
-	defer srv.Close()
-	parallelHTTP(b, srv.URL, nil)
-}
+func BenchmarkBareHandler(b *testing.B) { httpbench.BenchmarkBare(b) }
 
 // credentials returns a tolk (cache on or off) and a JWT and a PAT of one
 // user.
@@ -110,7 +84,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := v.Middleware(verify.Require{Audience: "strings", Scopes: []string{"read"}})(bare().Config.Handler)
+			h := v.Middleware(verify.Require{Audience: "strings", Scopes: []string{"read"}})(httpbench.Bare().Config.Handler)
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			hdr := map[string]string{"Authorization": "token " + pat}

@@ -84,6 +84,21 @@ func FromAuthn(p authn.Principal) verify.Principal {
 	return vp
 }
 
+// Authenticate resolves r through the verify package when v is set (tolk's
+// own endpoints verify the way the APIs behind it do), else through a
+// directly. Errors keep authn's sentinels.
+func Authenticate(v *verify.Verifier, a *authn.Authenticator, r *http.Request) (authn.Principal, error) {
+	if v == nil {
+		return a.Authenticate(r)
+	}
+	vp, err := v.Verify(r)
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	p, _ := Authn(vp)
+	return p, nil
+}
+
 // Authn returns the authn principal a Resolver attached to p.
 func Authn(p verify.Principal) (authn.Principal, bool) {
 	ap, ok := p.Extra.(authn.Principal)

@@ -17,6 +17,7 @@ import (
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/oauth"
 	"github.com/tolk-project/tolk/internal/signing"
+	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/verify"
 )
 
@@ -107,30 +108,30 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // client authenticates the caller of introspection and revocation.
-func (h *Handler) client(w http.ResponseWriter, r *http.Request) (*authzClient, bool) {
+func (h *Handler) client(w http.ResponseWriter, r *http.Request) (store.Client, bool) {
 	if err := h.parse(w, r); err != nil {
 		h.writeError(w, r, err)
-		return nil, false
+		return store.Client{}, false
 	}
 	id, sec, method, err := oauth.ClientCredentials(r)
 	if err != nil {
 		h.writeError(w, r, err)
-		return nil, false
+		return store.Client{}, false
 	}
 	if !h.admitToken(w, r, id, false) {
-		return nil, false
+		return store.Client{}, false
 	}
 	c, err := h.Authz.AuthenticateClient(r.Context(), id, sec, method)
 	h.recordToken(r, id, err)
 	if err != nil {
 		h.writeError(w, r, err)
-		return nil, false
+		return store.Client{}, false
 	}
 	if r.PostForm.Get("token") == "" {
 		h.writeError(w, r, oauth.ErrInvalidRequest("token is required"))
-		return nil, false
+		return store.Client{}, false
 	}
-	return &authzClient{c}, true
+	return c, true
 }
 
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +139,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, err := h.Authz.Introspect(r.Context(), c.Client, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint"))
+	res, err := h.Authz.Introspect(r.Context(), c, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -152,21 +153,12 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.Authz.Revoke(r.Context(), c.Client, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint")); err != nil {
+	if err := h.Authz.Revoke(r.Context(), c, r.PostForm.Get("token"), r.PostForm.Get("token_type_hint")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	httpx.NoStore(w)
 	w.WriteHeader(http.StatusOK)
-}
-
-// bearer extracts an RFC 6750 bearer token from the Authorization header.
-func bearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
 }
 
 // challenge answers a resource request per RFC 6750 §3.

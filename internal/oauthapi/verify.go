@@ -7,18 +7,8 @@ import (
 	"github.com/tolk-project/tolk/internal/forwardauth"
 )
 
-// authenticate resolves a resource request's credential through the verify
-// package when a Verifier is configured (tolk's own endpoints verify the
-// way the APIs behind it do), else through authn directly. Errors keep
-// authn's sentinels, so principal's answers are unchanged.
+// authenticate resolves a resource request's credential the way the APIs
+// behind tolk do (see forwardauth.Authenticate).
 func (h *Handler) authenticate(r *http.Request) (authn.Principal, error) {
-	if h.Verifier == nil {
-		return h.Authn.Authenticate(r)
-	}
-	vp, err := h.Verifier.Verify(r)
-	if err != nil {
-		return authn.Principal{}, err
-	}
-	p, _ := forwardauth.Authn(vp)
-	return p, nil
+	return forwardauth.Authenticate(h.Verifier, h.Authn, r)
 }

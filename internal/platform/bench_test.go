@@ -6,9 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/testutil/httpbench"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 
@@ -26,40 +25,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 3s ./internal/platform/
 
-func parallelHTTP(b *testing.B, client *http.Client, build func() *http.Request) {
-	b.Helper()
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Do(build())
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
-}
-
-func benchClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-}
-
-func BenchmarkBareHandler(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	}))
-	defer srv.Close()
-	c := benchClient()
-	parallelHTTP(b, c, func() *http.Request { r, _ := http.NewRequest(http.MethodGet, srv.URL, nil); return r })
-}
+func BenchmarkBareHandler(b *testing.B) { httpbench.BenchmarkBare(b) }
 
 func BenchmarkTokenExchange(b *testing.B) {
 	for _, alg := range []string{"ES256", "RS256"} {
@@ -67,8 +33,8 @@ func BenchmarkTokenExchange(b *testing.B) {
 			s := tolktest.New(b, tolktest.Options{Config: func(c *config.Config) { c.ExchangeAlg = alg }})
 			_, tok := newAPIToken(b, s, "bench", time.Time{})
 			body := exchangeForm(tok.Secret).Encode()
-			c := benchClient()
-			parallelHTTP(b, c, func() *http.Request {
+			c := httpbench.Client()
+			httpbench.Parallel(b, c, func() *http.Request {
 				r, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(body))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				return r

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/forwardauth"
@@ -30,8 +29,6 @@ type Handler struct {
 	// own endpoints verify the way the APIs behind it do.
 	Verifier *verify.Verifier
 	Log      *slog.Logger
-	// QueryToken accepts ?token= as TMS does; it is redacted from logs.
-	QueryToken bool
 }
 
 // Routes registers the endpoints on mux.
@@ -165,20 +162,14 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, u store.User) {
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-// token extracts the ApiToken: the Authorization header, else ?token= when
-// allowed. The scheme is matched case-insensitively (RFC 9110 §11.1).
+// token extracts the ApiToken with authn's header grammar (the one every
+// dialect shares): the Authorization header, else ?token= when allowed.
 func (h *Handler) token(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, tok, ok := strings.Cut(a, " ")
-		if ok && strings.EqualFold(scheme, "ApiToken") {
-			return strings.TrimSpace(tok)
-		}
+	m, v, err := h.Authn.Credential(r)
+	if err != nil || m != authn.MethodAPIToken {
 		return ""
 	}
-	if h.QueryToken {
-		return r.URL.Query().Get("token")
-	}
-	return ""
+	return v
 }
 
 // Authenticate resolves the request's ApiToken to its user.
@@ -219,22 +210,8 @@ type Organization struct {
 	Name string `json:"name"`
 }
 
-// authenticate resolves whoAmI's credential through the verify package when
-// one is configured, else through authn; errors keep authn's sentinels.
-func (h *Handler) authenticate(r *http.Request) (authn.Principal, error) {
-	if h.Verifier == nil {
-		return h.Authn.Authenticate(r)
-	}
-	vp, err := h.Verifier.Verify(r)
-	if err != nil {
-		return authn.Principal{}, err
-	}
-	p, _ := forwardauth.Authn(vp)
-	return p, nil
-}
-
 func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := forwardauth.Authenticate(h.Verifier, h.Authn, r)
 	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
 		return
 	}
