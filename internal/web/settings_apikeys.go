@@ -33,24 +33,7 @@ func (h *Handler) apiKeysAdmin(w http.ResponseWriter, r *http.Request, post bool
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
 		return store.WebSession{}, store.User{}, false
 	}
-	var (
-		ws store.WebSession
-		u  store.User
-		ok bool
-	)
-	if post {
-		ws, u, ok = h.postSession(w, r, apiKeysPath)
-	} else {
-		ws, u, ok = h.signedIn(w, r, r.URL.RequestURI())
-	}
-	if !ok {
-		return ws, u, false
-	}
-	if u.Role != store.RoleAdmin {
-		h.errorPage(w, r, http.StatusForbidden, "apikeys.forbidden")
-		return ws, u, false
-	}
-	return ws, u, true
+	return h.adminPage(w, r, post, apiKeysPath, "apikeys.forbidden")
 }
 
 // renderAPIKeys renders the page for admin with d's form state.

@@ -96,30 +96,39 @@ func (h *Handler) postSession(w http.ResponseWriter, r *http.Request, back strin
 	return ws, u, true
 }
 
-func (h *Handler) requireAdmin(w http.ResponseWriter, r *http.Request, u store.User) bool {
+// adminPage is the preamble of every admin settings page: a session for a
+// GET (back to the page itself after signing in), a CSRF-checked form for
+// a POST (back to back), and the ADMIN role, else a 403 page saying
+// forbidden (a message key). It writes the response when it returns false.
+func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request, post bool, back, forbidden string) (store.WebSession, store.User, bool) {
+	var (
+		ws store.WebSession
+		u  store.User
+		ok bool
+	)
+	if post {
+		ws, u, ok = h.postSession(w, r, back)
+	} else {
+		ws, u, ok = h.signedIn(w, r, r.URL.RequestURI())
+	}
+	if !ok {
+		return ws, u, false
+	}
 	if u.Role != store.RoleAdmin {
-		h.errorPage(w, r, http.StatusForbidden, "apps.forbidden")
-		return false
+		h.errorPage(w, r, http.StatusForbidden, forbidden)
+		return ws, u, false
 	}
-	return true
+	return ws, u, true
 }
 
-// adminGet is the preamble of the admin pages' GETs.
+// adminGet is the preamble of the OAuth apps pages' GETs.
 func (h *Handler) adminGet(w http.ResponseWriter, r *http.Request) (store.WebSession, store.User, bool) {
-	ws, u, ok := h.signedIn(w, r, r.URL.RequestURI())
-	if !ok || !h.requireAdmin(w, r, u) {
-		return ws, u, false
-	}
-	return ws, u, true
+	return h.adminPage(w, r, false, "", "apps.forbidden")
 }
 
-// adminPost is the preamble of the admin pages' POSTs.
+// adminPost is the preamble of the OAuth apps pages' POSTs.
 func (h *Handler) adminPost(w http.ResponseWriter, r *http.Request) (store.WebSession, store.User, bool) {
-	ws, u, ok := h.postSession(w, r, "/settings/oauth-apps")
-	if !ok || !h.requireAdmin(w, r, u) {
-		return ws, u, false
-	}
-	return ws, u, true
+	return h.adminPage(w, r, true, "/settings/oauth-apps", "apps.forbidden")
 }
 
 // orgClient loads an app of the admin's organization; any other id is

@@ -58,12 +58,8 @@ func parseCursor(s string) (time.Time, string, bool) {
 }
 
 func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request) {
-	ws, admin, ok := h.signedIn(w, r, r.URL.RequestURI())
+	ws, admin, ok := h.adminPage(w, r, false, "", "audit.forbidden")
 	if !ok {
-		return
-	}
-	if admin.Role != store.RoleAdmin {
-		h.errorPage(w, r, http.StatusForbidden, "audit.forbidden")
 		return
 	}
 	q := r.URL.Query()

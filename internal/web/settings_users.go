@@ -34,24 +34,7 @@ type userRow struct {
 }
 
 func (h *Handler) usersAdmin(w http.ResponseWriter, r *http.Request, post bool) (store.WebSession, store.User, bool) {
-	var (
-		ws store.WebSession
-		u  store.User
-		ok bool
-	)
-	if post {
-		ws, u, ok = h.postSession(w, r, usersPath)
-	} else {
-		ws, u, ok = h.signedIn(w, r, r.URL.RequestURI())
-	}
-	if !ok {
-		return ws, u, false
-	}
-	if u.Role != store.RoleAdmin {
-		h.errorPage(w, r, http.StatusForbidden, "users.forbidden")
-		return ws, u, false
-	}
-	return ws, u, true
+	return h.adminPage(w, r, post, usersPath, "users.forbidden")
 }
 
 func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *usersData, notice, msg string) {
