@@ -283,9 +283,9 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, io IO) error {
-	line, err := bufio.NewReader(io.Stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, errEOF) {
+func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, stdio IO) error {
+	line, err := bufio.NewReader(stdio.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading password from stdin: %w", err)
 	}
 	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
@@ -296,7 +296,7 @@ func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, io IO)
 	if err != nil {
 		return err
 	}
-	return writeJSON(io.Stdout, toJSON(u))
+	return writeJSON(stdio.Stdout, toJSON(u))
 }
 
 func version() string {

@@ -1,5 +1,0 @@
-package cli
-
-import "io"
-
-var errEOF = io.EOF
