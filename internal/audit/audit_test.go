@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -105,12 +106,67 @@ func TestBackgroundEventsAreStoredByFlush(t *testing.T) {
 	}
 }
 
+// TestBackgroundEventsAreBatched: events queued together are stored
+// with one AppendAuditEvents call, not one call each.
+func TestBackgroundEventsAreBatched(t *testing.T) {
+	st := &countingLog{gate: make(chan struct{})}
+	r := &audit.Recorder{Store: st}
+	r.Start()
+	defer r.Close()
+	for i := 0; i < 200; i++ {
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+	}
+	close(st.gate) // the writers were held, so everything has queued
+	r.Flush()
+	if n := st.n.Load(); n != 200 {
+		t.Fatalf("stored %d events, want 200", n)
+	}
+	// Each of the two writers took one event before the gate, then the
+	// rest came in batches of up to 256.
+	if c := st.batches.Load() + st.singles.Load(); c > 4 {
+		t.Fatalf("%d store calls for 200 queued events", c)
+	}
+}
+
+// TestFailedBatchFallsBackToSingleEvents: one bad event in a batch does
+// not lose the others.
+func TestFailedBatchFallsBackToSingleEvents(t *testing.T) {
+	st := &countingLog{failBatch: true}
+	r := &audit.Recorder{Store: st}
+	r.Start()
+	defer r.Close()
+	for i := 0; i < 50; i++ {
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+	}
+	r.Flush()
+	if n := st.n.Load(); n != 50 {
+		t.Fatalf("stored %d events, want 50", n)
+	}
+}
+
 type countingLog struct {
 	store.AuditLog
-	n atomic.Int32
+	n         atomic.Int32
+	batches   atomic.Int32
+	singles   atomic.Int32
+	gate      chan struct{} // if set, batches wait for it to close
+	failBatch bool
 }
 
 func (c *countingLog) AppendAuditEvent(context.Context, store.AuditEvent) error {
+	c.singles.Add(1)
 	c.n.Add(1)
+	return nil
+}
+
+func (c *countingLog) AppendAuditEvents(_ context.Context, es []store.AuditEvent) error {
+	if c.gate != nil {
+		<-c.gate
+	}
+	if c.failBatch {
+		return errors.New("batch refused")
+	}
+	c.batches.Add(1)
+	c.n.Add(int32(len(es)))
 	return nil
 }

@@ -264,7 +264,7 @@ func (s *Service) SaveConsent(ctx context.Context, ar *AuthRequest, u store.User
 // caller along with state).
 func (s *Service) Issue(ctx context.Context, ar *AuthRequest, u store.User, authTime time.Time) (url.Values, error) {
 	out := url.Values{}
-	grantID, err := s.Gen.Alphanumeric(24)
+	grantID, err := s.Gen.StampedHex(s.now(), 12)
 	if err != nil {
 		return nil, internal(err)
 	}

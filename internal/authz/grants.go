@@ -189,7 +189,7 @@ func (g refreshTokenGrant) Handle(ctx context.Context, req *TokenRequest, client
 	if !secret.CheckPrefixed(secret.PrefixRefreshToken, tok) {
 		return nil, bad
 	}
-	hash := secret.Hash(tok)
+	hash := secret.Key(tok)
 	rt, err := s.Store.GetRefreshToken(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, bad
@@ -285,7 +285,8 @@ func (g clientCredentialsGrant) Handle(ctx context.Context, req *TokenRequest, c
 			return nil, oauth.ErrInvalidScope("scope " + sc + " needs a user; client_credentials has none")
 		}
 	}
-	grantID, err := s.Gen.Alphanumeric(24)
+	// Stamped like the token, so the grant index appends too.
+	grantID, err := s.Gen.StampedHex(s.now(), 12)
 	if err != nil {
 		return nil, internal(err)
 	}

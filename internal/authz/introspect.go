@@ -56,7 +56,7 @@ func (s *Service) Introspect(ctx context.Context, caller store.Client, tok, hint
 	if !secret.CheckPrefixed(secret.PrefixRefreshToken, tok) {
 		return inactive, nil
 	}
-	rt, err := s.Store.GetRefreshToken(ctx, secret.Hash(tok))
+	rt, err := s.Store.GetRefreshToken(ctx, secret.Key(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return inactive, nil
 	}
@@ -83,7 +83,7 @@ func (s *Service) Introspect(ctx context.Context, caller store.Client, tok, hint
 // tokens and other clients' tokens are ignored (the answer is 200 anyway).
 func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint string) error {
 	if secret.CheckPrefixed(secret.PrefixRefreshToken, tok) {
-		rt, err := s.Store.GetRefreshToken(ctx, secret.Hash(tok))
+		rt, err := s.Store.GetRefreshToken(ctx, secret.Key(tok))
 		if errors.Is(err, store.ErrNotFound) || (err == nil && rt.ClientID != caller.ID) {
 			return nil
 		}

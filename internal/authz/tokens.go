@@ -70,15 +70,16 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 	if sub.user != nil {
 		rec.UserUID = sub.user.UID
 	}
+	// Stamped, so that their storage keys append to the index (secret.Key).
 	if !sub.client.JWTAccessTokens {
-		tok, err := s.Gen.Prefixed(secret.PrefixAccessToken)
+		tok, err := s.Gen.StampedPrefixed(secret.PrefixAccessToken, now)
 		if err != nil {
 			return "", store.AccessToken{}, err
 		}
-		rec.Hash = secret.Hash(tok)
+		rec.Hash = secret.Key(tok)
 		return tok, rec, nil
 	}
-	jti, err := s.Gen.Alphanumeric(32)
+	jti, err := s.Gen.StampedHex(now, 16)
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}
@@ -94,18 +95,18 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}
-	rec.Hash = secret.Hash(jti)
+	rec.Hash = secret.Key(jti)
 	return tok, rec, nil
 }
 
 func (s *Service) mintRefresh(sub subject) (string, store.RefreshToken, error) {
-	tok, err := s.Gen.Prefixed(secret.PrefixRefreshToken)
+	now := s.now()
+	tok, err := s.Gen.StampedPrefixed(secret.PrefixRefreshToken, now)
 	if err != nil {
 		return "", store.RefreshToken{}, err
 	}
-	now := s.now()
 	rec := store.RefreshToken{
-		Hash: secret.Hash(tok), ClientID: sub.client.ID, UserUID: sub.user.UID, OrgUID: sub.user.OrgUID,
+		Hash: secret.Key(tok), ClientID: sub.client.ID, UserUID: sub.user.UID, OrgUID: sub.user.OrgUID,
 		Scopes: sub.scopes, Audiences: sub.auds, GrantID: sub.grantID, AuthTime: sub.authTime, CreatedAt: now,
 	}
 	if s.Config.RefreshTTL > 0 {
@@ -197,7 +198,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 	isJWT := strings.Count(tok, ".") == 2
 	switch {
 	case secret.CheckPrefixed(secret.PrefixAccessToken, tok):
-		hash = secret.Hash(tok)
+		hash = secret.Key(tok)
 	case isJWT:
 		payload, err := s.Keys.Verify(ctx, tok, "at+jwt")
 		if err != nil {
@@ -207,7 +208,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 		if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" {
 			return Access{}, bad
 		}
-		hash = secret.Hash(c.JTI)
+		hash = secret.Key(c.JTI)
 	default:
 		return Access{}, bad
 	}

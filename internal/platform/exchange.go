@@ -126,7 +126,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if expiresIn < 1 {
 		return Exchanged{}, badSubject()
 	}
-	jti, err := s.Gen.Alphanumeric(32)
+	// Stamped, so the record's key appends to its index (secret.Key).
+	jti, err := s.Gen.StampedHex(now, 16)
 	if err != nil {
 		return Exchanged{}, internal(err)
 	}
@@ -141,7 +142,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	// Recorded only while the API token exists: a revocation that won the
 	// race leaves nothing behind, and the JWT is not handed out.
 	err = s.Store.CreateExchangedToken(ctx, store.ExchangedToken{
-		JTIHash: secret.Hash(jti), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
+		JTIHash: secret.Key(jti), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
 		Scopes: scopes, Audiences: auds, CreatedAt: now, ExpiresAt: exp,
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -276,7 +277,7 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 	if !now.Before(time.Unix(c.Expiry, 0)) {
 		return verified{}, authn.ErrInvalid
 	}
-	rec, err := s.Store.GetExchangedToken(ctx, secret.Hash(c.JTI))
+	rec, err := s.Store.GetExchangedToken(ctx, secret.Key(c.JTI))
 	if errors.Is(err, store.ErrNotFound) {
 		return verified{}, authn.ErrInvalid
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // indexReader yields bytes that Alphanumeric maps one-to-one onto the
@@ -36,10 +37,22 @@ func FuzzCheckPrefixed(f *testing.F) {
 	f.Add("", strings.Repeat("a", 49), uint(3), byte(0xff))
 	f.Fuzz(func(t *testing.T, prefix, s string, pos uint, b byte) {
 		if CheckPrefixed(prefix, s) {
-			body := s[len(prefix) : len(prefix)+bodyLen]
-			again, err := Generator{Rand: indexReader(body)}.Prefixed(prefix)
+			var again string
+			var err error
+			if len(s) == len(prefix)+bodyLen+checksumLen {
+				again, err = Generator{Rand: indexReader(s[len(prefix) : len(prefix)+bodyLen])}.Prefixed(prefix)
+			} else {
+				// Stamped: the stamp is hex milliseconds, then the body.
+				st := s[len(prefix) : len(prefix)+stampLen]
+				var ms int64
+				for i := 0; i < len(st); i++ {
+					ms = ms<<4 | int64(strings.IndexByte(hexDigits, st[i]))
+				}
+				body := s[len(prefix)+stampLen : len(prefix)+stampLen+bodyLen]
+				again, err = Generator{Rand: indexReader(body)}.StampedPrefixed(prefix, time.UnixMilli(ms))
+			}
 			if err != nil || again != s {
-				t.Fatalf("CheckPrefixed(%q, %q) passed, but Prefixed makes %q from that body (%v)", prefix, s, again, err)
+				t.Fatalf("CheckPrefixed(%q, %q) passed, but the generator makes %q from that body (%v)", prefix, s, again, err)
 			}
 		}
 		// A genuine output, derived from the fuzzed bytes, passes; every
@@ -56,6 +69,15 @@ func FuzzCheckPrefixed(f *testing.F) {
 		}
 		if !CheckPrefixed(prefix, tok) {
 			t.Fatalf("Prefixed(%q) = %q fails its own check", prefix, tok)
+		}
+		if pos%2 == 1 {
+			// Half the runs check the stamped shape instead.
+			if tok, err = (Generator{Rand: indexReader(string(src))}).StampedPrefixed(prefix, time.UnixMilli(int64(pos))); err != nil {
+				t.Fatal(err)
+			}
+			if !CheckPrefixed(prefix, tok) {
+				t.Fatalf("StampedPrefixed(%q) = %q fails its own check", prefix, tok)
+			}
 		}
 		i := int(pos % uint(len(tok)))
 		if tok[i] == b {

@@ -32,10 +32,19 @@ func (g Generator) Prefixed(prefix string) (string, error) {
 }
 
 // CheckPrefixed reports whether s has the shape and a valid checksum for
-// prefix. It is a cheap filter before a database lookup, not a proof of
-// validity.
+// prefix, plain (Prefixed) or stamped (StampedPrefixed). It is a cheap
+// filter before a database lookup, not a proof of validity.
 func CheckPrefixed(prefix, s string) bool {
-	if len(s) != len(prefix)+bodyLen+checksumLen || !strings.HasPrefix(s, prefix) {
+	if !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	switch len(s) - len(prefix) {
+	case bodyLen + checksumLen:
+	case stampLen + bodyLen + checksumLen:
+		if !isStamp(s[len(prefix) : len(prefix)+stampLen]) {
+			return false
+		}
+	default:
 		return false
 	}
 	body := s[len(prefix) : len(s)-checksumLen]

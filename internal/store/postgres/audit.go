@@ -55,11 +55,33 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 	if err != nil {
 		return wrap("append audit event", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err = s.pool.Exec(ctx, insertAuditEvent,
 		e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
 		e.ClientAddr, e.RequestID, e.Outcome, details)
 	return wrap("append audit event", err)
+}
+
+const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+// AppendAuditEvents implements store.AuditLog: the inserts go to the
+// server as one pipelined batch inside one transaction, one round trip and
+// one commit for the whole batch.
+func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error {
+	if len(es) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, e := range es {
+		details, err := detailsJSON(e.Details)
+		if err != nil {
+			return wrap("append audit events", err)
+		}
+		b.Queue(insertAuditEvent, e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
+			e.ClientAddr, e.RequestID, e.Outcome, details)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	return wrap("append audit events", err)
 }
 
 // ListAuditEvents implements store.AuditLog with one static, parameterized

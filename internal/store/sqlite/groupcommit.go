@@ -23,9 +23,19 @@ import (
 //     committed before it started;
 //   - a caller is answered only after the fsync that covers its commit
 //     has returned. That is exactly FULL's guarantee (a commit frame in a
-//     synced WAL survives power loss), so every token answered to a client
-//     survives a crash of the process or of the machine.
-
+//     synced WAL survives power loss), so a revocation, logout or
+//     deactivation survives a crash of the process or of the machine.
+//
+// Issuance is the exception (writeOp.early): a new token, code or audit
+// event is answered once its transaction has committed into the WAL,
+// which survives a crash of the process (SPEC §7; TestT47 kills the server
+// with SIGKILL) but not yet a power loss until the fsync that follows
+// within about a millisecond. That loss fails closed — a token the disk
+// lost is refused, and its client signs in again — while a lost revocation
+// would fail open, so revocations keep waiting. Under load the fsync is
+// most of a token request's latency (1 ms and more on a busy virtual
+// disk); Options.SyncIssuance restores the wait where power-loss
+// durability of issuance matters more than that.
 // maxBatch bounds how many writes share one transaction, so one batch
 // cannot hold the write lock for long.
 const maxBatch = 128
@@ -39,6 +49,8 @@ type writeOp struct {
 	// single: fn runs exactly one statement, which SQLite makes atomic on
 	// its own, so it needs no savepoint.
 	single bool
+	// early: answer at commit, before the fsync (issuance; see above).
+	early bool
 }
 
 type committer struct {
@@ -67,6 +79,8 @@ func newCommitter(db *sql.DB, durable func() error) *committer {
 
 // syncLoop fsyncs after commits and then answers their callers. Batches
 // that commit while an fsync runs are covered together by the next one.
+// A batch whose writes were all early still comes here, so that an fsync
+// follows every commit.
 func (c *committer) syncLoop() {
 	defer close(c.done)
 	for first := range c.acks {
@@ -105,6 +119,11 @@ func (c *committer) syncLoop() {
 // caller never reports failure for a write that committed.
 func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
 	return c.submit(writeOp{ctx: ctx, fn: fn})
+}
+
+// doEarly is do for issuance: answered once committed, before the fsync.
+func (c *committer) doEarly(ctx context.Context, fn func(*sql.Tx) error) error {
+	return c.submit(writeOp{ctx: ctx, fn: fn, early: true})
 }
 
 func (c *committer) submit(op writeOp) error {
@@ -154,7 +173,18 @@ func (c *committer) run(batch []writeOp) {
 	committed := false
 	defer func() {
 		if committed {
-			c.acks <- ackBatch{ops: batch, results: results}
+			// Early writes are answered now; the rest wait for the fsync
+			// (which also makes the early ones durable).
+			waiting := ackBatch{ops: batch[:0:0], results: results[:0:0]}
+			for i, op := range batch {
+				if op.early {
+					op.done <- results[i]
+					continue
+				}
+				waiting.ops = append(waiting.ops, op)
+				waiting.results = append(waiting.results, results[i])
+			}
+			c.acks <- waiting
 			return
 		}
 		for i, op := range batch {
@@ -220,10 +250,12 @@ func (c *committer) run(batch []writeOp) {
 }
 
 // groupExec is an execer whose every statement is its own write in the
-// committer, for single-statement writes.
+// committer, for single-statement writes. early marks issuance writes,
+// answered at commit (see the top of this file).
 type groupExec struct {
 	c     *committer
 	stmts *stmtCache
+	early bool
 }
 
 func (g groupExec) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -234,7 +266,7 @@ func (g groupExec) ExecContext(ctx context.Context, query string, args ...any) (
 		return nil, err
 	}
 	var res sql.Result
-	err = g.c.submit(writeOp{ctx: ctx, single: true, fn: func(tx *sql.Tx) error {
+	err = g.c.submit(writeOp{ctx: ctx, single: true, early: g.early, fn: func(tx *sql.Tx) error {
 		var err error
 		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 		return err

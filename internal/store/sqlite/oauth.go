@@ -184,7 +184,7 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	if err != nil {
 		return wrap("create auth code", err)
 	}
-	_, err = s.wx.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+	_, err = s.ix.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.UserUID, c.RedirectURI, l[0], l[1], c.Nonce,
 		c.CodeChallenge, c.CodeChallengeMethod, nullMicros(c.AuthTime), c.GrantID,
@@ -274,7 +274,7 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // CreateAccessToken implements store.Tokens. An empty UserUID
 // (client_credentials) is stored as NULL.
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", insertAccessToken(ctx, s.wx, t))
+	return wrap("create access token", insertAccessToken(ctx, s.ix, t))
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its

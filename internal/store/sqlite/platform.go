@@ -103,7 +103,7 @@ func (s *Store) CreateExchangedToken(ctx context.Context, e store.ExchangedToken
 	if err != nil {
 		return wrap("create exchanged token", err)
 	}
-	res, err := s.wx.ExecContext(ctx, `INSERT INTO platform_exchanges
+	res, err := s.ix.ExecContext(ctx, `INSERT INTO platform_exchanges
 			(jti_hash, token_id, user_uid, org_uid, scopes, audiences, created_at, expires_at)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE EXISTS (SELECT 1 FROM platform_tokens WHERE id = ?)`,

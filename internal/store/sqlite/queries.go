@@ -168,7 +168,7 @@ func oneRow(res sql.Result) error {
 
 // CreateAPIToken implements store.APITokens.
 func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
-	_, err := s.wx.ExecContext(ctx,
+	_, err := s.ix.ExecContext(ctx,
 		`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		t.Hash, t.UserUID, micros(t.CreatedAt), micros(t.ExpiresAt))
 	return wrap("create api token", err)
@@ -213,7 +213,7 @@ func (s *Store) DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, e
 
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
-	_, err := s.wx.ExecContext(ctx, `INSERT INTO web_sessions
+	_, err := s.ix.ExecContext(ctx, `INSERT INTO web_sessions
 			(hash, user_uid, csrf_token, auth_time, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		ws.Hash, ws.UserUID, ws.CSRFToken, micros(ws.AuthTime), micros(ws.CreatedAt), micros(ws.ExpiresAt))

@@ -37,14 +37,30 @@ type Store struct {
 	r   *sql.DB    // query_only connections for reads outside transactions
 	c   *committer // group commit over w; every write goes through it
 	wx  groupExec  // single-statement writes through c
+	ix  groupExec  // single-statement issuance writes through c (answered at commit unless SyncIssuance)
 	rx  readExec   // reads through cached prepared statements on r
 	wal *walSyncer // fsyncs the WAL after group commits
 	ws  *stmtCache // prepared statements on w, for single-statement writes
+
+	syncIssuance bool
 }
 
-// Open opens (creating if needed) the database file at path. It does not
-// migrate; call Migrate.
+// Options tune a Store.
+type Options struct {
+	// SyncIssuance answers issuance writes (new tokens, codes, audit
+	// events) only after the fsync that covers them, like every other
+	// write, instead of at commit (see groupcommit.go).
+	SyncIssuance bool
+}
+
+// Open opens (creating if needed) the database file at path with the
+// default Options. It does not migrate; call Migrate.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	switch {
 	case path == "":
 		return nil, errors.New("sqlite: empty database path")
@@ -88,7 +104,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	wal := &walSyncer{path: path + "-wal"}
 	c := newCommitter(w, wal.sync)
 	ws := newStmtCache(w)
-	return &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, rx: readExec{newStmtCache(r)}, ws: ws}, nil
+	return &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
+		rx: readExec{newStmtCache(r)}, ws: ws, syncIssuance: o.SyncIssuance}, nil
 }
 
 // dsn builds the driver DSN. The pragmas are DSN parameters, not statements
@@ -139,6 +156,16 @@ func (s *Store) Close() error {
 // failing fn is rolled back alone.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.c.do(ctx, fn)
+}
+
+// inIssueTx is inTx for issuance, answered at commit unless SyncIssuance
+// (groupcommit.go): only for writes whose loss in a power failure fails
+// closed, such as a new token that would then be refused.
+func (s *Store) inIssueTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.syncIssuance {
+		return s.c.do(ctx, fn)
+	}
+	return s.c.doEarly(ctx, fn)
 }
 
 // wrap maps driver errors onto the store sentinels, keeping the original

@@ -135,7 +135,7 @@ func (s *Store) DisableTwoFactor(ctx context.Context, userUID string) error {
 
 // CreatePendingLogin implements store.TwoFactors.
 func (s *Store) CreatePendingLogin(ctx context.Context, p store.PendingLogin) error {
-	_, err := s.wx.ExecContext(ctx, `INSERT INTO pending_logins (hash, user_uid, created_at, expires_at)
+	_, err := s.ix.ExecContext(ctx, `INSERT INTO pending_logins (hash, user_uid, created_at, expires_at)
 		VALUES (?, ?, ?, ?)`, p.Hash, p.UserUID, micros(p.CreatedAt), micros(p.ExpiresAt))
 	return wrap("create pending login", err)
 }

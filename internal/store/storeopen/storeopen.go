@@ -20,13 +20,24 @@ import (
 //
 // It does not migrate; the caller calls Migrate.
 func Open(ctx context.Context, dsn string) (store.Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// Options are backend settings that a DSN does not carry.
+type Options struct {
+	// SQLiteSyncIssuance: see sqlite.Options.SyncIssuance.
+	SQLiteSyncIssuance bool
+}
+
+// OpenWith is Open with backend options.
+func OpenWith(ctx context.Context, dsn string, o Options) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
 			return nil, errors.New("store: DSN \"sqlite:\" names no file; want sqlite:PATH")
 		}
-		s, err := sqlite.Open(ctx, path)
+		s, err := sqlite.OpenWith(ctx, path, sqlite.Options{SyncIssuance: o.SQLiteSyncIssuance})
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 // runAudit checks store.AuditLog and store.UserAdmin.
 func runAudit(t *testing.T, open Opener) {
 	parallel(t, "AppendList", open, testAuditAppendList)
+	parallel(t, "AppendBatch", open, testAuditAppendBatch)
 	parallel(t, "Filters", open, testAuditFilters)
 	parallel(t, "Paging", open, testAuditPaging)
 	parallel(t, "Retention", open, testAuditRetention)
@@ -89,6 +90,34 @@ func testAuditAppendList(t *testing.T, ctx context.Context, s store.Store) {
 	dup := newAuditEvent("login", at(4))
 	dup.ID = full.ID
 	checkErrIs(t, "duplicate id", s.AppendAuditEvent(ctx, dup), store.ErrConflict)
+}
+
+// testAuditAppendBatch: a batch is stored whole, or not at all when one of
+// its events conflicts.
+func testAuditAppendBatch(t *testing.T, ctx context.Context, s store.Store) {
+	if err := s.AppendAuditEvents(ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	batch := []store.AuditEvent{newAuditEvent("oauth.token_issued", at(1)), newAuditEvent("oauth.token_issued", at(2)),
+		{ID: hexID(), Time: at(3), Type: "platform.exchanged", Outcome: "success"}}
+	if err := s.AppendAuditEvents(ctx, batch); err != nil {
+		t.Fatalf("AppendAuditEvents: %v", err)
+	}
+	es := listAudit(t, s, store.AuditFilter{})
+	if len(es) != 3 {
+		t.Fatalf("%d events, want 3", len(es))
+	}
+	for i, e := range es {
+		checkAuditEvent(t, e, batch[2-i])
+	}
+
+	fresh := newAuditEvent("oauth.token_issued", at(4))
+	dup := newAuditEvent("oauth.token_issued", at(5))
+	dup.ID = batch[0].ID
+	checkErrIs(t, "batch with a duplicate id", s.AppendAuditEvents(ctx, []store.AuditEvent{fresh, dup}), store.ErrConflict)
+	if es := listAudit(t, s, store.AuditFilter{}); len(es) != 3 {
+		t.Fatalf("a failed batch left %d events, want the 3 from before", len(es))
+	}
 }
 
 func testAuditFilters(t *testing.T, ctx context.Context, s store.Store) {
