@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,5 +150,81 @@ func TestCommitterAnswersIssuanceAtCommit(t *testing.T) {
 	release <- nil
 	if err := <-durable; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommitterBatchesWhatQueuesBehindTheLeader: writes that arrive while
+// a batch runs share the next transaction, all of them succeed, and close
+// waits for them.
+func TestCommitterBatchesWhatQueuesBehindTheLeader(t *testing.T) {
+	db, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "b.db"), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db, func() error { return nil })
+
+	hold, running := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- c.do(context.Background(), func(tx *sql.Tx) error {
+			close(running)
+			<-hold
+			_, err := tx.Exec(`INSERT INTO t VALUES (0)`)
+			return err
+		})
+	}()
+	<-running
+	const queued = 10
+	var mu sync.Mutex
+	txs := map[*sql.Tx]int{}
+	errs := make(chan error, queued)
+	for i := 1; i <= queued; i++ {
+		go func() {
+			errs <- c.doEarly(context.Background(), func(tx *sql.Tx) error {
+				mu.Lock()
+				txs[tx]++
+				mu.Unlock()
+				_, err := tx.Exec(`INSERT INTO t VALUES (?)`, i)
+				return err
+			})
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		n := len(c.queue)
+		c.mu.Unlock()
+		if n == queued {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued behind the running batch, want %d", n, queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < queued; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(txs) != 1 {
+		t.Fatalf("the %d queued writes ran in %d transactions, want 1", queued, len(txs))
+	}
+	c.close()
+	c.close() // idempotent
+	if err := c.do(context.Background(), func(*sql.Tx) error { return nil }); !errors.Is(err, errClosed) {
+		t.Fatalf("write after close: %v, want errClosed", err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != queued+1 {
+		t.Fatalf("%d rows (%v), want %d", n, err, queued+1)
 	}
 }
