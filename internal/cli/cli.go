@@ -157,7 +157,7 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg, io.Stderr)
-	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SQLiteSyncIssuance: cfg.SQLiteSyncIssuance})
+	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance})
 	if err != nil {
 		return err
 	}

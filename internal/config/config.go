@@ -66,11 +66,12 @@ type Config struct {
 	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256 or RS256)
 	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
 	VerifyCacheTTL   time.Duration // how long /auth/verify may reuse a verification (0: never); bounds revocation across instances
-	// SQLiteSyncIssuance makes SQLite answer an issued token only after
-	// the fsync that covers it (power-loss durable issuance), as it always
-	// does for revocations; off, issuance is durable against a crash of
-	// the process at commit (SPEC §7) and on disk within the next fsync.
-	SQLiteSyncIssuance bool
+	// SyncIssuance answers an issued token only once it is on disk (SQLite:
+	// after the fsync that covers it; PostgreSQL: synchronous_commit on),
+	// as revocations always are. Off, issuance is durable against a crash
+	// of tolk when answered (SPEC §7) and on disk moments later; what a
+	// power loss takes back fails closed.
+	SyncIssuance bool
 
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration
@@ -225,7 +226,7 @@ var settings = []setting{
 	{name: "exchange_alg", set: str(func(c *Config) *string { return &c.ExchangeAlg })},
 	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
 	{name: "verify_cache_ttl", set: dur(func(c *Config) *time.Duration { return &c.VerifyCacheTTL })},
-	{name: "sqlite_sync_issuance", set: boolean(func(c *Config) *bool { return &c.SQLiteSyncIssuance })},
+	{name: "sync_issuance", set: boolean(func(c *Config) *bool { return &c.SyncIssuance })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 }

@@ -66,7 +66,8 @@ const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `)
 
 // AppendAuditEvents implements store.AuditLog: the inserts go to the
 // server as one pipelined batch inside one transaction, one round trip and
-// one commit for the whole batch.
+// one commit for the whole batch. Only the high-volume events written
+// behind the response come here, so it is an issuance write.
 func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error {
 	if len(es) == 0 {
 		return nil
@@ -80,7 +81,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 		b.Queue(insertAuditEvent, e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
 			e.ClientAddr, e.RequestID, e.Outcome, details)
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	err := s.inIssueTx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	return wrap("append audit events", err)
 }
 

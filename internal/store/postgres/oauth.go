@@ -149,7 +149,7 @@ const authCodeColumns = `hash, client_id, user_uid, redirect_uri, scopes, audien
 
 // CreateAuthCode implements store.Tokens.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+	_, err := s.issue.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.Hash, c.ClientID, c.UserUID, c.RedirectURI, strList(c.Scopes), strList(c.Audiences), c.Nonce,
 		c.CodeChallenge, c.CodeChallengeMethod, nullTime(c.AuthTime), c.GrantID,
@@ -230,7 +230,7 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // CreateAccessToken implements store.Tokens. An empty UserUID
 // (client_credentials) is stored as NULL.
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", insertAccessToken(ctx, s.pool, t))
+	return wrap("create access token", insertAccessToken(ctx, s.issue, t))
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its

@@ -31,16 +31,71 @@ import (
 // concurrent use, also by several processes on the same database.
 type Store struct {
 	pool *pgxpool.Pool
+	// issue carries issuance writes (new tokens, codes, sessions, audit
+	// batches written behind the response, rate-limit takes) on
+	// connections with synchronous_commit off: the commit returns before its WAL flush,
+	// durable against a crash of tolk at once and against a crash of the
+	// database server within wal_writer_delay. Losing them fails closed (a
+	// token the server lost is refused), like SQLite's issuance writes;
+	// revocations and every other write keep synchronous_commit on. It is
+	// pool itself with Options.SyncIssuance.
+	issue *pgxpool.Pool
 }
 
+// Options tune a Store.
+type Options struct {
+	// SyncIssuance commits issuance writes with synchronous_commit on too.
+	SyncIssuance bool
+}
+
+// Pool sizes when the DSN sets no pool_max_conns. pgx's default, four on
+// a small machine, queued a busy token endpoint behind four commits in
+// flight; PostgreSQL flushes the WAL of concurrent commits together, so
+// more of them in flight is more tokens per flush. Three instances at
+// these sizes stay within PostgreSQL's default max_connections (100).
+const (
+	defaultMaxConns      = 16
+	defaultIssueMaxConns = 8
+)
+
 // Open connects to the database named by dsn (a postgres:// URL or a
-// keyword/value string, as pgx accepts). It does not migrate; call Migrate.
+// keyword/value string, as pgx accepts) with the default Options. It does
+// not migrate; call Migrate.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN, password included.
 		return nil, errors.New("postgres: invalid DSN")
 	}
+	sized := strings.Contains(dsn, "pool_max_conns")
+	if !sized {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool, issue: pool}
+	if !o.SyncIssuance {
+		icfg := cfg.Copy()
+		icfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		if !sized {
+			icfg.MaxConns = defaultIssueMaxConns
+		}
+		if s.issue, err = connect(ctx, icfg); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func connect(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -49,7 +104,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return pool, nil
 }
 
 // Ping checks that the database answers.
@@ -60,8 +115,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be released.
+// Close closes the pools, waiting for connections in use to be released.
 func (s *Store) Close() error {
+	if s.issue != s.pool {
+		s.issue.Close()
+	}
 	s.pool.Close()
 	return nil
 }
@@ -74,8 +132,17 @@ const maxTxAttempts = 5
 // retry, it runs fn again after a short random pause, a bounded number of
 // times; fn must therefore be safe to repeat.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return txOn(ctx, s.pool, fn)
+}
+
+// inIssueTx is inTx for issuance writes (see Store.issue).
+func (s *Store) inIssueTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return txOn(ctx, s.issue, fn)
+}
+
+func txOn(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, fn)
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, fn)
 		if err == nil || attempt == maxTxAttempts || !retryable(err) {
 			return err
 		}

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -104,4 +105,50 @@ func TestInstances(t *testing.T) {
 		}
 		return stores
 	})
+}
+
+// TestIssuanceCommitsAsynchronously: issuance writes go through
+// connections with synchronous_commit off, everything else (revocations)
+// through connections with it on; SyncIssuance puts both on; the pools
+// are sized for a busy token endpoint unless the DSN sizes them.
+func TestIssuanceCommitsAsynchronously(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	for _, c := range []struct {
+		name        string
+		sync        bool
+		main, issue string
+	}{
+		{"default", false, "on", "off"},
+		{"sync_issuance", true, "on", "on"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{SyncIssuance: c.sync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			main, issue, err := s.SynchronousCommit(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if main != c.main || issue != c.issue {
+				t.Fatalf("synchronous_commit: main %s, issuance %s; want %s, %s", main, issue, c.main, c.issue)
+			}
+			if m, _ := s.MaxConns(); m < 16 {
+				t.Fatalf("main pool of %d connections, want at least 16", m)
+			}
+		})
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s, err := postgres.Open(t.Context(), dsn+sep+"pool_max_conns=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if m, i := s.MaxConns(); m != 3 || i != 3 {
+		t.Fatalf("pool_max_conns=3 gave pools of %d and %d", m, i)
+	}
 }

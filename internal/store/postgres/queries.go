@@ -163,7 +163,7 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, uid, hash string, at tim
 
 // CreateAPIToken implements store.APITokens.
 func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.issue.Exec(ctx,
 		`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		t.Hash, t.UserUID, t.CreatedAt, t.ExpiresAt)
 	return wrap("create api token", err)
@@ -205,7 +205,7 @@ func (s *Store) DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, e
 
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO web_sessions
+	_, err := s.issue.Exec(ctx, `INSERT INTO web_sessions
 			(hash, user_uid, csrf_token, auth_time, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		ws.Hash, ws.UserUID, ws.CSRFToken, ws.AuthTime, ws.CreatedAt, ws.ExpiresAt)

@@ -17,7 +17,12 @@ import (
 // then read separately (it only informs Retry-After).
 func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity time.Duration, now time.Time) (bool, time.Time, error) {
 	var tat time.Time
-	err := s.pool.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, tat)
+	// Committed asynchronously (Store.issue): what a database crash can
+	// take back is a few spent tokens, which lets a few more requests
+	// through once; waiting for a WAL flush per request, with every
+	// request of a busy client queued on its one row lock, cost more than
+	// the request itself.
+	err := s.issue.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, tat)
 		SELECT $1, $2::timestamptz + $3::interval WHERE $2::timestamptz + $3::interval <= $4::timestamptz
 		ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, $2::timestamptz) + $3::interval
 		WHERE greatest(r.tat, $2::timestamptz) + $3::interval <= $4::timestamptz

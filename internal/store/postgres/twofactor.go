@@ -130,7 +130,7 @@ func (s *Store) DisableTwoFactor(ctx context.Context, userUID string) error {
 
 // CreatePendingLogin implements store.TwoFactors.
 func (s *Store) CreatePendingLogin(ctx context.Context, p store.PendingLogin) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO pending_logins (hash, user_uid, created_at, expires_at)
+	_, err := s.issue.Exec(ctx, `INSERT INTO pending_logins (hash, user_uid, created_at, expires_at)
 		VALUES ($1, $2, $3, $4)`, p.Hash, p.UserUID, p.CreatedAt, p.ExpiresAt)
 	return wrap("create pending login", err)
 }

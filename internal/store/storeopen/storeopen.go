@@ -25,8 +25,9 @@ func Open(ctx context.Context, dsn string) (store.Store, error) {
 
 // Options are backend settings that a DSN does not carry.
 type Options struct {
-	// SQLiteSyncIssuance: see sqlite.Options.SyncIssuance.
-	SQLiteSyncIssuance bool
+	// SyncIssuance: see sqlite.Options.SyncIssuance and
+	// postgres.Options.SyncIssuance.
+	SyncIssuance bool
 }
 
 // OpenWith is Open with backend options.
@@ -37,13 +38,13 @@ func OpenWith(ctx context.Context, dsn string, o Options) (store.Store, error) {
 		if path == "" {
 			return nil, errors.New("store: DSN \"sqlite:\" names no file; want sqlite:PATH")
 		}
-		s, err := sqlite.OpenWith(ctx, path, sqlite.Options{SyncIssuance: o.SQLiteSyncIssuance})
+		s, err := sqlite.OpenWith(ctx, path, sqlite.Options{SyncIssuance: o.SyncIssuance})
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := postgres.Open(ctx, dsn)
+		s, err := postgres.OpenWith(ctx, dsn, postgres.Options{SyncIssuance: o.SyncIssuance})
 		if err != nil {
 			return nil, err
 		}
