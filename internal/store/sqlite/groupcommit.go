@@ -295,8 +295,13 @@ func (g groupExec) ExecContext(ctx context.Context, query string, args ...any) (
 	}
 	var res sql.Result
 	err = g.c.submit(writeOp{ctx: ctx, single: true, early: g.early, fn: func(tx *sql.Tx) error {
+		// Not ctx: a statement in a shared transaction must not be
+		// interrupted when its request ends (SQLite would roll back the
+		// whole batch), and watching ctx costs the driver a goroutine.
+		// The committer skips ops whose ctx ended before their turn.
 		var err error
-		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		bg := context.Background()
+		res, err = tx.StmtContext(bg, st).ExecContext(bg, args...)
 		return err
 	}})
 	return res, err

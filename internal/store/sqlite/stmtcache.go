@@ -51,7 +51,14 @@ func (c *stmtCache) close() {
 // readExec runs read queries through cached statements on the read pool.
 type readExec struct{ c *stmtCache }
 
+// QueryRowContext runs a one-row lookup. It is not interrupted when ctx
+// ends once it has started: the driver watches a cancellable context with a
+// goroutine per statement, which cost more than the lookup by primary key
+// it would interrupt. A ctx already done still fails it at once.
 func (r readExec) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := r.c.get(ctx, q)
 	if err != nil {
 		// Surface the prepare error through the Row, as database/sql does.
