@@ -44,6 +44,9 @@ type PlatformTokens interface {
 	// GetPlatformTokenByHash returns the token whatever its expiry;
 	// callers check it.
 	GetPlatformTokenByHash(ctx context.Context, hash string) (PlatformToken, error)
+	// GetPlatformToken returns the token by its ID whatever its expiry
+	// (callers check it), or ErrNotFound once it is deleted.
+	GetPlatformToken(ctx context.Context, id string) (PlatformToken, error)
 	// ListPlatformTokens returns the user's tokens, oldest first (expired
 	// ones included).
 	ListPlatformTokens(ctx context.Context, userUID string) ([]PlatformToken, error)

@@ -44,6 +44,13 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	return t, wrap("get platform token", err)
 }
 
+// GetPlatformToken implements store.PlatformTokens: a primary-key read.
+func (s *Store) GetPlatformToken(ctx context.Context, id string) (store.PlatformToken, error) {
+	t, err := scanPlatformToken(s.pool.QueryRow(ctx,
+		`SELECT `+platformTokenColumns+` FROM platform_tokens WHERE id = $1`, id))
+	return t, wrap("get platform token", err)
+}
+
 // ListPlatformTokens implements store.PlatformTokens. Tokens created in the
 // same microsecond are ordered by ID, bytewise as in SQLite.
 func (s *Store) ListPlatformTokens(ctx context.Context, userUID string) ([]store.PlatformToken, error) {

@@ -42,6 +42,14 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	return t, wrap("get platform token", err)
 }
 
+// GetPlatformToken implements store.PlatformTokens: a primary-key read on
+// the read pool, which sees every committed revocation.
+func (s *Store) GetPlatformToken(ctx context.Context, id string) (store.PlatformToken, error) {
+	t, err := scanPlatformToken(s.rx.QueryRowContext(ctx,
+		`SELECT `+platformTokenColumns+` FROM platform_tokens WHERE id = ?`, id))
+	return t, wrap("get platform token", err)
+}
+
 // ListPlatformTokens implements store.PlatformTokens. Tokens created in the
 // same microsecond are ordered by ID.
 func (s *Store) ListPlatformTokens(ctx context.Context, userUID string) ([]store.PlatformToken, error) {

@@ -29,6 +29,13 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			t.Fatalf("GetPlatformTokenByHash: %v", err)
 		}
 		checkPlatformToken(t, got, b)
+		for _, want := range []store.PlatformToken{a, b} {
+			got, err := s.GetPlatformToken(ctx, want.ID)
+			if err != nil {
+				t.Fatalf("GetPlatformToken: %v", err)
+			}
+			checkPlatformToken(t, got, want)
+		}
 		list, err := s.ListPlatformTokens(ctx, u.UID)
 		if err != nil {
 			t.Fatalf("ListPlatformTokens: %v", err)
@@ -56,6 +63,13 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		}
 		_, err := s.GetPlatformTokenByHash(ctx, hash())
 		checkErrIs(t, "GetPlatformTokenByHash(unknown)", err, store.ErrNotFound)
+		_, err = s.GetPlatformToken(ctx, hash()[:32])
+		checkErrIs(t, "GetPlatformToken(unknown)", err, store.ErrNotFound)
+		// The id is the key, not the hash (nor the other way round).
+		_, err = s.GetPlatformToken(ctx, tok.Hash)
+		checkErrIs(t, "GetPlatformToken(the token's hash)", err, store.ErrNotFound)
+		_, err = s.GetPlatformTokenByHash(ctx, tok.ID)
+		checkErrIs(t, "GetPlatformTokenByHash(the token's id)", err, store.ErrNotFound)
 		_, err = s.GetExchangedToken(ctx, hash())
 		checkErrIs(t, "GetExchangedToken(unknown)", err, store.ErrNotFound)
 		e := newExchange(tok, u)
@@ -107,7 +121,16 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			}
 			_, err = s.GetPlatformTokenByHash(ctx, tok.Hash)
 			if alive := err == nil; alive != tt.wantAlive {
-				t.Errorf("%s: token alive = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+				t.Errorf("%s: token alive by hash = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+			}
+			// By id is how verification finds an exchanged JWT's token:
+			// gone at once after the revocation.
+			_, err = s.GetPlatformToken(ctx, tok.ID)
+			if alive := err == nil; alive != tt.wantAlive {
+				t.Errorf("%s: token alive by id = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+			}
+			if !tt.wantAlive {
+				checkErrIs(t, tt.name+": GetPlatformToken", err, store.ErrNotFound)
 			}
 		}
 		// The cascade: the revoked token's exchanged JWTs are gone with it.
