@@ -44,7 +44,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 }
 
 // BenchmarkVerifyExchangedJWT is tolk's own check of an exchanged JWT
-// (signature, claims, the jti record, the user), as whoAmI runs it.
+// (signature, claims, the API token by id, the user), as whoAmI runs it.
 func BenchmarkVerifyExchangedJWT(b *testing.B) {
 	s := tolktest.New(b)
 	_, tok := newAPIToken(b, s, "bench", time.Time{})

@@ -61,7 +61,14 @@ func badSubject() error {
 
 // Exchange checks an API token and issues a JWT for its user. Errors are
 // *oauth.Error values (RFC 8693 §2.2.2, RFC 6749 §5.2); unexpected ones
-// wrap server_error. On any error nothing is issued or recorded.
+// wrap server_error. On any error nothing is issued.
+//
+// Nothing is stored per JWT: the JWT names its API token (client_id) and
+// its user (sub), and verify looks the token up on every use, so an
+// exchange costs reads and a signature, not a durable write (issue 7).
+// A revocation that commits while an exchange is in flight may let that
+// one JWT be handed out, but tolk refuses it from the revocation on, like
+// every other JWT of the token.
 func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged, error) {
 	if req.SubjectToken == "" {
 		return Exchanged{}, oauth.ErrInvalidRequest("subject_token is required")
@@ -126,7 +133,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if expiresIn < 1 {
 		return Exchanged{}, badSubject()
 	}
-	// Stamped, so the record's key appends to its index (secret.Key).
+	// The jti is not stored; it is unique per JWT (RFC 9068 §2.2) for
+	// audit logs and resource servers that keep their own replay state.
 	jti, err := s.Gen.StampedHex(now, 16)
 	if err != nil {
 		return Exchanged{}, internal(err)
@@ -136,18 +144,6 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 		JTI: jti, ClientID: ClientIDPrefix + tok.ID, Scope: oauth.JoinScope(scopes), OrgUID: u.OrgUID,
 	}
 	jwt, err := s.Keys.Sign(ctx, s.alg(), signing.TypAtJWT, c)
-	if err != nil {
-		return Exchanged{}, internal(err)
-	}
-	// Recorded only while the API token exists: a revocation that won the
-	// race leaves nothing behind, and the JWT is not handed out.
-	err = s.Store.CreateExchangedToken(ctx, store.ExchangedToken{
-		JTIHash: secret.Key(jti), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
-		Scopes: scopes, Audiences: auds, CreatedAt: now, ExpiresAt: exp,
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return Exchanged{}, badSubject()
-	}
 	if err != nil {
 		return Exchanged{}, internal(err)
 	}
@@ -252,14 +248,21 @@ func IsExchanged(tok string) bool {
 
 // verified is a checked exchanged JWT.
 type verified struct {
-	claims claims
-	rec    store.ExchangedToken
-	user   store.User
+	claims  claims
+	scopes  []string // nil: the user's whole access (no scope claim)
+	expires time.Time
+	user    store.User
 }
 
 // verify checks an exchanged JWT completely: signature, alg and kid by the
-// keyring's policy, typ at+jwt, iss, exp, and the record of its jti, which
-// is gone once the API token is revoked. Failures are authn.ErrInvalid.
+// keyring's policy, typ at+jwt, iss, exp; then the API token its client_id
+// names, read by id on every call: it must still exist (revocation deletes
+// it), not have expired, and belong to the JWT's sub, whose user must be
+// active and of the JWT's org_uid. Everything else the principal holds
+// comes from the signed claims. Failures are authn.ErrInvalid.
+//
+// Only Exchange signs at+jwt tokens with a ClientIDPrefix client_id: OAuth
+// JWT access tokens carry a registered client's id, 24 alphanumerics.
 func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 	payload, err := s.Keys.Verify(ctx, tok, signing.TypAtJWT)
 	if err != nil {
@@ -269,44 +272,58 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 		return verified{}, err
 	}
 	var c claims
-	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" ||
-		!strings.HasPrefix(c.ClientID, ClientIDPrefix) {
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" || c.Subject == "" {
+		return verified{}, authn.ErrInvalid
+	}
+	id, ok := strings.CutPrefix(c.ClientID, ClientIDPrefix)
+	if !ok || id == "" {
+		return verified{}, authn.ErrInvalid
+	}
+	// Exchange writes the scope claim with JoinScope and leaves it out
+	// for the user's whole access; read it back the same way: "" is nil.
+	scopes, ok := oauth.ParseScope(c.Scope)
+	if !ok {
 		return verified{}, authn.ErrInvalid
 	}
 	now := s.now()
-	if !now.Before(time.Unix(c.Expiry, 0)) {
+	expires := time.Unix(c.Expiry, 0).UTC()
+	if !now.Before(expires) {
 		return verified{}, authn.ErrInvalid
 	}
-	rec, err := s.Store.GetExchangedToken(ctx, secret.Key(c.JTI))
+	pt, err := s.Store.GetPlatformToken(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
+		return verified{}, authn.ErrInvalid // revoked (or never issued)
+	}
+	if err != nil {
+		return verified{}, err
+	}
+	if Expired(pt, now) || pt.UserUID != c.Subject {
+		return verified{}, authn.ErrInvalid
+	}
+	// Exchange keeps exp within the token's life; never trust it beyond.
+	if !pt.ExpiresAt.IsZero() && pt.ExpiresAt.Before(expires) {
+		expires = pt.ExpiresAt
+	}
+	u, err := s.Store.GetUser(ctx, pt.UserUID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Active || u.OrgUID != c.OrgUID)) {
 		return verified{}, authn.ErrInvalid
 	}
 	if err != nil {
 		return verified{}, err
 	}
-	if !now.Before(rec.ExpiresAt) || rec.UserUID != c.Subject || ClientIDPrefix+rec.TokenID != c.ClientID {
-		return verified{}, authn.ErrInvalid
-	}
-	u, err := s.Store.GetUser(ctx, rec.UserUID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
-		return verified{}, authn.ErrInvalid
-	}
-	if err != nil {
-		return verified{}, err
-	}
-	return verified{claims: c, rec: rec, user: u}, nil
+	return verified{claims: c, scopes: scopes, expires: expires, user: u}, nil
 }
 
-// Verify is the authn verifier of exchanged JWTs. The principal's scopes
-// and audiences come from the record, which holds what the JWT carries.
+// Verify is the authn verifier of exchanged JWTs. The principal's scopes,
+// audiences and organization are the signed claims, checked by verify.
 func (s *Service) Verify(ctx context.Context, tok string) (authn.Principal, error) {
 	v, err := s.verify(ctx, tok)
 	if err != nil {
 		return authn.Principal{}, err
 	}
 	return authn.Principal{
-		User: &v.user, OrgUID: v.rec.OrgUID, ClientID: v.claims.ClientID,
-		Scopes: v.rec.Scopes, Audiences: v.rec.Audiences, Method: authn.MethodJWT, ExpiresAt: v.rec.ExpiresAt,
+		User: &v.user, OrgUID: v.claims.OrgUID, ClientID: v.claims.ClientID,
+		Scopes: v.scopes, Audiences: v.claims.Audience, Method: authn.MethodJWT, ExpiresAt: v.expires,
 	}, nil
 }
 
@@ -339,12 +356,12 @@ func (s *Service) Introspect(ctx context.Context, caller store.Client, tok strin
 	if err != nil {
 		return inactive, true, internal(err)
 	}
-	if caller.OrgUID != v.rec.OrgUID {
+	if caller.OrgUID != v.claims.OrgUID {
 		return inactive, true, nil
 	}
 	return authz.Introspection{
-		Active: true, Scope: v.claims.Scope, ClientID: v.claims.ClientID, Username: v.user.UserName, TokenType: "Bearer",
-		Exp: v.rec.ExpiresAt.Unix(), Iat: v.claims.IssuedAt, Sub: v.user.UID, Aud: v.rec.Audiences,
-		Iss: s.Config.Issuer, OrgUID: v.rec.OrgUID,
+		Active: true, Scope: oauth.JoinScope(v.scopes), ClientID: v.claims.ClientID, Username: v.user.UserName, TokenType: "Bearer",
+		Exp: v.expires.Unix(), Iat: v.claims.IssuedAt, Sub: v.user.UID, Aud: v.claims.Audience,
+		Iss: s.Config.Issuer, OrgUID: v.claims.OrgUID,
 	}, true, nil
 }

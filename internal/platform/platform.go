@@ -4,15 +4,16 @@
 // short-lived RFC 9068 JWT; and tolk's verifiers and introspection accept
 // that JWT only while the API token it came from exists.
 //
-// Revocation (SECURITY.md T42). Every exchanged JWT is recorded by the hash
-// of its jti, and revoking the API token deletes those records in the same
-// statement (ON DELETE CASCADE). tolk's own verifiers (whoAmI, /user,
-// /userinfo, /auth/verify through authn) and POST /oauth/introspect look the
-// record up on every request, so they refuse the JWTs at once. A service
-// that verifies the JWT locally against the JWKS cannot know of the
-// revocation and accepts it until its exp, at most ExchangeTTL (4 h less a
-// second) after issue; services that need revocation at once must
-// introspect or use /auth/verify.
+// Revocation (SECURITY.md T42). Nothing is stored per exchanged JWT: its
+// signed client_id names the API token it came from. tolk's own verifiers
+// (whoAmI, /user, /userinfo, /auth/verify through authn) and POST
+// /oauth/introspect read that token by id on every request and refuse the
+// JWT once the token is revoked (deleted) or expired, or its user is not
+// the JWT's sub or is deactivated, so revocation reaches the JWTs at once
+// without a write per exchange. A service that verifies the JWT locally
+// against the JWKS cannot know of the revocation and accepts it until its
+// exp, at most ExchangeTTL (4 h less a second) after issue; services that
+// need revocation at once must introspect or use /auth/verify.
 //
 // Scopes. An API token carries its user's whole access. An exchange
 // without scope gives a JWT with no scope claim, which tolk reads as the
@@ -159,9 +160,9 @@ func (s *Service) List(ctx context.Context, userUID string) ([]store.PlatformTok
 	return s.Store.ListPlatformTokens(ctx, userUID)
 }
 
-// Revoke deletes the user's token id and, with it, the records of every JWT
-// exchanged from it, so tolk refuses those JWTs from now on. ErrNotFound
-// if the user has no such token (another user's token included).
+// Revoke deletes the user's token id, so tolk refuses every JWT exchanged
+// from it from now on (verify finds no token). ErrNotFound if the user has
+// no such token (another user's token included).
 func (s *Service) Revoke(ctx context.Context, userUID, id string) error {
 	err := s.Store.DeletePlatformToken(ctx, userUID, id)
 	if errors.Is(err, store.ErrNotFound) {

@@ -2,12 +2,17 @@ package platform_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +20,65 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/platform"
+	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 
-// TestT42_RevokedTokenRefusesExchangedJWT: revoking the API token makes
-// tolk refuse the JWTs exchanged from it at once, at whoAmI and at
-// introspection, and refuses new exchanges.
+// checkJWT asserts that tolk accepts (want true) or refuses jwt at every
+// verifier it has: platform.Service.Verify, whoAmI (authn), /auth/verify
+// (forward auth, with its cache) and introspection.
+func checkJWT(t *testing.T, s *tolktest.Server, introspect func(string) map[string]any, what, jwt string, want bool) {
+	t.Helper()
+	_, err := s.Tolk.Platform.Verify(context.Background(), jwt)
+	if want && err != nil {
+		t.Errorf("%s: Verify: %v, want accepted", what, err)
+	}
+	if !want && !errors.Is(err, authn.ErrInvalid) {
+		t.Errorf("%s: Verify = %v, want authn.ErrInvalid", what, err)
+	}
+	wantCode := map[bool]int{true: http.StatusOK, false: http.StatusUnauthorized}[want]
+	if code, _ := whoAmI(t, s, jwt); code != wantCode {
+		t.Errorf("%s: whoAmI = %d, want %d", what, code, wantCode)
+	}
+	if code := forwardAuth(t, s, jwt); code != wantCode {
+		t.Errorf("%s: /auth/verify = %d, want %d", what, code, wantCode)
+	}
+	if got := introspect(jwt); got["active"] != want || (!want && len(got) != 1) {
+		t.Errorf("%s: introspection = %v, want active %v", what, got, want)
+	}
+}
+
+// forwardAuth calls /auth/verify with a bearer token.
+func forwardAuth(t testing.TB, s *tolktest.Server, tok string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/auth/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, _ := s.Do(t, req)
+	return resp.StatusCode
+}
+
+// revokeInUI revokes the user's API token id through Settings → Access
+// Tokens, as the user does.
+func revokeInUI(t testing.TB, s *tolktest.Server, userName, id string) {
+	t.Helper()
+	b := oauthflow.New(t, s.URL)
+	b.Login(t, userName, "pw-"+userName+"-long-enough")
+	page := b.Get(t, "/settings/access-tokens")
+	if page.Status != http.StatusOK {
+		t.Fatalf("GET /settings/access-tokens: %d", page.Status)
+	}
+	form := url.Values{"csrf_token": {oauthflow.HiddenFields(page.Body).Get("csrf_token")}}
+	if p := b.Post(t, "/settings/access-tokens/"+id+"/revoke", form); p.Status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", p.Status, p.Body)
+	}
+}
+
+// TestT42_RevokedTokenRefusesExchangedJWT: revoking the API token (in the
+// web UI) makes tolk refuse the JWTs exchanged from it at once, at Verify,
+// whoAmI, /auth/verify and introspection, and refuses new exchanges.
+// Nothing per JWT is stored: the check is the token's own row.
 func TestT42_RevokedTokenRefusesExchangedJWT(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, s *tolktest.Server) {
@@ -32,32 +89,85 @@ func TestT42_RevokedTokenRefusesExchangedJWT(t *testing.T) {
 		other, _ := exchange(t, s, keep.Secret)
 		introspect := introspector(t, s, defaultOrg(t, s))
 		for _, j := range []string{jwt1, jwt2, other} {
-			if code, _ := whoAmI(t, s, j); code != http.StatusOK {
-				t.Fatalf("whoAmI before revocation = %d", code)
-			}
-			if got := introspect(j); got["active"] != true {
-				t.Fatalf("introspection before revocation = %v", got)
-			}
+			checkJWT(t, s, introspect, "before revocation", j, true)
 		}
-		if err := s.Tolk.Platform.Revoke(context.Background(), u.UID, c.Token.ID); err != nil {
-			t.Fatal(err)
-		}
+		revokeInUI(t, s, u.UserName, c.Token.ID)
 		// No clock advance: "at once".
 		for _, j := range []string{jwt1, jwt2} {
-			if code, _ := whoAmI(t, s, j); code != http.StatusUnauthorized {
-				t.Errorf("whoAmI after revocation = %d, want 401", code)
-			}
-			if got := introspect(j); got["active"] != false {
-				t.Errorf("introspection after revocation = %v, want inactive", got)
-			}
+			checkJWT(t, s, introspect, "after revocation", j, false)
 		}
 		if resp, m := post(t, s, "/oauth/token", exchangeForm(c.Secret)); resp.StatusCode != 400 || m["error"] != "invalid_request" {
 			t.Errorf("exchange after revocation = %d %v, want invalid_request", resp.StatusCode, m)
 		}
 		// Another token's JWT is untouched.
-		if code, _ := whoAmI(t, s, other); code != http.StatusOK {
-			t.Errorf("whoAmI with another token's JWT = %d, want 200", code)
+		checkJWT(t, s, introspect, "another token's JWT", other, true)
+	})
+}
+
+// TestT42_TokenAndUserCheckedOnEveryUse: a JWT signed by tolk's own key,
+// with good claims, is still refused when its API token has expired (even
+// before the JWT's exp), when its user is deactivated, when its client_id
+// names another user's token or a token that never existed, and when its
+// org_uid is not its user's. Such JWTs are minted here with tolk's keyring,
+// since Exchange never issues them: it is verification that must hold.
+func TestT42_TokenAndUserCheckedOnEveryUse(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *tolktest.Server) {
+		ctx := context.Background()
+		introspect := introspector(t, s, defaultOrg(t, s))
+		mint := func(t *testing.T, base string, set map[string]any) string {
+			t.Helper()
+			_, cl := jwtParts(t, base)
+			for k, v := range set {
+				cl[k] = v
+			}
+			tok, err := s.Tolk.Keys.Sign(ctx, "ES256", "at+jwt", cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
 		}
+
+		t.Run("expired API token", func(t *testing.T) {
+			_, c := newAPIToken(t, s, "exp-user", s.Clock.Now().Add(time.Hour))
+			good, _ := exchange(t, s, c.Secret)
+			// Four hours, beyond the token's expiry: only the token's own
+			// expiry can end it at one hour.
+			long := mint(t, good, map[string]any{"exp": s.Clock.Now().Add(4 * time.Hour).Unix()})
+			checkJWT(t, s, introspect, "a long JWT of a live token", long, true)
+			s.Clock.Advance(time.Hour)
+			checkJWT(t, s, introspect, "a long JWT of an expired token", long, false)
+		})
+		t.Run("deactivated user", func(t *testing.T) {
+			u, c := newAPIToken(t, s, "gone-user", time.Time{})
+			jwt, _ := exchange(t, s, c.Secret)
+			if _, err := s.Tolk.Platform.Verify(ctx, jwt); err != nil {
+				t.Fatalf("Verify before deactivation: %v", err)
+			}
+			if err := s.Store.SetUserActive(ctx, u.UID, false, s.Clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			checkJWT(t, s, introspect, "the JWT of a deactivated user", jwt, false)
+		})
+		t.Run("client_id of another user's token", func(t *testing.T) {
+			_, ca := newAPIToken(t, s, "alice", time.Time{})
+			_, cb := newAPIToken(t, s, "bob", time.Time{})
+			jwtA, _ := exchange(t, s, ca.Secret)
+			checkJWT(t, s, introspect, "alice's own JWT, re-signed", mint(t, jwtA, nil), true)
+			bobs := mint(t, jwtA, map[string]any{"client_id": platform.ClientIDPrefix + cb.Token.ID})
+			checkJWT(t, s, introspect, "sub alice, client_id bob's token", bobs, false)
+			never := mint(t, jwtA, map[string]any{"client_id": platform.ClientIDPrefix + strings.Repeat("0", 32)})
+			checkJWT(t, s, introspect, "client_id of a token never issued", never, false)
+			for _, id := range []string{platform.ClientIDPrefix, "platform-api-token", ca.Token.ID} {
+				checkJWT(t, s, introspect, "client_id "+id, mint(t, jwtA, map[string]any{"client_id": id}), false)
+			}
+			otherOrg := mint(t, jwtA, map[string]any{"org_uid": "00000000-0000-4000-8000-000000000042"})
+			if _, err := s.Tolk.Platform.Verify(ctx, otherOrg); !errors.Is(err, authn.ErrInvalid) {
+				t.Errorf("org_uid not alice's: Verify = %v, want authn.ErrInvalid", err)
+			}
+			noSub := mint(t, jwtA, map[string]any{"sub": ""})
+			checkJWT(t, s, introspect, "no sub", noSub, false)
+		})
 	})
 }
 
@@ -125,6 +235,14 @@ func TestT42_NoMoreScopeThanAsked(t *testing.T) {
 	if p.Method != "jwt" || p.ClientID != platform.ClientIDPrefix+c.Token.ID {
 		t.Errorf("principal = %+v", p)
 	}
+	// The principal's scopes and audiences are the signed claims: no scope
+	// claim is the user's whole access (nil), as for the API token; a
+	// narrowed aud stays narrowed.
+	whole, _ := exchange(t, s, c.Secret, "audience", "tms")
+	req.Header.Set("Authorization", "Bearer "+whole)
+	if p, err := s.Tolk.Authn.Authenticate(req); err != nil || p.Scopes != nil || !p.ForAudience("tms") || p.ForAudience("strings") {
+		t.Errorf("principal of a JWT without scope, aud tms = %+v, %v; want Scopes nil, audience tms only", p, err)
+	}
 	if resp, m := post(t, s, "/oauth/token", exchangeForm(c.Secret, "scope", "read superuser")); resp.StatusCode != 400 || m["error"] != "invalid_scope" {
 		t.Errorf("widening scope = %d %v, want invalid_scope", resp.StatusCode, m)
 	}
@@ -173,15 +291,15 @@ func TestT31_ExchangedJWTForgeries(t *testing.T) {
 		{"widened scope", parts[0] + "." + enc(with(cl, "scope", "team.manage")) + "." + parts[2]},
 		{"other subject", parts[0] + "." + enc(with(cl, "sub", "00000000-0000-4000-8000-000000000001")) + "." + parts[2]},
 		{"typ JWT (id_token-like), our key", wrongTyp},
+		{"signed by another key under our kid", foreign(t, hdr["kid"].(string), parts[1])},
+		{"unsigned (two parts)", parts[0] + "." + parts[1]},
+		{"empty signature", parts[0] + "." + parts[1] + "."},
 	}
+	introspect := introspector(t, s, defaultOrg(t, s))
 	for _, tt := range tests {
-		if code, _ := whoAmI(t, s, tt.tok); code != http.StatusUnauthorized {
-			t.Errorf("%s: whoAmI = %d, want 401", tt.name, code)
-		}
+		checkJWT(t, s, introspect, tt.name, tt.tok, false)
 	}
-	if code, _ := whoAmI(t, s, good); code != http.StatusOK {
-		t.Errorf("the genuine JWT: whoAmI = %d", code)
-	}
+	checkJWT(t, s, introspect, "the genuine JWT", good, true)
 }
 
 // TestT32_ExchangedJWTSurvivesKeyRotation: the JWT names its kid, and
@@ -208,6 +326,34 @@ func TestT32_ExchangedJWTSurvivesKeyRotation(t *testing.T) {
 			t.Errorf("%s: go-jose against the JWKS: %v", name, err)
 		}
 	}
+}
+
+// foreign signs payload (base64url) with a fresh ES256 key under kid, as
+// an attacker who knows tolk's kid but not its key would.
+func foreign(t testing.TB, kid, payload string) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func fetchJWKS(t testing.TB, s *tolktest.Server) jose.JSONWebKeySet {

@@ -2,12 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -44,6 +39,13 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	return t, wrap("get platform token", err)
 }
 
+// GetPlatformToken implements store.PlatformTokens: a primary-key read.
+func (s *Store) GetPlatformToken(ctx context.Context, id string) (store.PlatformToken, error) {
+	t, err := scanPlatformToken(s.pool.QueryRow(ctx,
+		`SELECT `+platformTokenColumns+` FROM platform_tokens WHERE id = $1`, id))
+	return t, wrap("get platform token", err)
+}
+
 // ListPlatformTokens implements store.PlatformTokens. Tokens created in the
 // same microsecond are ordered by ID, bytewise as in SQLite.
 func (s *Store) ListPlatformTokens(ctx context.Context, userUID string) ([]store.PlatformToken, error) {
@@ -65,8 +67,8 @@ func (s *Store) ListPlatformTokens(ctx context.Context, userUID string) ([]store
 }
 
 // DeletePlatformToken implements store.PlatformTokens: one DELETE keyed by
-// user and id, cascading to platform_exchanges; row locking lets only the
-// first of concurrent calls delete the row.
+// user and id; row locking lets only the first of concurrent calls delete
+// the row.
 func (s *Store) DeletePlatformToken(ctx context.Context, userUID, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM platform_tokens WHERE id = $1 AND user_uid = $2`, id, userUID)
 	if err != nil {
@@ -86,61 +88,12 @@ func (s *Store) TouchPlatformToken(ctx context.Context, id string, at time.Time,
 	return tag.RowsAffected() == 1, nil
 }
 
-// CreateExchangedToken implements store.PlatformTokens. The WHERE EXISTS
-// covers a token deleted before this statement; one deleted concurrently
-// is caught by the foreign key check (which locks the referenced row), and
-// both come out as ErrNotFound.
-func (s *Store) CreateExchangedToken(ctx context.Context, e store.ExchangedToken) error {
-	var scopes any
-	if len(e.Scopes) > 0 {
-		scopes = e.Scopes
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO platform_exchanges
-			(jti_hash, token_id, user_uid, org_uid, scopes, audiences, created_at, expires_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8
-		WHERE EXISTS (SELECT 1 FROM platform_tokens WHERE id = $2)`,
-		e.JTIHash, e.TokenID, e.UserUID, e.OrgUID, scopes, strList(e.Audiences), e.CreatedAt, e.ExpiresAt)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
-		return fmt.Errorf("postgres: create exchanged token: %w: %w", store.ErrNotFound, err)
-	}
-	if err != nil {
-		return wrap("create exchanged token", err)
-	}
-	return wrap("create exchanged token", oneRow(tag))
-}
-
-// GetExchangedToken implements store.PlatformTokens.
-func (s *Store) GetExchangedToken(ctx context.Context, jtiHash string) (store.ExchangedToken, error) {
-	var e store.ExchangedToken
-	err := s.pool.QueryRow(ctx, `SELECT jti_hash, token_id, user_uid, org_uid, scopes, audiences, created_at, expires_at
-		FROM platform_exchanges WHERE jti_hash = $1`, jtiHash).Scan(
-		&e.JTIHash, &e.TokenID, &e.UserUID, &e.OrgUID, &e.Scopes, &e.Audiences, &e.CreatedAt, &e.ExpiresAt)
-	if err != nil {
-		return store.ExchangedToken{}, wrap("get exchanged token", err)
-	}
-	e.Scopes, e.Audiences = fromStrList(e.Scopes), fromStrList(e.Audiences)
-	e.CreatedAt, e.ExpiresAt = e.CreatedAt.UTC(), e.ExpiresAt.UTC()
-	return e, nil
-}
-
-// DeleteExpiredPlatformTokens implements store.PlatformTokens in one
-// transaction.
+// DeleteExpiredPlatformTokens implements store.PlatformTokens with one
+// DELETE.
 func (s *Store) DeleteExpiredPlatformTokens(ctx context.Context, t time.Time) (int, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Exchanged records first, so the cascade's rows are counted too.
-		a, err := tx.Exec(ctx, `DELETE FROM platform_exchanges WHERE expires_at < $1
-			OR token_id IN (SELECT id FROM platform_tokens WHERE expires_at < $1)`, t)
-		if err != nil {
-			return err
-		}
-		b, err := tx.Exec(ctx, `DELETE FROM platform_tokens WHERE expires_at < $1`, t)
-		if err != nil {
-			return err
-		}
-		n = a.RowsAffected() + b.RowsAffected()
-		return nil
-	})
-	return int(n), wrap("delete expired platform tokens", err)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM platform_tokens WHERE expires_at < $1`, t)
+	if err != nil {
+		return 0, wrap("delete expired platform tokens", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -3,16 +3,16 @@ package storetest
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/store"
 )
 
-// testPlatformTokens covers store.PlatformTokens: round trips, ownership on
-// revocation, the cascade to exchanged records, last-used throttling,
-// expiry clean-up and the single-use races.
+// testPlatformTokens covers store.PlatformTokens: round trips by hash and
+// by id, ownership on revocation, a revoked token gone for GetPlatformToken
+// (what refuses its exchanged JWTs), last-used throttling, expiry clean-up
+// and the single-use races.
 func testPlatformTokens(t *testing.T, open Opener) {
 	parallel(t, "CreateGetList", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		org := mustOrg(t, s)
@@ -29,6 +29,13 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			t.Fatalf("GetPlatformTokenByHash: %v", err)
 		}
 		checkPlatformToken(t, got, b)
+		for _, want := range []store.PlatformToken{a, b} {
+			got, err := s.GetPlatformToken(ctx, want.ID)
+			if err != nil {
+				t.Fatalf("GetPlatformToken: %v", err)
+			}
+			checkPlatformToken(t, got, want)
+		}
 		list, err := s.ListPlatformTokens(ctx, u.UID)
 		if err != nil {
 			t.Fatalf("ListPlatformTokens: %v", err)
@@ -56,11 +63,13 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		}
 		_, err := s.GetPlatformTokenByHash(ctx, hash())
 		checkErrIs(t, "GetPlatformTokenByHash(unknown)", err, store.ErrNotFound)
-		_, err = s.GetExchangedToken(ctx, hash())
-		checkErrIs(t, "GetExchangedToken(unknown)", err, store.ErrNotFound)
-		e := newExchange(tok, u)
-		mustExchange(t, s, e)
-		checkErrIs(t, "CreateExchangedToken(duplicate)", s.CreateExchangedToken(ctx, e), store.ErrConflict)
+		_, err = s.GetPlatformToken(ctx, hash()[:32])
+		checkErrIs(t, "GetPlatformToken(unknown)", err, store.ErrNotFound)
+		// The id is the key, not the hash (nor the other way round).
+		_, err = s.GetPlatformToken(ctx, tok.Hash)
+		checkErrIs(t, "GetPlatformToken(the token's hash)", err, store.ErrNotFound)
+		_, err = s.GetPlatformTokenByHash(ctx, tok.ID)
+		checkErrIs(t, "GetPlatformTokenByHash(the token's id)", err, store.ErrNotFound)
 		if ok, err := s.TouchPlatformToken(ctx, hash()[:32], at(0), time.Minute); err != nil || ok {
 			t.Errorf("TouchPlatformToken(unknown) = %v, %v; want false, nil", ok, err)
 		}
@@ -71,20 +80,6 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		mallory := mustUser(t, s, newUser(org, "mallory"))
 		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
 		keep := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
-		e1, e2 := newExchange(tok, u), newExchange(tok, u)
-		e1.Scopes = []string{"read", "write"}
-		mustExchange(t, s, e1)
-		mustExchange(t, s, e2)
-		k := mustExchange(t, s, newExchange(keep, u))
-
-		got, err := s.GetExchangedToken(ctx, e1.JTIHash)
-		if err != nil {
-			t.Fatalf("GetExchangedToken: %v", err)
-		}
-		checkExchange(t, got, e1)
-		if got, err := s.GetExchangedToken(ctx, e2.JTIHash); err != nil || got.Scopes != nil {
-			t.Errorf("GetExchangedToken(no scopes) = %+v, %v; want Scopes nil", got, err)
-		}
 
 		tests := []struct {
 			name      string
@@ -107,21 +102,27 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			}
 			_, err = s.GetPlatformTokenByHash(ctx, tok.Hash)
 			if alive := err == nil; alive != tt.wantAlive {
-				t.Errorf("%s: token alive = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+				t.Errorf("%s: token alive by hash = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+			}
+			// By id is how verification finds an exchanged JWT's token:
+			// gone at once after the revocation.
+			_, err = s.GetPlatformToken(ctx, tok.ID)
+			if alive := err == nil; alive != tt.wantAlive {
+				t.Errorf("%s: token alive by id = %v (err %v), want %v", tt.name, alive, err, tt.wantAlive)
+			}
+			if !tt.wantAlive {
+				checkErrIs(t, tt.name+": GetPlatformToken", err, store.ErrNotFound)
 			}
 		}
-		// The cascade: the revoked token's exchanged JWTs are gone with it.
-		for _, e := range []store.ExchangedToken{e1, e2} {
-			_, err := s.GetExchangedToken(ctx, e.JTIHash)
-			checkErrIs(t, "GetExchangedToken after revocation", err, store.ErrNotFound)
-		}
-		if _, err := s.GetExchangedToken(ctx, k.JTIHash); err != nil {
-			t.Errorf("GetExchangedToken(other token's): %v", err)
-		}
-		// Nothing can be recorded against a revoked token.
-		checkErrIs(t, "CreateExchangedToken(revoked token)", s.CreateExchangedToken(ctx, newExchange(tok, u)), store.ErrNotFound)
-		if _, err := s.GetPlatformTokenByHash(ctx, keep.Hash); err != nil {
-			t.Errorf("GetPlatformTokenByHash(other token): %v", err)
+		for _, get := range []func() (store.PlatformToken, error){
+			func() (store.PlatformToken, error) { return s.GetPlatformTokenByHash(ctx, keep.Hash) },
+			func() (store.PlatformToken, error) { return s.GetPlatformToken(ctx, keep.ID) },
+		} {
+			if got, err := get(); err != nil {
+				t.Errorf("other token after the revocation: %v", err)
+			} else {
+				checkPlatformToken(t, got, keep)
+			}
 		}
 	})
 	parallel(t, "Touch", open, func(t *testing.T, ctx context.Context, s store.Store) {
@@ -157,34 +158,23 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		expired := mustPlatformToken(t, s, newPlatformToken(u.UID, now.Add(-time.Microsecond)))
 		atNow := mustPlatformToken(t, s, newPlatformToken(u.UID, now))
 		never := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
-		fromExpired := mustExchange(t, s, newExchange(expired, u)) // still "valid" itself, goes with its token
-		old := newExchange(never, u)
-		old.ExpiresAt = now.Add(-time.Minute)
-		mustExchange(t, s, old)
-		live := mustExchange(t, s, newExchange(never, u))
 
 		n, err := s.DeleteExpiredPlatformTokens(ctx, now)
-		if err != nil || n != 3 {
-			t.Errorf("DeleteExpiredPlatformTokens = %d, %v; want 3 (one token, two records)", n, err)
+		if err != nil || n != 1 {
+			t.Errorf("DeleteExpiredPlatformTokens = %d, %v; want 1", n, err)
 		}
 		for _, tc := range []struct {
 			name string
-			hash string
+			tok  store.PlatformToken
 			gone bool
-		}{{"expired", expired.Hash, true}, {"expiring now", atNow.Hash, false}, {"never expiring", never.Hash, false}} {
-			_, err := s.GetPlatformTokenByHash(ctx, tc.hash)
+		}{{"expired", expired, true}, {"expiring now", atNow, false}, {"never expiring", never, false}} {
+			_, err := s.GetPlatformTokenByHash(ctx, tc.tok.Hash)
 			if gone := errors.Is(err, store.ErrNotFound); gone != tc.gone {
 				t.Errorf("%s token: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
 			}
-		}
-		for _, tc := range []struct {
-			name string
-			e    store.ExchangedToken
-			gone bool
-		}{{"of the expired token", fromExpired, true}, {"expired", old, true}, {"live", live, false}} {
-			_, err := s.GetExchangedToken(ctx, tc.e.JTIHash)
+			_, err = s.GetPlatformToken(ctx, tc.tok.ID)
 			if gone := errors.Is(err, store.ErrNotFound); gone != tc.gone {
-				t.Errorf("exchanged record %s: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
+				t.Errorf("%s token by id: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
 			}
 		}
 		if n, err := s.DeleteExpiredPlatformTokens(ctx, now); err != nil || n != 0 {
@@ -209,34 +199,34 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			t.Errorf("%d concurrent revocations succeeded, want exactly 1", wins)
 		}
 	})
-	parallel(t, "RevokeRacesExchange", open, func(t *testing.T, ctx context.Context, s store.Store) {
-		// Exchanges racing a revocation: whatever the order, no record
-		// survives the revocation.
+	parallel(t, "RevokeRacesReads", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		// Verifications racing a revocation: each read sees the token or
+		// ErrNotFound, nothing else, and once DeletePlatformToken has
+		// returned every read is ErrNotFound.
 		u := mustUser(t, s, newUser(mustOrg(t, s), "wendy"))
 		tok := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
-		es := make([]store.ExchangedToken, workers)
-		for i := range es {
-			es[i] = newExchange(tok, u)
-		}
 		var errs [workers]error
 		race(func(i int) {
 			if i == 0 {
 				errs[i] = s.DeletePlatformToken(ctx, u.UID, tok.ID)
 				return
 			}
-			errs[i] = s.CreateExchangedToken(ctx, es[i])
+			got, err := s.GetPlatformToken(ctx, tok.ID)
+			if err == nil && got.ID != tok.ID {
+				err = errors.New("another token: " + got.ID)
+			}
+			errs[i] = err
 		})
 		if errs[0] != nil {
 			t.Fatalf("DeletePlatformToken: %v", errs[0])
 		}
 		for i := 1; i < workers; i++ {
 			if errs[i] != nil && !errors.Is(errs[i], store.ErrNotFound) {
-				t.Errorf("CreateExchangedToken #%d: %v", i, errs[i])
-			}
-			if _, err := s.GetExchangedToken(ctx, es[i].JTIHash); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("exchanged record #%d survived the revocation (err %v)", i, err)
+				t.Errorf("GetPlatformToken #%d: %v", i, errs[i])
 			}
 		}
+		_, err := s.GetPlatformToken(ctx, tok.ID)
+		checkErrIs(t, "GetPlatformToken after the revocation", err, store.ErrNotFound)
 	})
 }
 
@@ -244,11 +234,6 @@ func newPlatformToken(userUID string, expires time.Time) store.PlatformToken {
 	h := hash()
 	return store.PlatformToken{ID: hash()[:32], UserUID: userUID, Name: "CI pipeline", Hash: h, LastEight: h[len(h)-8:],
 		CreatedAt: base(), ExpiresAt: expires}
-}
-
-func newExchange(tok store.PlatformToken, u store.User) store.ExchangedToken {
-	return store.ExchangedToken{JTIHash: hash(), TokenID: tok.ID, UserUID: u.UID, OrgUID: u.OrgUID,
-		Audiences: []string{"tms", "strings"}, CreatedAt: base(), ExpiresAt: at(240)}
 }
 
 func mustPlatformToken(t *testing.T, s store.Store, tok store.PlatformToken) store.PlatformToken {
@@ -259,14 +244,6 @@ func mustPlatformToken(t *testing.T, s store.Store, tok store.PlatformToken) sto
 	return tok
 }
 
-func mustExchange(t *testing.T, s store.Store, e store.ExchangedToken) store.ExchangedToken {
-	t.Helper()
-	if err := s.CreateExchangedToken(t.Context(), e); err != nil {
-		t.Fatalf("CreateExchangedToken: %v", err)
-	}
-	return e
-}
-
 func checkPlatformToken(t *testing.T, got, want store.PlatformToken) {
 	t.Helper()
 	if got.ID != want.ID || got.UserUID != want.UserUID || got.Name != want.Name || got.Hash != want.Hash || got.LastEight != want.LastEight {
@@ -274,15 +251,5 @@ func checkPlatformToken(t *testing.T, got, want store.PlatformToken) {
 	}
 	checkTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, "LastUsedAt", got.LastUsedAt, want.LastUsedAt)
-	checkTime(t, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-}
-
-func checkExchange(t *testing.T, got, want store.ExchangedToken) {
-	t.Helper()
-	if got.JTIHash != want.JTIHash || got.TokenID != want.TokenID || got.UserUID != want.UserUID || got.OrgUID != want.OrgUID ||
-		!reflect.DeepEqual(got.Scopes, want.Scopes) || !reflect.DeepEqual(got.Audiences, want.Audiences) {
-		t.Errorf("exchanged token = %+v, want %+v", got, want)
-	}
-	checkTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 }
