@@ -131,7 +131,7 @@ func idleConns(base string, n int) error {
 func (b *bench) soakRun(build loadgen.Request) error {
 	done := make(chan struct{})
 	var samples []string
-	var first, last int64
+	var rssAt, heapAt []int64
 	go func() {
 		step := b.o.soak / 10
 		t := time.NewTicker(step)
@@ -145,11 +145,9 @@ func (b *bench) soakRun(build loadgen.Request) error {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			r := rss()
-			if first == 0 {
-				first = r
-			}
-			last = r
-			samples = append(samples, fmt.Sprintf("%3ds %s (heap %s)", int((step*time.Duration(i)).Seconds()), mib(r), mib(int64(ms.HeapInuse))))
+			rssAt, heapAt = append(rssAt, r), append(heapAt, int64(ms.HeapInuse))
+			samples = append(samples, fmt.Sprintf("%3ds %s (heap %s, %d goroutines)", int((step*time.Duration(i)).Seconds()), mib(r),
+				mib(int64(ms.HeapInuse)), runtime.NumGoroutine()))
 		}
 	}()
 	r, err := loadgen.Run(b.ctx, b.tolkURL, build, loadgen.Options{Connections: b.o.conns, Duration: b.o.soak})
@@ -162,6 +160,13 @@ func (b *bench) soakRun(build loadgen.Request) error {
 	for _, s := range samples {
 		fmt.Println("  RSS at", s)
 	}
-	fmt.Printf("soak: RSS growth from the first to the last sample: %+.1f MiB\n", float64(last-first)/(1<<20))
+	if n := len(rssAt); n >= 2 {
+		// The first half includes warming caches (Go heap, SQLite's page
+		// cache, the WAL up to its checkpoint size); steady state is
+		// judged on the second half.
+		h := n / 2
+		fmt.Printf("soak: RSS growth first to last sample %+.1f MiB; over the second half %+.1f MiB (heap in use %+.1f MiB)\n",
+			float64(rssAt[n-1]-rssAt[0])/(1<<20), float64(rssAt[n-1]-rssAt[h])/(1<<20), float64(heapAt[n-1]-heapAt[h])/(1<<20))
+	}
 	return nil
 }
