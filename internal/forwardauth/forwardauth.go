@@ -47,8 +47,14 @@ import (
 
 // Handler serves GET /auth/verify.
 type Handler struct {
-	Verifier   *verify.Verifier // with a Resolver (see Resolver)
-	QueryToken bool             // read a TMS ?token= from the original URI
+	// Resolver resolves the credential (tolk's server sets it). A cached
+	// verification comes with its answer headers ready-made, so a hit
+	// costs no header formatting.
+	Resolver *Resolver
+	// Verifier, used when Resolver is nil, is a verify.Verifier with a
+	// Resolver (see Resolver).
+	Verifier   *verify.Verifier
+	QueryToken bool // read a TMS ?token= from the original URI
 	Log        *slog.Logger
 }
 
@@ -62,14 +68,54 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
 }
 
-func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var scopes []string
-	for _, v := range q["scope"] {
-		scopes = append(scopes, splitList(v)...)
+// require reads ?audience= (the first) and ?scope= (every one, each a
+// list) as url.ParseQuery does, without building its map, and without
+// its limit on the number of parameters (past which it reads none: no
+// scope would be required).
+func require(raw string) verify.Require {
+	var req verify.Require
+	escaped := strings.ContainsAny(raw, "%+")
+	audience := false
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(kv, ";") { // ParseQuery refuses the pair
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if escaped {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		switch k {
+		case "scope":
+			req.Scopes = append(req.Scopes, splitList(v)...)
+		case "audience":
+			if !audience {
+				req.Audience, audience = v, true
+			}
+		}
 	}
-	req := verify.Require{Audience: q.Get("audience"), Scopes: scopes}
-	p, err := h.Verifier.Verify(h.forwarded(r))
+	return req
+}
+
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	req := require(r.URL.RawQuery)
+	var (
+		p   verify.Principal
+		hdr answerHeaders
+		err error
+	)
+	if h.Resolver != nil {
+		p, hdr, err = h.Resolver.resolve(h.forwarded(r))
+	} else {
+		p, err = h.Verifier.Verify(h.forwarded(r))
+	}
 	if err == nil {
 		err = verify.Check(p, req)
 	}
@@ -78,18 +124,28 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	verify.SetHeaders(w.Header(), p)
+	if hdr != nil {
+		hdr.set(w.Header())
+	} else {
+		verify.SetHeaders(w.Header(), p)
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
 // forwarded is the request whose credential is checked: r's headers, and
-// as URL the original URI when a ?token= may be read from it.
+// as URL the original URI when a ?token= may be read from it. r itself
+// serves when its own URL cannot present a token: query_token is off and
+// its query names none (a literal "token", or an escape that could spell
+// one).
 func (h *Handler) forwarded(r *http.Request) *http.Request {
+	if !h.QueryToken && !strings.Contains(r.URL.RawQuery, "token") && !strings.Contains(r.URL.RawQuery, "%") {
+		return r
+	}
 	r2 := new(http.Request)
 	*r2 = *r
 	u := &url.URL{Path: r.URL.Path}
 	if h.QueryToken {
-		for _, name := range []string{"X-Forwarded-Uri", "X-Original-URI"} {
+		for _, name := range []string{"X-Forwarded-Uri", "X-Original-Uri"} {
 			if raw := r.Header.Get(name); raw != "" {
 				if orig, err := url.ParseRequestURI(raw); err == nil {
 					u.RawQuery = orig.RawQuery

@@ -345,9 +345,13 @@ func HTMLHeaders(w http.ResponseWriter) {
 
 // NoStore forbids caching of a response that carries a secret.
 func NoStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 }
+
+// Shared header values: len == cap, so a later Add copies instead of
+// writing into them.
+var noStore, noCache = []string{"no-store"}, []string{"no-cache"}
 
 // RetryAfter sets Retry-After in whole seconds, rounded up.
 func RetryAfter(w http.ResponseWriter, d time.Duration) {
