@@ -121,15 +121,55 @@ func TestCachedAnswerIsTheUncachedOne(t *testing.T) {
 // presents a token, even when authn would read one and query_token is off
 // in the handler, however the name is spelled.
 func TestForwardedNeverReadsOwnQueryToken(t *testing.T) {
-	h := &Handler{}
-	for _, raw := range []string{"token=x", "scope=read&token=x", "%74oken=x", "scope=read&%74oken=x"} {
-		r := httptest.NewRequest(http.MethodGet, "/auth/verify?"+raw, nil)
-		if got := h.forwarded(r).URL.Query().Get("token"); got != "" {
-			t.Errorf("%q: forwarded URL presents token %q", raw, got)
+	for _, h := range []*Handler{{}, {QueryToken: true}} {
+		for _, raw := range []string{"token=x", "scope=read&token=x", "%74oken=x", "scope=read&%74oken=x"} {
+			r := httptest.NewRequest(http.MethodGet, "/auth/verify?"+raw, nil)
+			if got := h.forwarded(r).URL.Query().Get("token"); got != "" {
+				t.Errorf("query_token=%v %q: forwarded URL presents token %q", h.QueryToken, raw, got)
+			}
+		}
+		r := httptest.NewRequest(http.MethodGet, "/auth/verify?scope=read", nil)
+		if h.forwarded(r) != r {
+			t.Errorf("query_token=%v: a query without a token was copied", h.QueryToken)
 		}
 	}
-	r := httptest.NewRequest(http.MethodGet, "/auth/verify?scope=read", nil)
-	if h.forwarded(r) != r {
-		t.Error("a query without a token was copied")
+}
+
+// TestForwardedOriginalURI: with query_token, the original URI's token
+// (and only its query) is what the resolver sees; without, never.
+func TestForwardedOriginalURI(t *testing.T) {
+	for _, tc := range []struct {
+		query       bool
+		header, uri string
+		want        string
+	}{
+		{true, "X-Forwarded-Uri", "/api/x?a=1&token=t1", "t1"},
+		{true, "X-Original-URI", "/api/x?%74oken=t2", "t2"},
+		{true, "X-Original-URI", "/api/x?a=1", ""},
+		{false, "X-Forwarded-Uri", "/api/x?token=t1", ""},
+	} {
+		h := &Handler{QueryToken: tc.query}
+		r := httptest.NewRequest(http.MethodGet, "/auth/verify?scope=read", nil)
+		r.Header.Set(tc.header, tc.uri)
+		f := h.forwarded(r)
+		if got := f.URL.Query().Get("token"); got != tc.want {
+			t.Errorf("%+v: token %q (URL %v), want %q", tc, got, f.URL, tc.want)
+		}
+	}
+}
+
+// TestCachedRequire: the remembered answers are require's, and the
+// shared scope slices cannot be appended into.
+func TestCachedRequire(t *testing.T) {
+	for range 2 {
+		for _, raw := range requireQueries {
+			got := cachedRequire(raw)
+			if want := require(raw); !reflect.DeepEqual(got, want) && !(len(got.Scopes) == 0 && len(want.Scopes) == 0 && got.Audience == want.Audience) {
+				t.Errorf("cachedRequire(%q) = %+v, want %+v", raw, got, want)
+			}
+			if cap(got.Scopes) != len(got.Scopes) {
+				t.Errorf("cachedRequire(%q): scopes cap %d > len %d", raw, cap(got.Scopes), len(got.Scopes))
+			}
+		}
 	}
 }

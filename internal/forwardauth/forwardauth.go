@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/httpx"
@@ -94,7 +95,11 @@ func require(raw string) verify.Require {
 		}
 		switch k {
 		case "scope":
-			req.Scopes = append(req.Scopes, splitList(v)...)
+			if l := splitList(v); req.Scopes == nil && len(l) > 0 {
+				req.Scopes = l // one allocation for the usual single scope= list
+			} else {
+				req.Scopes = append(req.Scopes, l...)
+			}
 		case "audience":
 			if !audience {
 				req.Audience, audience = v, true
@@ -104,8 +109,46 @@ func require(raw string) verify.Require {
 	return req
 }
 
+// requires remembers the Require of the few query strings a proxy sends
+// (each auth_request or ForwardAuth location has its own fixed URL): they
+// are read once, and their scope slices shared, read only.
+var requires struct {
+	sync.RWMutex
+	m map[string]verify.Require
+}
+
+const (
+	maxRequires     = 64
+	maxRequireQuery = 512
+)
+
+func cachedRequire(raw string) verify.Require {
+	if raw == "" {
+		return verify.Require{}
+	}
+	requires.RLock()
+	req, ok := requires.m[raw]
+	requires.RUnlock()
+	if ok {
+		return req
+	}
+	req = require(raw)
+	req.Scopes = req.Scopes[:len(req.Scopes):len(req.Scopes)] // shared: an append copies
+	if len(raw) <= maxRequireQuery {
+		requires.Lock()
+		if requires.m == nil {
+			requires.m = make(map[string]verify.Require)
+		}
+		if len(requires.m) < maxRequires {
+			requires.m[raw] = req
+		}
+		requires.Unlock()
+	}
+	return req
+}
+
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	req := require(r.URL.RawQuery)
+	req := cachedRequire(r.URL.RawQuery)
 	var (
 		p   verify.Principal
 		hdr answerHeaders
@@ -134,28 +177,40 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 
 // forwarded is the request whose credential is checked: r's headers, and
 // as URL the original URI when a ?token= may be read from it. r itself
-// serves when its own URL cannot present a token: query_token is off and
-// its query names none (a literal "token", or an escape that could spell
-// one).
+// serves when neither its own URL nor (with query_token) the original URI
+// can present a token: no literal "token" and no escape that could spell
+// one.
 func (h *Handler) forwarded(r *http.Request) *http.Request {
-	if !h.QueryToken && !strings.Contains(r.URL.RawQuery, "token") && !strings.Contains(r.URL.RawQuery, "%") {
+	if !mayHoldToken(r.URL.RawQuery) && (!h.QueryToken || !mayHoldToken(originalURI(r))) {
 		return r
 	}
 	r2 := new(http.Request)
 	*r2 = *r
 	u := &url.URL{Path: r.URL.Path}
 	if h.QueryToken {
-		for _, name := range []string{"X-Forwarded-Uri", "X-Original-Uri"} {
-			if raw := r.Header.Get(name); raw != "" {
-				if orig, err := url.ParseRequestURI(raw); err == nil {
-					u.RawQuery = orig.RawQuery
-				}
-				break
+		if raw := originalURI(r); raw != "" {
+			if orig, err := url.ParseRequestURI(raw); err == nil {
+				u.RawQuery = orig.RawQuery
 			}
 		}
 	}
 	r2.URL = u
 	return r2
+}
+
+// originalURI is the URI the proxy was asked for: X-Forwarded-Uri
+// (Traefik, Caddy), else X-Original-URI (nginx), else "".
+func originalURI(r *http.Request) string {
+	if raw := r.Header.Get("X-Forwarded-Uri"); raw != "" {
+		return raw
+	}
+	return r.Header.Get("X-Original-Uri")
+}
+
+// mayHoldToken reports whether a URI or query could carry a token
+// parameter.
+func mayHoldToken(s string) bool {
+	return strings.Contains(s, "token") || strings.Contains(s, "%")
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
