@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -386,4 +387,32 @@ func TestRequestState(t *testing.T) {
 		}
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+}
+
+// TestRequestStateIsTheContext: the request state is the request's
+// context; its parent's values, deadline and cancellation pass through.
+func TestRequestStateIsTheContext(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	var inner context.Context
+	h := httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if ctx.Value(key{}) != "v" {
+			t.Error("parent value lost")
+		}
+		var stop context.CancelFunc
+		inner, stop = context.WithCancel(ctx)
+		_ = stop
+		if httpx.RequestID(inner) == "" {
+			t.Error("request id not visible from a derived context")
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent))
+	cancel()
+	select {
+	case <-inner.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not reach a context derived from the request state")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,7 +30,12 @@ const (
 // recorder of AccessLog and Recover. It is one allocation and one context
 // value however many of the middleware fill it, instead of a request copy
 // and a context layer each.
+//
+// It is the request's context itself: the parent context with one more
+// value, as context.WithValue would make, without a second allocation.
 type reqState struct {
+	context.Context // the parent
+
 	id       string
 	idHeader [1]string // the X-Request-Id value (len == cap: Add copies)
 	clientIP string
@@ -40,7 +46,21 @@ type reqState struct {
 	hasActor bool // a place for an actor exists (SetActor stores it)
 }
 
+// Value returns the state for stateKey, else the parent's value.
+func (s *reqState) Value(key any) any {
+	if key == any(stateKey) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// String names the context as context.WithValue's would be named.
+func (s *reqState) String() string { return fmt.Sprint(s.Context) + ".WithValue(httpx.request)" }
+
 func stateOf(ctx context.Context) *reqState {
+	if s, ok := ctx.(*reqState); ok { // the usual case: no walk up the chain
+		return s
+	}
 	s, _ := ctx.Value(stateKey).(*reqState)
 	return s
 }
@@ -50,8 +70,8 @@ func withState(r *http.Request) (*http.Request, *reqState) {
 	if s := stateOf(r.Context()); s != nil {
 		return r, s
 	}
-	s := new(reqState)
-	return r.WithContext(context.WithValue(r.Context(), stateKey, s)), s
+	s := &reqState{Context: r.Context()}
+	return r.WithContext(s), s
 }
 
 // RequestID returns the id of the request in ctx, or "".
