@@ -1,6 +1,7 @@
 package forwardauth_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -40,7 +41,7 @@ func BenchmarkBareHandler(b *testing.B) { httpbench.BenchmarkBare(b) }
 // credentials returns a tolk (cache on or off) and a JWT and a PAT of one
 // user.
 func credentials(b *testing.B, ttl time.Duration) (*tolktest.Server, string, string) {
-	s := tolktest.New(b, tolktest.Options{ClockStart: time.Now(), Config: func(c *config.Config) { c.VerifyCacheTTL = ttl }})
+	s := tolktest.New(b, tolktest.Options{ClockStart: time.Now(), LogTo: io.Discard, Config: func(c *config.Config) { c.VerifyCacheTTL = ttl }})
 	u := s.CreateUser(b, "bench", store.RoleLinguist, "bench-password-1")
 	jwt, _ := verifytest.PlatformJWT(b, s, u, "strings", "read")
 	return s, jwt, verifytest.PAT(b, s, u, "read")
