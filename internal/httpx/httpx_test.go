@@ -416,3 +416,32 @@ func TestRequestStateIsTheContext(t *testing.T) {
 		t.Fatal("cancelling the parent did not reach a context derived from the request state")
 	}
 }
+
+// TestNestedRequestID: a request passing through WithRequestID twice gets
+// a second id inside, the outer one outside, and the client address in
+// both.
+func TestNestedRequestID(t *testing.T) {
+	t.Parallel()
+	var inner, outerAfter string
+	h := httpx.Chain(httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner = httpx.RequestID(r.Context())
+		if httpx.ClientIP(r.Context()) != "192.0.2.1" {
+			t.Errorf("inner ClientIP %q", httpx.ClientIP(r.Context()))
+		}
+	})), httpx.WithRequestID, httpx.WithClientIP(nil))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		outerAfter = httpx.RequestID(r.Context())
+	})
+	var first string
+	httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first = httpx.RequestID(r.Context())
+		outer.ServeHTTP(w, r)
+		if httpx.RequestID(r.Context()) != first {
+			t.Errorf("outer id changed from %q to %q", first, httpx.RequestID(r.Context()))
+		}
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if inner == "" || inner == first || outerAfter != first {
+		t.Errorf("ids: outer %q, inner %q, outer after %q", first, inner, outerAfter)
+	}
+}

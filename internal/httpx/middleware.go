@@ -46,6 +46,12 @@ type reqState struct {
 	hasActor bool // a place for an actor exists (SetActor stores it)
 }
 
+func (s *reqState) actorSnapshot() (string, bool) {
+	s.actorMu.Lock()
+	defer s.actorMu.Unlock()
+	return s.actor, s.hasActor
+}
+
 // Value returns the state for stateKey, else the parent's value.
 func (s *reqState) Value(key any) any {
 	if key == any(stateKey) {
@@ -120,9 +126,7 @@ func Actor(ctx context.Context) (string, bool) {
 	if s == nil {
 		return "", false
 	}
-	s.actorMu.Lock()
-	defer s.actorMu.Unlock()
-	return s.actor, s.hasActor
+	return s.actorSnapshot()
 }
 
 // Chain applies middleware so that the first listed runs first.
@@ -150,6 +154,16 @@ func WithRequestID(next http.Handler) http.Handler {
 		binary.BigEndian.PutUint32(c[:], uint32(n.Add(1)))
 		hex.Encode(buf[8:], c[:])
 		r, s := withState(r)
+		if s.id != "" {
+			// A chain nested in another (the request passed through this
+			// middleware before): the inner request gets its own id and
+			// state, as its own context value did, keeping what the outer
+			// state knew of the client.
+			outer := s
+			s = &reqState{Context: r.Context(), clientIP: outer.clientIP}
+			s.actor, s.hasActor = outer.actorSnapshot()
+			r = r.WithContext(s)
+		}
 		s.id = string(buf[:])
 		s.idHeader[0] = s.id
 		w.Header()["X-Request-Id"] = s.idHeader[:]
