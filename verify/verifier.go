@@ -81,6 +81,9 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.APIKeyHeader == "" {
 		cfg.APIKeyHeader = "X-Proz-API-Key"
 	}
+	// Canonical once here: Header.Get allocates the canonical form of any
+	// other spelling on every request.
+	cfg.APIKeyHeader = http.CanonicalHeaderKey(cfg.APIKeyHeader)
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = 5 * time.Second
 	}

@@ -353,8 +353,16 @@ type actorSlot struct {
 // actor, which the web UI fills once it has resolved the session
 // (SetActor), so that services record who acted without taking it as a
 // parameter.
+//
+// Behind httpx.WithRequestID (as in tolk's server) the place is in the
+// request's httpx state, so this adds no context layer and no request
+// copy.
 func WithActorSlot(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if httpx.ActorSlot(r.Context()) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, &actorSlot{})))
 	})
 }
@@ -362,6 +370,9 @@ func WithActorSlot(next http.Handler) http.Handler {
 // SetActor names the user acting in this request; without WithActorSlot
 // it does nothing.
 func SetActor(ctx context.Context, uid string) {
+	if httpx.SetActor(ctx, uid) {
+		return
+	}
 	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
 		s.mu.Lock()
 		s.uid = uid
@@ -371,6 +382,9 @@ func SetActor(ctx context.Context, uid string) {
 
 // Actor returns the user SetActor named, or "".
 func Actor(ctx context.Context) string {
+	if uid, ok := httpx.Actor(ctx); ok {
+		return uid
+	}
 	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
 		s.mu.Lock()
 		defer s.mu.Unlock()

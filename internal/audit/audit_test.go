@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/audit"
+	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/sqlite"
 )
@@ -88,6 +89,27 @@ func TestActorFromRequest(t *testing.T) {
 	}
 	if audit.Actor(context.Background()) != "" {
 		t.Error("actor without slot")
+	}
+}
+
+// TestActorBehindRequestID: in the server's chain the actor slot lives in
+// httpx's request state; the event still gets the actor, the request id
+// and the client address.
+func TestActorBehindRequestID(t *testing.T) {
+	r, st, _ := newRecorder(t)
+	var id string
+	h := httpx.Chain(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		audit.SetActor(req.Context(), "user-1")
+		if audit.Actor(req.Context()) != "user-1" {
+			t.Error("Actor")
+		}
+		id = httpx.RequestID(req.Context())
+		r.Record(req.Context(), audit.Event{Type: audit.Logout})
+	}), httpx.WithRequestID, audit.WithActorSlot, httpx.WithClientIP(nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	es, _ := st.ListAuditEvents(t.Context(), store.AuditFilter{})
+	if len(es) != 1 || es[0].ActorUID != "user-1" || es[0].RequestID != id || id == "" || es[0].ClientAddr != "192.0.2.1" {
+		t.Errorf("events %+v", es)
 	}
 }
 

@@ -130,7 +130,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 func (a *Authenticator) Credential(r *http.Request) (Method, string, error) {
 	header := a.APIKeyHeader
 	if header == "" {
-		header = "X-Proz-API-Key"
+		header = "X-Proz-Api-Key" // canonical: Header.Get allocates for any other spelling
 	}
 	if k := r.Header.Get(header); k != "" {
 		return MethodAPIKey, k, nil

@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/httpx"
@@ -47,8 +48,14 @@ import (
 
 // Handler serves GET /auth/verify.
 type Handler struct {
-	Verifier   *verify.Verifier // with a Resolver (see Resolver)
-	QueryToken bool             // read a TMS ?token= from the original URI
+	// Resolver resolves the credential (tolk's server sets it). A cached
+	// verification comes with its answer headers ready-made, so a hit
+	// costs no header formatting.
+	Resolver *Resolver
+	// Verifier, used when Resolver is nil, is a verify.Verifier with a
+	// Resolver (see Resolver).
+	Verifier   *verify.Verifier
+	QueryToken bool // read a TMS ?token= from the original URI
 	Log        *slog.Logger
 }
 
@@ -62,14 +69,96 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
 }
 
-func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var scopes []string
-	for _, v := range q["scope"] {
-		scopes = append(scopes, splitList(v)...)
+// require reads ?audience= (the first) and ?scope= (every one, each a
+// list) as url.ParseQuery does, without building its map, and without
+// its limit on the number of parameters (past which it reads none: no
+// scope would be required).
+func require(raw string) verify.Require {
+	var req verify.Require
+	escaped := strings.ContainsAny(raw, "%+")
+	audience := false
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(kv, ";") { // ParseQuery refuses the pair
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if escaped {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		switch k {
+		case "scope":
+			if l := splitList(v); req.Scopes == nil && len(l) > 0 {
+				req.Scopes = l // one allocation for the usual single scope= list
+			} else {
+				req.Scopes = append(req.Scopes, l...)
+			}
+		case "audience":
+			if !audience {
+				req.Audience, audience = v, true
+			}
+		}
 	}
-	req := verify.Require{Audience: q.Get("audience"), Scopes: scopes}
-	p, err := h.Verifier.Verify(h.forwarded(r))
+	return req
+}
+
+// requires remembers the Require of the few query strings a proxy sends
+// (each auth_request or ForwardAuth location has its own fixed URL): they
+// are read once, and their scope slices shared, read only.
+var requires struct {
+	sync.RWMutex
+	m map[string]verify.Require
+}
+
+const (
+	maxRequires     = 64
+	maxRequireQuery = 512
+)
+
+func cachedRequire(raw string) verify.Require {
+	if raw == "" {
+		return verify.Require{}
+	}
+	requires.RLock()
+	req, ok := requires.m[raw]
+	requires.RUnlock()
+	if ok {
+		return req
+	}
+	req = require(raw)
+	req.Scopes = req.Scopes[:len(req.Scopes):len(req.Scopes)] // shared: an append copies
+	if len(raw) <= maxRequireQuery {
+		requires.Lock()
+		if requires.m == nil {
+			requires.m = make(map[string]verify.Require)
+		}
+		if len(requires.m) < maxRequires {
+			requires.m[raw] = req
+		}
+		requires.Unlock()
+	}
+	return req
+}
+
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	req := cachedRequire(r.URL.RawQuery)
+	var (
+		p   verify.Principal
+		hdr answerHeaders
+		err error
+	)
+	if h.Resolver != nil {
+		p, hdr, err = h.Resolver.resolve(h.forwarded(r))
+	} else {
+		p, err = h.Verifier.Verify(h.forwarded(r))
+	}
 	if err == nil {
 		err = verify.Check(p, req)
 	}
@@ -78,28 +167,50 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	verify.SetHeaders(w.Header(), p)
+	if hdr != nil {
+		hdr.set(w.Header())
+	} else {
+		verify.SetHeaders(w.Header(), p)
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
 // forwarded is the request whose credential is checked: r's headers, and
-// as URL the original URI when a ?token= may be read from it.
+// as URL the original URI when a ?token= may be read from it. r itself
+// serves when neither its own URL nor (with query_token) the original URI
+// can present a token: no literal "token" and no escape that could spell
+// one.
 func (h *Handler) forwarded(r *http.Request) *http.Request {
+	if !mayHoldToken(r.URL.RawQuery) && (!h.QueryToken || !mayHoldToken(originalURI(r))) {
+		return r
+	}
 	r2 := new(http.Request)
 	*r2 = *r
 	u := &url.URL{Path: r.URL.Path}
 	if h.QueryToken {
-		for _, name := range []string{"X-Forwarded-Uri", "X-Original-URI"} {
-			if raw := r.Header.Get(name); raw != "" {
-				if orig, err := url.ParseRequestURI(raw); err == nil {
-					u.RawQuery = orig.RawQuery
-				}
-				break
+		if raw := originalURI(r); raw != "" {
+			if orig, err := url.ParseRequestURI(raw); err == nil {
+				u.RawQuery = orig.RawQuery
 			}
 		}
 	}
 	r2.URL = u
 	return r2
+}
+
+// originalURI is the URI the proxy was asked for: X-Forwarded-Uri
+// (Traefik, Caddy), else X-Original-URI (nginx), else "".
+func originalURI(r *http.Request) string {
+	if raw := r.Header.Get("X-Forwarded-Uri"); raw != "" {
+		return raw
+	}
+	return r.Header.Get("X-Original-Uri")
+}
+
+// mayHoldToken reports whether a URI or query could carry a token
+// parameter.
+func mayHoldToken(s string) bool {
+	return strings.Contains(s, "token") || strings.Contains(s, "%")
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {

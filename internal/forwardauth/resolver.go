@@ -28,17 +28,25 @@ var _ verify.Resolver = Resolver{}
 
 // Resolve implements verify.Resolver.
 func (rs Resolver) Resolve(r *http.Request) (verify.Principal, error) {
+	p, _, err := rs.resolve(r)
+	return p, err
+}
+
+// resolve is Resolve, also returning the answer headers of a cached
+// verification (nil when not cached).
+func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, error) {
 	if rs.Cache == nil {
-		return resolve(rs.Authn, r)
+		p, err := resolve(rs.Authn, r)
+		return p, nil, err
 	}
 	method, value, err := rs.Authn.Credential(r)
 	if err != nil {
-		return verify.Principal{}, wrap(err)
+		return verify.Principal{}, nil, wrap(err)
 	}
-	k := sha256.Sum256([]byte(string(method) + "\x00" + value))
+	k := cacheKey(method, value)
 	gen, now := rs.Cache.gen.Load(), rs.Cache.now()
 	if e, ok := rs.Cache.get(k, gen, now); ok {
-		return e.p, e.err
+		return e.p, e.hdr, e.err
 	}
 	p, err := resolve(rs.Authn, r)
 	var th *authn.ThrottledError
@@ -47,9 +55,51 @@ func (rs Resolver) Resolve(r *http.Request) (verify.Principal, error) {
 		if err == nil && !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
 			until = p.ExpiresAt
 		}
-		rs.Cache.put(k, cached{p: p, err: err, until: until, gen: gen}, now)
+		e := cached{p: p, err: err, until: until, gen: gen}
+		if err == nil {
+			e.hdr = newAnswerHeaders(p)
+		}
+		rs.Cache.put(k, e, now)
 	}
-	return p, err
+	return p, nil, err
+}
+
+// cacheKey is the SHA-256 of a credential and its dialect, hashed from a
+// stack buffer (credentials are short) rather than a concatenated string.
+func cacheKey(method authn.Method, value string) [32]byte {
+	var buf [192]byte
+	b := append(buf[:0], method...)
+	b = append(b, 0)
+	b = append(b, value...)
+	return sha256.Sum256(b)
+}
+
+// answerHeaders are the X-Auth-* and Remote-* headers of a principal
+// (verify.SetHeaders), built once per cached verification. The value
+// slices are shared by every answer: they are only read, and have
+// len == cap, so a later Add copies instead of writing into them.
+type answerHeaders []answerHeader
+
+type answerHeader struct {
+	key   string
+	value []string
+}
+
+func newAnswerHeaders(p verify.Principal) answerHeaders {
+	h := http.Header{}
+	verify.SetHeaders(h, p)
+	a := make(answerHeaders, 0, len(h))
+	for k, v := range h {
+		a = append(a, answerHeader{k, v[:len(v):len(v)]})
+	}
+	return a
+}
+
+// set is verify.SetHeaders(h, p) for the principal a was built from.
+func (a answerHeaders) set(h http.Header) {
+	for _, kv := range a {
+		h[kv.key] = kv.value
+	}
 }
 
 func resolve(a *authn.Authenticator, r *http.Request) (verify.Principal, error) {
@@ -119,6 +169,7 @@ type Cache struct {
 
 type cached struct {
 	p     verify.Principal
+	hdr   answerHeaders // nil for a failure
 	err   error
 	until time.Time
 	gen   uint64

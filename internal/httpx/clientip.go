@@ -10,8 +10,10 @@ import (
 
 // ClientIP returns the client address resolved by WithClientIP.
 func ClientIP(ctx context.Context) string {
-	s, _ := ctx.Value(clientIPKey).(string)
-	return s
+	if s := stateOf(ctx); s != nil {
+		return s.clientIP
+	}
+	return ""
 }
 
 // WithClientIP resolves the client's address: the peer address, unless the
@@ -29,7 +31,8 @@ func WithClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ip := peerAddr(r.RemoteAddr)
+			host, ip := peerAddr(r.RemoteAddr)
+			peer := ip
 			if ip.IsValid() && isTrusted(ip) {
 				hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 				for i := len(hops) - 1; i >= 0; i-- {
@@ -44,19 +47,27 @@ func WithClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 				}
 			}
 			s := r.RemoteAddr
-			if ip.IsValid() {
+			switch {
+			case !ip.IsValid():
+			case ip == peer && ip.Is4():
+				// The peer's own text is canonical already (ParseAddr
+				// takes no other IPv4 form): no need to format it again.
+				s = host
+			default:
 				s = ip.Unmap().String()
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, s)))
+			r, st := withState(r)
+			st.clientIP = s
+			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-func peerAddr(remote string) netip.Addr {
+func peerAddr(remote string) (string, netip.Addr) {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
 	}
 	a, _ := netip.ParseAddr(host)
-	return a
+	return host, a
 }

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,10 @@ func TestWithClientIP(t *testing.T) {
 		{"IPv6 proxy and client", trusted, "[fd00::1]:443", []string{"2001:db8::1"}, "2001:db8::1"},
 		{"IPv6 untrusted peer", trusted, "[2001:db8::2]:443", []string{"198.51.100.7"}, "2001:db8::2"},
 		{"peer without port", trusted, "203.0.113.5", nil, "203.0.113.5"},
+		{"IPv4-mapped untrusted peer is unmapped", trusted, "[::ffff:203.0.113.5]:443", nil, "203.0.113.5"},
+		{"IPv6 peer is canonicalized", nil, "[2001:DB8:0::2]:443", nil, "2001:db8::2"},
+		{"unparseable peer kept as is", nil, "not-an-address", nil, "not-an-address"},
+		{"trusted proxy, client hop equal to the peer", trusted, "10.0.0.1:443", []string{"10.0.0.1"}, "10.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -329,5 +334,114 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("HTMLHeaders: %v", hd)
 			}
 		}
+	}
+}
+
+// TestRequestState: the request id, the client address and the actor
+// slot of the server's chain share one context value, whatever the order
+// of the middleware, and the state does not leak between requests.
+func TestRequestState(t *testing.T) {
+	t.Parallel()
+	type seen struct{ id, ip, actor string }
+	var got seen
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		prev, _ := httpx.Actor(ctx)
+		if !httpx.SetActor(ctx, "user-1") {
+			t.Error("SetActor: no slot behind ActorSlot")
+		}
+		actor, ok := httpx.Actor(ctx)
+		if !ok {
+			t.Error("Actor: no slot")
+		}
+		got = seen{httpx.RequestID(ctx), httpx.ClientIP(ctx), prev + "|" + actor}
+	})
+	slot := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !httpx.ActorSlot(r.Context()) {
+				t.Error("ActorSlot: no state")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	for name, h := range map[string]http.Handler{
+		"id first": httpx.Chain(inner, httpx.WithRequestID, slot, httpx.WithClientIP(nil)),
+		"ip first": httpx.Chain(inner, httpx.WithClientIP(nil), httpx.WithRequestID, slot),
+	} {
+		for range 2 {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+			want := seen{w.Header().Get("X-Request-Id"), "192.0.2.1", "|user-1"}
+			if got != want || want.id == "" {
+				t.Errorf("%s: got %+v, want %+v", name, got, want)
+			}
+		}
+	}
+	// Without ActorSlot there is no place for an actor.
+	h := httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if httpx.SetActor(r.Context(), "user-1") {
+			t.Error("SetActor without a slot stored the actor")
+		}
+		if _, ok := httpx.Actor(r.Context()); ok {
+			t.Error("Actor without a slot")
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+}
+
+// TestRequestStateIsTheContext: the request state is the request's
+// context; its parent's values, deadline and cancellation pass through.
+func TestRequestStateIsTheContext(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	var inner context.Context
+	h := httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if ctx.Value(key{}) != "v" {
+			t.Error("parent value lost")
+		}
+		var stop context.CancelFunc
+		inner, stop = context.WithCancel(ctx)
+		_ = stop
+		if httpx.RequestID(inner) == "" {
+			t.Error("request id not visible from a derived context")
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent))
+	cancel()
+	select {
+	case <-inner.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not reach a context derived from the request state")
+	}
+}
+
+// TestNestedRequestID: a request passing through WithRequestID twice gets
+// a second id inside, the outer one outside, and the client address in
+// both.
+func TestNestedRequestID(t *testing.T) {
+	t.Parallel()
+	var inner, outerAfter string
+	h := httpx.Chain(httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner = httpx.RequestID(r.Context())
+		if httpx.ClientIP(r.Context()) != "192.0.2.1" {
+			t.Errorf("inner ClientIP %q", httpx.ClientIP(r.Context()))
+		}
+	})), httpx.WithRequestID, httpx.WithClientIP(nil))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		outerAfter = httpx.RequestID(r.Context())
+	})
+	var first string
+	httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first = httpx.RequestID(r.Context())
+		outer.ServeHTTP(w, r)
+		if httpx.RequestID(r.Context()) != first {
+			t.Errorf("outer id changed from %q to %q", first, httpx.RequestID(r.Context()))
+		}
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if inner == "" || inner == first || outerAfter != first {
+		t.Errorf("ids: outer %q, inner %q, outer after %q", first, inner, outerAfter)
 	}
 }

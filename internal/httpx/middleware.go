@@ -6,12 +6,15 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,14 +22,111 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
-	clientIPKey
+	stateKey ctxKey = iota
 )
+
+// reqState is what tolk's middleware knows about one request: its id, the
+// client's address, the user it acts for (audit.SetActor) and the status
+// recorder of AccessLog and Recover. It is one allocation and one context
+// value however many of the middleware fill it, instead of a request copy
+// and a context layer each.
+//
+// It is the request's context itself: the parent context with one more
+// value, as context.WithValue would make, without a second allocation.
+type reqState struct {
+	context.Context // the parent
+
+	id       string
+	idHeader [1]string // the X-Request-Id value (len == cap: Add copies)
+	clientIP string
+	rec      StatusRecorder
+
+	actorMu  sync.Mutex
+	actor    string
+	hasActor bool // a place for an actor exists (SetActor stores it)
+}
+
+func (s *reqState) actorSnapshot() (string, bool) {
+	s.actorMu.Lock()
+	defer s.actorMu.Unlock()
+	return s.actor, s.hasActor
+}
+
+// Value returns the state for stateKey, else the parent's value.
+func (s *reqState) Value(key any) any {
+	if key == any(stateKey) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// String names the context as context.WithValue's would be named.
+func (s *reqState) String() string { return fmt.Sprint(s.Context) + ".WithValue(httpx.request)" }
+
+func stateOf(ctx context.Context) *reqState {
+	if s, ok := ctx.(*reqState); ok { // the usual case: no walk up the chain
+		return s
+	}
+	s, _ := ctx.Value(stateKey).(*reqState)
+	return s
+}
+
+// withState returns r's state, adding one to r's context if it has none.
+func withState(r *http.Request) (*http.Request, *reqState) {
+	if s := stateOf(r.Context()); s != nil {
+		return r, s
+	}
+	s := &reqState{Context: r.Context()}
+	return r.WithContext(s), s
+}
 
 // RequestID returns the id of the request in ctx, or "".
 func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey).(string)
-	return s
+	if s := stateOf(ctx); s != nil {
+		return s.id
+	}
+	return ""
+}
+
+// ActorSlot gives the request of ctx a place for the user it acts for
+// and reports whether it has one (it has when any of this package's
+// middleware ran): audit.WithActorSlot uses it instead of a context layer
+// of its own.
+func ActorSlot(ctx context.Context) bool {
+	s := stateOf(ctx)
+	if s == nil {
+		return false
+	}
+	s.actorMu.Lock()
+	s.hasActor = true
+	s.actorMu.Unlock()
+	return true
+}
+
+// SetActor stores uid as the user the request of ctx acts for, if it has a
+// place for one (ActorSlot), and reports whether it had.
+func SetActor(ctx context.Context, uid string) bool {
+	s := stateOf(ctx)
+	if s == nil {
+		return false
+	}
+	s.actorMu.Lock()
+	defer s.actorMu.Unlock()
+	if !s.hasActor {
+		return false
+	}
+	s.actor = uid
+	return true
+}
+
+// Actor returns what SetActor stored, and whether the request has a
+// place for an actor.
+func Actor(ctx context.Context) (string, bool) {
+	s := stateOf(ctx)
+	if s == nil {
+		return "", false
+	}
+	return s.actorSnapshot()
 }
 
 // Chain applies middleware so that the first listed runs first.
@@ -44,14 +144,30 @@ func Chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 func WithRequestID(next http.Handler) http.Handler {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	prefix := hex.EncodeToString(b[:])
+	var prefix [8]byte
+	hex.Encode(prefix[:], b[:])
 	var n atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var buf [8]byte
-		binary.BigEndian.PutUint64(buf[:], n.Add(1))
-		id := prefix + hex.EncodeToString(buf[4:]) // 16 hex characters
-		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		var buf [16]byte // 16 hex characters
+		copy(buf[:8], prefix[:])
+		var c [4]byte
+		binary.BigEndian.PutUint32(c[:], uint32(n.Add(1)))
+		hex.Encode(buf[8:], c[:])
+		r, s := withState(r)
+		if s.id != "" {
+			// A chain nested in another (the request passed through this
+			// middleware before): the inner request gets its own id and
+			// state, as its own context value did, keeping what the outer
+			// state knew of the client.
+			outer := s
+			s = &reqState{Context: r.Context(), clientIP: outer.clientIP}
+			s.actor, s.hasActor = outer.actorSnapshot()
+			r = r.WithContext(s)
+		}
+		s.id = string(buf[:])
+		s.idHeader[0] = s.id
+		w.Header()["X-Request-Id"] = s.idHeader[:]
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -82,9 +198,16 @@ func (s *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func record(w http.ResponseWriter) *StatusRecorder {
+// record returns the StatusRecorder of w: w itself if it is one, else
+// the request state's (no allocation) when it is still free, else a new
+// one.
+func record(w http.ResponseWriter, r *http.Request) *StatusRecorder {
 	if sr, ok := w.(*StatusRecorder); ok {
 		return sr
+	}
+	if s := stateOf(r.Context()); s != nil && s.rec.ResponseWriter == nil {
+		s.rec.ResponseWriter = w
+		return &s.rec
 	}
 	return &StatusRecorder{ResponseWriter: w}
 }
@@ -94,7 +217,7 @@ func record(w http.ResponseWriter) *StatusRecorder {
 func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sr := record(w)
+			sr := record(w, r)
 			defer func() {
 				if v := recover(); v != nil {
 					if v == http.ErrAbortHandler {
@@ -175,26 +298,40 @@ func plainQuery(raw string) bool {
 }
 
 // AccessLog logs one line per request: never headers or bodies, and the
-// query string only with secrets redacted.
+// query string only with secrets redacted. The record goes to log's
+// handler directly (what Logger.LogAttrs does, less the stack walk for
+// the caller's pc, which is taken once here), stamped with the time the
+// duration ends.
 func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	lh := log.Handler()
+	var pcs [1]uintptr
+	runtime.Callers(1, pcs[:]) // AccessLog: the source of every line (AddSource)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			sr := record(w)
+			sr := record(w, r)
 			next.ServeHTTP(sr, r)
+			ctx := r.Context()
+			if !lh.Enabled(ctx, slog.LevelInfo) {
+				return
+			}
+			end := time.Now()
 			status := sr.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
-			attrs := make([]slog.Attr, 0, 8)
-			attrs = append(attrs, slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
+			attrs := [8]slog.Attr{slog.String("request_id", RequestID(ctx)), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sr.Bytes),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("remote", ClientIP(r.Context())))
+				slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
+				slog.String("remote", ClientIP(ctx))}
+			n := 7
 			if r.URL.RawQuery != "" {
-				attrs = append(attrs, slog.String("query", RedactQuery(r.URL.RawQuery)))
+				attrs[n] = slog.String("query", RedactQuery(r.URL.RawQuery))
+				n++
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			rec := slog.NewRecord(end, slog.LevelInfo, "request", pcs[0])
+			rec.AddAttrs(attrs[:n]...) // one call: the overflow past the record's inline attrs is one allocation
+			_ = lh.Handle(ctx, rec)
 		})
 	}
 }
@@ -242,9 +379,13 @@ func HTMLHeaders(w http.ResponseWriter) {
 
 // NoStore forbids caching of a response that carries a secret.
 func NoStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 }
+
+// Shared header values: len == cap, so a later Add copies instead of
+// writing into them.
+var noStore, noCache = []string{"no-store"}, []string{"no-cache"}
 
 // RetryAfter sets Retry-After in whole seconds, rounded up.
 func RetryAfter(w http.ResponseWriter, d time.Duration) {

@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,43 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
+
+	// The children of requests and latency already resolved, so that a
+	// request costs one map lookup each instead of hashing and checking
+	// its label values (WithLabelValues). Only standard methods are kept:
+	// routes and codes are bounded, a client's method is not.
+	counters  sync.Map // requestKey → prometheus.Counter
+	observers sync.Map // route → prometheus.Observer
+}
+
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// standardMethods are the methods whose counters are kept resolved.
+var standardMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// request counts one request and observes its latency.
+func (m *Metrics) request(route, method string, code int, d time.Duration) {
+	k := requestKey{route, method, code}
+	if c, ok := m.counters.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+	} else {
+		c := m.requests.WithLabelValues(route, method, strconv.Itoa(code))
+		if standardMethods[method] {
+			m.counters.Store(k, c)
+		}
+		c.Inc()
+	}
+	o, ok := m.observers.Load(route)
+	if !ok {
+		o, _ = m.observers.LoadOrStore(route, m.latency.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // New registers every metric on a fresh registry.
@@ -77,8 +115,7 @@ func (m *Metrics) Instrument(mux http.Handler) http.Handler {
 			default:
 				status = http.StatusOK
 			}
-			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			m.request(route, r.Method, status, time.Since(start))
 		}()
 		mux.ServeHTTP(sr, r)
 		returned = true

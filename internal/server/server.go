@@ -142,7 +142,8 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	}
 	s.Platform, ui.Platform = pt, pt
 	s.Authn = &authn.Authenticator{
-		APIKeyHeader: cfg.APIKeyHeader,
+		// Canonical, so that looking it up costs no allocation per request.
+		APIKeyHeader: http.CanonicalHeaderKey(cfg.APIKeyHeader),
 		QueryToken:   cfg.QueryToken,
 		APIToken:     id.VerifyAPITokenPrincipal,
 		AccessToken:  pt.BearerVerifier(az.VerifyBearer), // exchanged Platform JWTs, then OAuth tokens
@@ -164,18 +165,15 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.VerifyCache = &forwardauth.Cache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
-	fwd, err := verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: s.Authn, Cache: s.VerifyCache}})
-	if err != nil {
-		return nil, err
-	}
+	fwd := &forwardauth.Resolver{Authn: s.Authn, Cache: s.VerifyCache}
 	if cfg.VerifyCacheTTL <= 0 {
-		fwd = s.Verifier
+		fwd.Cache = nil
 	}
 	t.Verifier = s.Verifier
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
 	s.routes(mux, t, ui, api)
 	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
-	(&forwardauth.Handler{Verifier: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
+	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
 	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache)(mux)),
 		httpx.WithRequestID,
 		audit.WithActorSlot,

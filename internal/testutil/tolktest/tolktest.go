@@ -54,6 +54,10 @@ type Options struct {
 	// date. Tests with third-party verifiers that read the wall clock
 	// (go-oidc) pass time.Now().
 	ClockStart time.Time
+	// LogTo, if set, receives the server's log instead of Logs, at info
+	// level, as in production (benchmarks pass io.Discard so that the log
+	// is formatted but not kept).
+	LogTo io.Writer
 }
 
 // Server is a running test server.
@@ -109,6 +113,9 @@ func New(t testing.TB, opts ...Options) *Server {
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.LogTo != nil {
+		log = slog.New(slog.NewTextHandler(o.LogTo, nil))
+	}
 
 	ts := httptest.NewUnstartedServer(nil)
 	cfg := config.Defaults()
