@@ -156,3 +156,47 @@ func TestVerify_CacheBound(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_BrowserHeadersOnlyOnDenials: a 200 goes to the proxy alone,
+// so it carries no browser-protection headers; a 401 or 403, which
+// Traefik and Caddy relay to the browser, carries them; every answer is
+// no-store.
+func TestVerify_BrowserHeadersOnlyOnDenials(t *testing.T) {
+	s := tolktest.New(t)
+	tok := verifytest.APIToken(t, s, "admin", tolktest.AdminPassword)
+	u := s.CreateUser(t, "mira", store.RoleProjectManager, "mira-password-1")
+	patRead := verifytest.PAT(t, s, u, "read")
+	browser := []string{"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Referrer-Policy", "Cross-Origin-Opener-Policy"}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		hdr    map[string]string
+		status int
+	}{
+		{"allowed", "/auth/verify", map[string]string{"Authorization": "ApiToken " + tok}, 200},
+		{"no credentials", "/auth/verify", nil, 401},
+		{"missing scope", "/auth/verify?scope=write", map[string]string{"Authorization": "token " + patRead}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := get(t, s, tc.path, tc.hdr)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
+			}
+			for _, k := range browser {
+				if got := resp.Header.Get(k) != ""; got != (tc.status != 200) {
+					t.Errorf("%s present=%v on a %d", k, got, tc.status)
+				}
+			}
+		})
+	}
+	// Every other route keeps them.
+	resp := get(t, s, "/health/alive", nil)
+	resp.Body.Close()
+	if resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatal("security headers missing on /health/alive")
+	}
+}

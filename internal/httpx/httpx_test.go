@@ -337,6 +337,27 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestSecurityHeadersExemptPath: an exempt path gets none of the headers
+// (its handler sets them where a browser may see the answer), others all.
+func TestSecurityHeadersExemptPath(t *testing.T) {
+	t.Parallel()
+	h := httpx.SecurityHeaders(true, "/auth/verify")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for path, want := range map[string]bool{"/auth/verify": false, "/auth/verify/x": true, "/oauth/token": true} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		for _, k := range []string{"X-Frame-Options", "Content-Security-Policy", "Strict-Transport-Security"} {
+			if got := w.Header().Get(k) != ""; got != want {
+				t.Errorf("%s: %s present=%v, want %v", path, k, got, want)
+			}
+		}
+	}
+	hd := http.Header{}
+	httpx.SetSecurityHeaders(false)(hd)
+	if hd.Get("X-Frame-Options") != "DENY" || hd.Get("Strict-Transport-Security") != "" {
+		t.Errorf("SetSecurityHeaders(false): %v", hd)
+	}
+}
+
 // TestRequestState: the request id, the client address and the actor
 // slot of the server's chain share one context value, whatever the order
 // of the middleware, and the state does not leak between requests.

@@ -336,9 +336,30 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// SecurityHeaders sets the headers every response gets. HTML handlers
-// widen the CSP they need with HTMLHeaders.
-func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
+// SecurityHeaders sets the browser-protection headers on every answer
+// (HSTS only when hsts), except on requests for one of the exempt paths:
+// those are answers to a reverse proxy (forward-auth verdicts), whose
+// successes never reach a browser; their handler sets the headers on the
+// answers a proxy may relay to one, with SetSecurityHeaders.
+func SecurityHeaders(hsts bool, exempt ...string) func(http.Handler) http.Handler {
+	set := SetSecurityHeaders(hsts)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, p := range exempt {
+				if r.URL.Path == p {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+			set(w.Header())
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// SetSecurityHeaders returns a function that sets the browser-protection
+// headers on h. HTML handlers widen the CSP they need with HTMLHeaders.
+func SetSecurityHeaders(hsts bool) func(h http.Header) {
 	// Canonical keys assigned directly skip Header.Set's canonicalization.
 	// The value slices are shared but have len == cap, so a later Add
 	// copies instead of writing into them.
@@ -356,14 +377,10 @@ func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
 	for i, kv := range static {
 		values[i] = []string{kv[1]}[:1:1]
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			for i, kv := range static {
-				h[kv[0]] = values[i]
-			}
-			next.ServeHTTP(w, r)
-		})
+	return func(h http.Header) {
+		for i, kv := range static {
+			h[kv[0]] = values[i]
+		}
 	}
 }
 

@@ -173,14 +173,17 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
 	s.routes(mux, t, ui, api)
 	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
-	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
+	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log,
+		DenialHeaders: httpx.SetSecurityHeaders(cfg.SecureCookies())}).Routes(mux)
 	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache)(mux)),
 		httpx.WithRequestID,
 		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
 		httpx.AccessLog(d.Log),
 		httpx.Recover(d.Log),
-		httpx.SecurityHeaders(cfg.SecureCookies()),
+		// /auth/verify answers a proxy; its handler sets these headers on
+		// the denials a proxy relays to the browser (DenialHeaders).
+		httpx.SecurityHeaders(cfg.SecureCookies(), "/auth/verify"),
 	)
 	return s, nil
 }
