@@ -167,11 +167,12 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = verify.Check(p, req)
 	}
-	httpx.NoStore(w)
 	if err != nil {
+		httpx.NoStore(w)
 		h.fail(w, r, err)
 		return
 	}
+	httpx.NoStoreForProxy(w)
 	if hdr != nil {
 		hdr.set(w.Header())
 	} else {

@@ -186,6 +186,10 @@ func TestVerify_BrowserHeadersOnlyOnDenials(t *testing.T) {
 			if resp.Header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
 			}
+			// HTTP/1.0's Pragma only where a browser may see the answer.
+			if got := resp.Header.Get("Pragma") != ""; got != (tc.status != 200) {
+				t.Errorf("Pragma present=%v on a %d", got, tc.status)
+			}
 			for _, k := range browser {
 				if got := resp.Header.Get(k) != ""; got != (tc.status != 200) {
 					t.Errorf("%s present=%v on a %d", k, got, tc.status)

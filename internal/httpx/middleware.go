@@ -400,6 +400,12 @@ func NoStore(w http.ResponseWriter) {
 	h["Cache-Control"], h["Pragma"] = noStore, noCache
 }
 
+// NoStoreForProxy forbids caching of an answer meant for a reverse proxy
+// (HTTP/1.1 or later), which needs no HTTP/1.0 Pragma.
+func NoStoreForProxy(w http.ResponseWriter) {
+	w.Header()["Cache-Control"] = noStore
+}
+
 // Shared header values: len == cap, so a later Add copies instead of
 // writing into them.
 var noStore, noCache = []string{"no-store"}, []string{"no-cache"}

@@ -13,3 +13,22 @@ func (s *Store) ReaderPragma(ctx context.Context, name string) (v string, err er
 	err = s.r.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// AuditListPlan returns SQLite's query plan of the audit list query.
+func (s *Store) AuditListPlan(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+listAuditEvents, "org", "", "user", nil, "", 50)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}

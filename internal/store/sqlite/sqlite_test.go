@@ -158,3 +158,20 @@ func TestInstances(t *testing.T) {
 		return stores
 	})
 }
+
+// TestAuditListPlan: the audit list scans the time index, newest first,
+// and reads no other index of audit_events (migration 0009 dropped the
+// ones it never used), with or without filters.
+func TestAuditListPlan(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.AuditListPlan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || plan[0] != "SCAN audit_events USING INDEX audit_events_time" {
+		t.Fatalf("plan %q", plan)
+	}
+}
