@@ -1,12 +1,12 @@
 package sqlite
 
 import (
-	"runtime"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 )
 
