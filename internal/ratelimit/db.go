@@ -24,8 +24,33 @@ type DB struct {
 // Limiter implements Backend.
 func (d *DB) Limiter(p Policy) Limiter {
 	p.validate()
-	return &dbLimiter{d: d, p: p}
+	return &dbLimiter{d: d, p: p, lease: leaseSize(p)}
 }
+
+// Leases. A policy with a large burst (requests per client, not failed
+// logins) is hit on every request, and each hit was a write to one row
+// that every request of that client waits for in turn. Such a limiter
+// takes several tokens per trip instead (a lease) and spends them
+// locally. Leased tokens are spent in the shared bucket when taken, so
+// the instances together never admit more than the policy allows; what
+// an instance leaves unused is lost, which makes the limit slightly
+// stricter, never looser. A lease is good only for as long as its tokens
+// take to come back (lease × interval), so an idle instance cannot save
+// them up for a burst later.
+const (
+	leaseDivisor = 64   // a lease is burst/leaseDivisor tokens ...
+	maxLease     = 16   // ... at most this many; policies with bursts under 128 take one at a time
+	maxLeaseKeys = 4096 // bound on the keys holding a lease; beyond it, leases are dropped
+)
+
+func leaseSize(p Policy) int { return min(max(p.Burst/leaseDivisor, 1), maxLease) }
+
+type lease struct {
+	n     int       // tokens left
+	tat   time.Time // the bucket's instant after the lease was taken
+	until time.Time // end of validity
+}
+
 
 // Close implements Backend; the store is closed by its owner.
 func (d *DB) Close() error { return nil }
@@ -57,8 +82,12 @@ func (d *DB) maybeSweep(ctx context.Context, now time.Time) {
 }
 
 type dbLimiter struct {
-	d *DB
-	p Policy
+	d     *DB
+	p     Policy
+	lease int // tokens per trip to the store (1: no lease)
+
+	mu     sync.Mutex
+	leases map[string]*lease
 }
 
 func (l *dbLimiter) Check(ctx context.Context, key string) (Decision, error) {
@@ -77,10 +106,56 @@ func (l *dbLimiter) Fail(ctx context.Context, key string) error {
 
 func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 	now := l.d.now()
+	if l.lease > 1 {
+		if d, ok := l.fromLease(key, now); ok {
+			return d, nil
+		}
+	}
 	l.d.maybeSweep(ctx, now)
-	ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), l.p.Interval, time.Duration(l.p.Burst)*l.p.Interval, now)
+	capacity := time.Duration(l.p.Burst) * l.p.Interval
+	if l.lease > 1 {
+		ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), time.Duration(l.lease)*l.p.Interval, capacity, now)
+		if err != nil {
+			return Decision{}, err
+		}
+		if ok {
+			l.keep(key, &lease{n: l.lease - 1, tat: tat, until: now.Add(time.Duration(l.lease) * l.p.Interval)})
+			d := decide(l.p, tat, now, true)
+			d.Remaining = min(d.Remaining+l.lease-1, l.p.Burst)
+			return d, nil
+		}
+		// Not enough left for a lease: one token, as without leases,
+		// unless the answer shows not even one is left.
+		if tat.Sub(now)+l.p.Interval > capacity {
+			return decide(l.p, tat, now, false), nil
+		}
+	}
+	ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), l.p.Interval, capacity, now)
 	if err != nil {
 		return Decision{}, err
 	}
 	return decide(l.p, tat, now, ok), nil
+}
+
+// fromLease spends a token of key's lease if it holds a valid one.
+func (l *dbLimiter) fromLease(key string, now time.Time) (Decision, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ls := l.leases[key]
+	if ls == nil || ls.n == 0 || !now.Before(ls.until) {
+		return Decision{}, false
+	}
+	ls.n--
+	d := decide(l.p, ls.tat, now, true)
+	d.Remaining = min(d.Remaining+ls.n, l.p.Burst)
+	return d, true
+}
+
+func (l *dbLimiter) keep(key string, ls *lease) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leases == nil || len(l.leases) >= maxLeaseKeys {
+		l.leases = make(map[string]*lease)
+	}
+	l.leases[key] = ls
 }

@@ -315,3 +315,77 @@ func (m *memoBackend) Limiter(p Policy) Limiter {
 	}
 	return m.ls[p.Name]
 }
+
+// countingStore counts trips to the shared bucket.
+type countingStore struct {
+	store.RateLimits
+	takes atomic.Int64
+}
+
+func (c *countingStore) TakeRateLimit(ctx context.Context, key string, cost, capacity time.Duration, now time.Time) (bool, time.Time, error) {
+	c.takes.Add(1)
+	return c.RateLimits.TakeRateLimit(ctx, key, cost, capacity, now)
+}
+
+// TestDBLeases: a policy with a large burst takes tokens in leases, so
+// most hits cost no trip to the store, and two instances sharing the
+// bucket still admit no more than the burst between them, wasting at most
+// one lease each.
+func TestDBLeases(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "lease.db"))
+	cs := &countingStore{RateLimits: st}
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	p := Policy{Name: "client-req", Burst: 640, Interval: time.Hour} // no refill during the test
+	lease := leaseSize(p)
+	if lease != 10 {
+		t.Fatalf("lease of %d tokens for burst 640", lease)
+	}
+	a := (&DB{Store: cs, Now: c.now}).Limiter(p)
+	b := (&DB{Store: cs, Now: c.now}).Limiter(p)
+	ctx := context.Background()
+	var allowed, hits int
+	for i := 0; i < 1000; i++ {
+		l := a
+		if i%3 == 0 {
+			l = b
+		}
+		d, err := l.Hit(ctx, "client-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits++
+		if d.OK {
+			allowed++
+			if d.Remaining < 0 || d.Remaining > p.Burst {
+				t.Fatalf("Remaining %d", d.Remaining)
+			}
+		}
+	}
+	if allowed > p.Burst || allowed < p.Burst-2*(lease-1) {
+		t.Fatalf("%d of %d hits allowed with a burst of %d and leases of %d", allowed, hits, p.Burst, lease)
+	}
+	// While tokens remained, one trip per lease; then one per refused hit.
+	if takes := cs.takes.Load(); takes > int64(p.Burst/lease+2+(hits-allowed)) {
+		t.Fatalf("%d trips to the store for %d hits", takes, hits)
+	}
+
+	// A lease is good for lease × interval only.
+	p2 := Policy{Name: "short", Burst: 640, Interval: time.Millisecond}
+	l := (&DB{Store: cs, Now: c.now}).Limiter(p2)
+	if d, _ := l.Hit(ctx, "k"); !d.OK {
+		t.Fatal("first hit refused")
+	}
+	before := cs.takes.Load()
+	if d, _ := l.Hit(ctx, "k"); !d.OK || cs.takes.Load() != before {
+		t.Fatal("second hit did not come from the lease")
+	}
+	c.advance(time.Duration(leaseSize(p2)) * p2.Interval)
+	if d, _ := l.Hit(ctx, "k"); !d.OK || cs.takes.Load() != before+1 {
+		t.Fatal("an expired lease was used")
+	}
+
+	// Small bursts (failed logins) are not leased.
+	if n := leaseSize(Policy{Name: "login", Burst: 10, Interval: time.Minute}); n != 1 {
+		t.Fatalf("lease of %d for a burst of 10", n)
+	}
+}
