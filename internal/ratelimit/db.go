@@ -51,7 +51,6 @@ type lease struct {
 	until time.Time // end of validity
 }
 
-
 // Close implements Backend; the store is closed by its owner.
 func (d *DB) Close() error { return nil }
 
