@@ -27,10 +27,11 @@
 //
 // Verifications are cached (Cache) for at most verify_cache_ttl (default
 // 5 s) and never past the credential's expiry. Every state-changing
-// request to this tolk process (InvalidateOnWrite) empties the cache, so a
-// logout, revocation, password change or account change made through this
-// instance takes effect at once; one made through another instance (or
-// the CLI) within the TTL.
+// request to this tolk process (InvalidateOnWrite) but a successful token
+// request, which only issues, empties the cache, so a logout, revocation,
+// password change or account change made through this instance takes
+// effect at once; one made through another instance (or the CLI) within
+// the TTL.
 package forwardauth
 
 import (

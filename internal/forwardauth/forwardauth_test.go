@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 	"github.com/tolk-project/tolk/internal/testutil/verifytest"
@@ -202,5 +204,44 @@ func TestVerify_BrowserHeadersOnlyOnDenials(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Fatal("security headers missing on /health/alive")
+	}
+}
+
+// TestVerify_TokenIssuanceKeepsTheCache: a successful token request only
+// issues, so it leaves cached verifications alone; a failed one (which may
+// have revoked a replayed grant) and any other write empty the cache. The
+// token row is deleted behind the cache's back (as another instance
+// would) to see which answers come from the cache.
+func TestVerify_TokenIssuanceKeepsTheCache(t *testing.T) {
+	s := tolktest.New(t)
+	_, opaque := verifytest.ClientCredentials(t, s, false, "read")
+	bearer := map[string]string{"Authorization": "Bearer " + opaque}
+	status := func() int {
+		resp := get(t, s, "/auth/verify", bearer)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("first verification: %d", got)
+	}
+	if ok, err := s.Store.RevokeAccessToken(t.Context(), secret.Key(opaque)); err != nil || !ok {
+		t.Fatalf("delete token: %v %v", ok, err)
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("not answered from the cache: %d", got)
+	}
+	verifytest.ClientCredentials(t, s, false, "read") // a successful token request
+	if got := status(); got != 200 {
+		t.Fatalf("a successful token request emptied the cache: %d", got)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {"tolk_ac_not-a-code"}}
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ := s.Do(t, req)
+	if resp.StatusCode == 200 {
+		t.Fatal("bad grant accepted")
+	}
+	if got := status(); got != 401 {
+		t.Fatalf("a failed token request left the cache: %d", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/tolk-project/tolk/internal/httpx"
 	"net/http"
 	"strings"
 	"sync"
@@ -225,15 +226,24 @@ func (c *Cache) put(k [32]byte, e cached, now time.Time) {
 // InvalidateOnWrite empties c after every request that may change state
 // (any method but GET, HEAD and OPTIONS): logouts, revocations, password
 // and account changes all arrive that way. The entry of a verification
-// that ran concurrently carries the old generation and is never used.
+// that ran concurrently carries the old generation and is never used. A
+// write whose handler declared that it ended no credential
+// (httpx.MarkRevokedNothing: tokens issued, nothing revoked) leaves c
+// alone, so that a busy token endpoint does not empty the cache of every
+// API behind tolk many times a second.
 func InvalidateOnWrite(c *Cache) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
-			default:
-				defer c.Invalidate()
+				next.ServeHTTP(w, r)
+				return
 			}
+			defer func() {
+				if !httpx.RevokedNothing(r.Context()) {
+					c.Invalidate()
+				}
+			}()
 			next.ServeHTTP(w, r)
 		})
 	}

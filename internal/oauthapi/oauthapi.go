@@ -100,9 +100,14 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.Authz.Token(r.Context(), &authz.TokenRequest{Form: r.PostForm, ClientID: id, ClientSecret: sec, AuthMethod: method})
 	h.recordToken(r, id, err)
 	if err != nil {
+		// A failed grant may have revoked (a replayed code, a reused
+		// refresh token): caches of verifications are emptied.
 		h.writeError(w, r, err)
 		return
 	}
+	// Every grant that succeeds only issues: a rotated refresh token is
+	// no credential at a resource.
+	httpx.MarkRevokedNothing(r.Context())
 	httpx.NoStore(w)
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
