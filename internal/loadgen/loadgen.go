@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +96,7 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 	var (
 		count, errs atomic.Int64
 		mu          sync.Mutex
-		lat         []time.Duration
+		lat         hist
 		firstErr    string
 		wg          sync.WaitGroup
 	)
@@ -106,7 +105,7 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			local := make([]time.Duration, 0, 4096)
+			local := new(hist)
 			for i := 0; ctx.Err() == nil; i++ {
 				if count.Add(1) > max {
 					break
@@ -138,7 +137,7 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 					_, _ = io.Copy(io.Discard, resp.Body)
 				}
 				resp.Body.Close()
-				local = append(local, time.Since(t0))
+				local.record(time.Since(t0))
 				if !ok(resp.StatusCode) {
 					errs.Add(1)
 					mu.Lock()
@@ -149,18 +148,16 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 				}
 			}
 			mu.Lock()
-			lat = append(lat, local...)
+			lat.merge(local)
 			mu.Unlock()
 		}(w)
 	}
 	wg.Wait()
 	r := Result{Elapsed: time.Since(start), Errors: errs.Load(), FirstErr: firstErr}
-	r.Requests = int64(len(lat))
-	if len(lat) == 0 {
+	r.Requests = lat.n
+	if lat.n == 0 {
 		return r, errors.New("loadgen: no request completed")
 	}
-	slices.Sort(lat)
-	r.P50 = lat[len(lat)/2]
-	r.P99 = lat[len(lat)*99/100]
+	r.P50, r.P99 = lat.quantile(0.5), lat.quantile(0.99)
 	return r, nil
 }
