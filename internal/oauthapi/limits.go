@@ -47,31 +47,30 @@ func (h *Handler) admitToken(w http.ResponseWriter, r *http.Request, clientID st
 		return true
 	}
 	ctx := r.Context()
-	type probe struct {
-		lim ratelimit.Limiter
-		key string
-		hit bool
+	// The failure limits are only checked, together (one read of both
+	// buckets on the database backend); then the request is counted.
+	var checks []ratelimit.Probe
+	if l.AddrFailures != nil {
+		checks = append(checks, ratelimit.Probe{Limiter: l.AddrFailures, Key: "a:" + httpx.ClientIP(ctx)})
 	}
-	probes := []probe{{l.AddrFailures, "a:" + httpx.ClientIP(ctx), false}}
-	if clientID != "" {
-		probes = append(probes, probe{l.ClientFailures, "c:" + clientID, false})
-		if counted {
-			probes = append(probes, probe{l.ClientRequests, "c:" + clientID, true})
+	if clientID != "" && l.ClientFailures != nil {
+		checks = append(checks, ratelimit.Probe{Limiter: l.ClientFailures, Key: "c:" + clientID})
+	}
+	ds, err := ratelimit.CheckAll(ctx, checks)
+	if err != nil {
+		h.writeError(w, r, err) // fail closed: a 500
+		return false
+	}
+	for _, d := range ds {
+		if !d.OK {
+			tooMany(w, d)
+			return false
 		}
 	}
-	for _, p := range probes {
-		if p.lim == nil {
-			continue
-		}
-		var d ratelimit.Decision
-		var err error
-		if p.hit {
-			d, err = p.lim.Hit(ctx, p.key)
-		} else {
-			d, err = p.lim.Check(ctx, p.key)
-		}
+	if clientID != "" && counted && l.ClientRequests != nil {
+		d, err := l.ClientRequests.Hit(ctx, "c:"+clientID)
 		if err != nil {
-			h.writeError(w, r, err) // fail closed: a 500
+			h.writeError(w, r, err)
 			return false
 		}
 		if !d.OK {

@@ -158,3 +158,47 @@ func (l *dbLimiter) keep(key string, ls *lease) {
 	}
 	l.leases[key] = ls
 }
+
+// Probe is one Check of CheckAll.
+type Probe struct {
+	Limiter Limiter
+	Key     string
+}
+
+// CheckAll runs Check for every probe and returns the decisions in the
+// same order. Probes on limiters of one DB backend are answered by one
+// read of all their buckets (one round trip to PostgreSQL instead of one
+// each); others are checked one by one.
+func CheckAll(ctx context.Context, probes []Probe) ([]Decision, error) {
+	out := make([]Decision, len(probes))
+	var (
+		db    *DB
+		keys  []string
+		which []int
+	)
+	for i, p := range probes {
+		if l, ok := p.Limiter.(*dbLimiter); ok && (db == nil || l.d == db) {
+			db = l.d
+			keys = append(keys, fullKey(l.p, p.Key))
+			which = append(which, i)
+			continue
+		}
+		d, err := p.Limiter.Check(ctx, p.Key)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	tats, err := db.Store.GetRateLimits(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	now := db.now()
+	for j, i := range which {
+		out[i] = checkDecision(probes[i].Limiter.(*dbLimiter).p, tats[j], now)
+	}
+	return out, nil
+}

@@ -389,3 +389,58 @@ func TestDBLeases(t *testing.T) {
 		t.Fatalf("lease of %d for a burst of 10", n)
 	}
 }
+
+// countingReads counts reads of buckets.
+type countingReads struct {
+	store.RateLimits
+	gets, multi atomic.Int64
+}
+
+func (c *countingReads) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
+	c.gets.Add(1)
+	return c.RateLimits.GetRateLimit(ctx, key)
+}
+
+func (c *countingReads) GetRateLimits(ctx context.Context, keys []string) ([]time.Time, error) {
+	c.multi.Add(1)
+	return c.RateLimits.GetRateLimits(ctx, keys)
+}
+
+// TestCheckAll: the same decisions as Check one by one, with one read for
+// every probe on one DB backend, and other backends checked as usual.
+func TestCheckAll(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "all.db"))
+	cr := &countingReads{RateLimits: st}
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	d := &DB{Store: cr, Now: c.now}
+	addr := d.Limiter(Policy{Name: "token-addr", Burst: 2, Interval: time.Minute})
+	client := d.Limiter(Policy{Name: "client-fail", Burst: 3, Interval: time.Minute})
+	mem := Memory{Now: c.now}.Limiter(Policy{Name: "m", Burst: 1, Interval: time.Minute})
+	ctx := context.Background()
+	for range 2 {
+		_ = addr.Fail(ctx, "a:1")
+	}
+	_ = client.Fail(ctx, "c:x")
+	_ = mem.Fail(ctx, "k")
+	probes := []Probe{{addr, "a:1"}, {client, "c:x"}, {mem, "k"}, {client, "c:y"}}
+	before := cr.gets.Load()
+	got, err := CheckAll(ctx, probes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.multi.Load() != 1 || cr.gets.Load() != before {
+		t.Fatalf("%d multi-reads and %d single reads for three DB probes", cr.multi.Load(), cr.gets.Load()-before)
+	}
+	for i, p := range probes {
+		want, err := p.Limiter.Check(ctx, p.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[i] != want {
+			t.Errorf("probe %d (%s): %+v, Check says %+v", i, p.Key, got[i], want)
+		}
+	}
+	if got[0].OK || !got[1].OK || got[2].OK || !got[3].OK {
+		t.Fatalf("decisions %+v", got)
+	}
+}
