@@ -14,15 +14,7 @@ import (
 // fsync covering its commit has returned, and a failing fsync fails the
 // write (fail closed) although the row was committed.
 func TestCommitterAnswersOnlyAfterSync(t *testing.T) {
-	db, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "c.db"), false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := writerDB(t)
 	release := make(chan error)
 	synced := make(chan struct{}, 16)
 	c := newCommitter(db, func() error { synced <- struct{}{}; return <-release })
@@ -59,13 +51,30 @@ func TestCommitterAnswersOnlyAfterSync(t *testing.T) {
 	}
 
 	// A write that fails needs no fsync and is answered at once.
-	err = c.do(context.Background(), func(tx *sql.Tx) error {
+	err := c.do(context.Background(), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO nope VALUES (1)`)
 		return err
 	})
 	if err == nil {
 		t.Fatal("bad SQL succeeded")
 	}
+}
+
+// writerDB opens a database with one writer connection and a table t,
+// as the committer's tests need; it is closed when the test ends.
+func writerDB(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "w.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	return db, path
 }
 
 func TestWALSyncerFollowsTheFile(t *testing.T) {
@@ -95,16 +104,7 @@ func TestWALSyncerFollowsTheFile(t *testing.T) {
 // readable then; a write of the same batch that is not early still waits
 // for the fsync.
 func TestCommitterAnswersIssuanceAtCommit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "e.db")
-	db, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
+	db, path := writerDB(t)
 	release := make(chan error)
 	synced := make(chan struct{}, 16)
 	c := newCommitter(db, func() error { synced <- struct{}{}; return <-release })
@@ -157,15 +157,7 @@ func TestCommitterAnswersIssuanceAtCommit(t *testing.T) {
 // a batch runs share the next transaction, all of them succeed, and close
 // waits for them.
 func TestCommitterBatchesWhatQueuesBehindTheLeader(t *testing.T) {
-	db, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "b.db"), false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := writerDB(t)
 	c := newCommitter(db, func() error { return nil })
 
 	hold, running := make(chan struct{}), make(chan struct{})
