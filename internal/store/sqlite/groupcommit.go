@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -243,7 +244,19 @@ func (c *committer) run(batch []writeOp) {
 			continue
 		}
 		if op.single {
-			if results[i] = op.fn(tx); results[i] == nil {
+			var panicked bool
+			if results[i], panicked = call(op.fn, tx); panicked {
+				// A single statement has no savepoint to go back to:
+				// abandon the batch rather than commit what it left.
+				_ = tx.Rollback()
+				for j := range results {
+					if results[j] == nil || j < i {
+						results[j] = errors.Join(errAborted, results[i])
+					}
+				}
+				return
+			}
+			if results[i] == nil {
 				ok++
 			}
 			continue
@@ -252,7 +265,7 @@ func (c *committer) run(batch []writeOp) {
 			results[i] = err
 			continue
 		}
-		if err := op.fn(tx); err != nil {
+		if err, _ := call(op.fn, tx); err != nil {
 			results[i] = err
 			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
@@ -284,6 +297,22 @@ func (c *committer) run(batch []writeOp) {
 		return
 	}
 	committed = true
+}
+
+// errAborted fails the writes of a batch that a panicking write ended.
+var errAborted = errors.New("sqlite: batch abandoned after a write panicked")
+
+// call runs fn, turning a panic into an error (with the stack, for the
+// log): the leader runs other callers' writes on its own goroutine, and a
+// panic must not leave the writer led forever, the batch unanswered and
+// the transaction open.
+func call(fn func(*sql.Tx) error, tx *sql.Tx) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err, panicked = fmt.Errorf("sqlite: write panicked: %v\n%s", r, debug.Stack()), true
+		}
+	}()
+	return fn(tx), false
 }
 
 // groupExec is an execer whose every statement is its own write in the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,5 +219,38 @@ func TestCommitterBatchesWhatQueuesBehindTheLeader(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != queued+1 {
 		t.Fatalf("%d rows (%v), want %d", n, err, queued+1)
+	}
+}
+
+// TestCommitterSurvivesAPanickingWrite: a write that panics fails alone
+// (inside a savepoint) or fails its batch (a single statement), and the
+// committer keeps working: the next writes are answered and committed.
+func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
+	db, _ := writerDB(t)
+	c := newCommitter(db, func() error { return nil })
+	defer c.close()
+	ctx := context.Background()
+	insert := func(v int) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (?)`, v); return err }
+	}
+	if err := c.do(ctx, func(*sql.Tx) error { panic("boom") }); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("panicking write: %v", err)
+	}
+	if err := c.submit(writeOp{ctx: ctx, single: true, fn: func(*sql.Tx) error { panic("bang") }}); err == nil {
+		t.Fatal("panicking single statement reported success")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.do(ctx, insert(7)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the committer stopped after a panicking write")
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM t WHERE v = 7`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("write after the panic: n=%d err=%v", n, err)
 	}
 }
