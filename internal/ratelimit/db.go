@@ -27,28 +27,35 @@ func (d *DB) Limiter(p Policy) Limiter {
 	return &dbLimiter{d: d, p: p, lease: leaseSize(p)}
 }
 
-// Leases. A policy with a large burst (requests per client, not failed
-// logins) is hit on every request, and each hit was a write to one row
-// that every request of that client waits for in turn. Such a limiter
-// takes several tokens per trip instead (a lease) and spends them
-// locally. Leased tokens are spent in the shared bucket when taken, so
-// the instances together never admit more than the policy allows; what
-// an instance leaves unused is lost, which makes the limit slightly
-// stricter, never looser. A lease is good only for as long as its tokens
-// take to come back (lease × interval), so an idle instance cannot save
-// them up for a burst later.
+// Leases. The token endpoint's per-client limit is hit on every request,
+// and each hit was a write to one row that every request of that client
+// waits for in turn. A policy with Lease set and a burst of at least 128
+// takes several tokens per trip (a lease) while its key is busy and
+// spends them locally. Leased tokens are spent in the shared bucket when
+// taken, and a lease is used only while its remaining tokens could not
+// yet have come back to the bucket (now + n × interval ≤ the bucket's
+// instant after the lease), so the instances together never admit more
+// than the burst; what an instance leaves unused is lost, which makes the
+// limit slightly stricter. A key is busy when its previous trip was less
+// than one interval ago (it is spending faster than the bucket refills):
+// an occasional request takes one token, as without leases.
 const (
 	leaseDivisor = 64   // a lease is burst/leaseDivisor tokens ...
-	maxLease     = 16   // ... at most this many; policies with bursts under 128 take one at a time
-	maxLeaseKeys = 4096 // bound on the keys holding a lease; beyond it, leases are dropped
+	maxLease     = 16   // ... at most this many; bursts under 128 take one at a time
+	maxLeaseKeys = 4096 // bound on the keys tracked; beyond it, leases are dropped
 )
 
-func leaseSize(p Policy) int { return min(max(p.Burst/leaseDivisor, 1), maxLease) }
+func leaseSize(p Policy) int {
+	if !p.Lease {
+		return 1
+	}
+	return min(max(p.Burst/leaseDivisor, 1), maxLease)
+}
 
 type lease struct {
-	n     int       // tokens left
-	tat   time.Time // the bucket's instant after the lease was taken
-	until time.Time // end of validity
+	n    int       // tokens left
+	tat  time.Time // the bucket's instant after the last trip
+	last time.Time // when the last trip was
 }
 
 // Close implements Backend; the store is closed by its owner.
@@ -112,13 +119,13 @@ func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 	}
 	l.d.maybeSweep(ctx, now)
 	capacity := time.Duration(l.p.Burst) * l.p.Interval
-	if l.lease > 1 {
+	if l.lease > 1 && l.busy(key, now) {
 		ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), time.Duration(l.lease)*l.p.Interval, capacity, now)
 		if err != nil {
 			return Decision{}, err
 		}
 		if ok {
-			l.keep(key, &lease{n: l.lease - 1, tat: tat, until: now.Add(time.Duration(l.lease) * l.p.Interval)})
+			l.keep(key, &lease{n: l.lease - 1, tat: tat, last: now})
 			d := decide(l.p, tat, now, true)
 			d.Remaining = min(d.Remaining+l.lease-1, l.p.Burst)
 			return d, nil
@@ -133,21 +140,34 @@ func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	if l.lease > 1 {
+		l.keep(key, &lease{tat: tat, last: now}) // remembers the trip, for busy
+	}
 	return decide(l.p, tat, now, ok), nil
 }
 
-// fromLease spends a token of key's lease if it holds a valid one.
+// fromLease spends a token of key's lease if it holds one that is still
+// good: its remaining tokens could not yet have come back to the bucket.
 func (l *dbLimiter) fromLease(key string, now time.Time) (Decision, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ls := l.leases[key]
-	if ls == nil || ls.n == 0 || !now.Before(ls.until) {
+	if ls == nil || ls.n == 0 || now.Add(time.Duration(ls.n)*l.p.Interval).After(ls.tat) {
 		return Decision{}, false
 	}
 	ls.n--
 	d := decide(l.p, ls.tat, now, true)
 	d.Remaining = min(d.Remaining+ls.n, l.p.Burst)
 	return d, true
+}
+
+// busy reports whether key's previous trip to the store was less than one
+// interval ago.
+func (l *dbLimiter) busy(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ls := l.leases[key]
+	return ls != nil && now.Sub(ls.last) < l.p.Interval
 }
 
 func (l *dbLimiter) keep(key string, ls *lease) {

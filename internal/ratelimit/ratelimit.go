@@ -28,6 +28,12 @@ type Policy struct {
 	Name     string
 	Burst    int           // capacity in tokens (≥ 1)
 	Interval time.Duration // one token comes back per Interval (> 0)
+	// Lease lets the database backend take tokens in leases while a key
+	// is busy (DB, leases): for a ceiling on request rates whose exact
+	// remaining count nobody is shown, such as the token endpoint's per
+	// client. Off for failure counters and for limits whose remaining
+	// count is sent to clients (X-Rate-Limit-Remaining).
+	Lease bool
 }
 
 // Decision is the state of one key's bucket after a Check or Hit.

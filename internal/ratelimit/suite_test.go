@@ -327,7 +327,7 @@ func (c *countingStore) TakeRateLimit(ctx context.Context, key string, cost, cap
 	return c.RateLimits.TakeRateLimit(ctx, key, cost, capacity, now)
 }
 
-// TestDBLeases: a policy with a large burst takes tokens in leases, so
+// TestDBLeases: a busy key of a leasing policy takes tokens in leases, so
 // most hits cost no trip to the store, and two instances sharing the
 // bucket still admit no more than the burst between them, wasting at most
 // one lease each.
@@ -335,7 +335,7 @@ func TestDBLeases(t *testing.T) {
 	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "lease.db"))
 	cs := &countingStore{RateLimits: st}
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	p := Policy{Name: "client-req", Burst: 640, Interval: time.Hour} // no refill during the test
+	p := Policy{Name: "client-req", Burst: 640, Interval: time.Hour, Lease: true} // no refill during the test
 	lease := leaseSize(p)
 	if lease != 10 {
 		t.Fatalf("lease of %d tokens for burst 640", lease)
@@ -364,29 +364,65 @@ func TestDBLeases(t *testing.T) {
 	if allowed > p.Burst || allowed < p.Burst-2*(lease-1) {
 		t.Fatalf("%d of %d hits allowed with a burst of %d and leases of %d", allowed, hits, p.Burst, lease)
 	}
-	// While tokens remained, one trip per lease; then one per refused hit.
-	if takes := cs.takes.Load(); takes > int64(p.Burst/lease+2+(hits-allowed)) {
+	// While tokens remained, about one trip per lease (two for the last
+	// few, when a lease no longer fits); then one per refused hit.
+	if takes := cs.takes.Load(); takes > int64(p.Burst/lease+2*lease+(hits-allowed)) {
 		t.Fatalf("%d trips to the store for %d hits", takes, hits)
 	}
 
-	// A lease is good for lease × interval only.
-	p2 := Policy{Name: "short", Burst: 640, Interval: time.Millisecond}
-	l := (&DB{Store: cs, Now: c.now}).Limiter(p2)
-	if d, _ := l.Hit(ctx, "k"); !d.OK {
-		t.Fatal("first hit refused")
+	// Small bursts (failed logins) and policies without Lease are not leased.
+	for _, q := range []Policy{{Name: "login", Burst: 10, Interval: time.Minute, Lease: true}, {Name: "strings", Burst: 1000, Interval: time.Second}} {
+		if n := leaseSize(q); n != 1 {
+			t.Fatalf("%s: lease of %d", q.Name, n)
+		}
 	}
-	before := cs.takes.Load()
-	if d, _ := l.Hit(ctx, "k"); !d.OK || cs.takes.Load() != before {
-		t.Fatal("second hit did not come from the lease")
-	}
-	c.advance(time.Duration(leaseSize(p2)) * p2.Interval)
-	if d, _ := l.Hit(ctx, "k"); !d.OK || cs.takes.Load() != before+1 {
-		t.Fatal("an expired lease was used")
-	}
+}
 
-	// Small bursts (failed logins) are not leased.
-	if n := leaseSize(Policy{Name: "login", Burst: 10, Interval: time.Minute}); n != 1 {
-		t.Fatalf("lease of %d for a burst of 10", n)
+// TestDBLeaseCannotOutrunTheBucket: tokens left in a lease are not used
+// once they could have come back to the bucket, so a lease saved up while
+// the bucket refills does not add to a full bucket's burst.
+func TestDBLeaseCannotOutrunTheBucket(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "outrun.db"))
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	p := Policy{Name: "client-req", Burst: 1024, Interval: time.Millisecond, Lease: true}
+	l := (&DB{Store: st, Now: c.now}).Limiter(p)
+	ctx := context.Background()
+	// Two hits close together: the second takes a lease of 16 and uses one.
+	for range 2 {
+		if d, _ := l.Hit(ctx, "k"); !d.OK {
+			t.Fatal("refused")
+		}
+	}
+	// Idle until the bucket is nearly full again, then burst at one instant.
+	c.advance(time.Duration(leaseSize(p)-1) * p.Interval)
+	admitted := 0
+	for range 2000 {
+		if d, _ := l.Hit(ctx, "k"); d.OK {
+			admitted++
+		}
+	}
+	if admitted > p.Burst {
+		t.Fatalf("%d admitted at one instant with a burst of %d", admitted, p.Burst)
+	}
+}
+
+// TestDBSparseHitsTakeOneToken: a key hit less often than its bucket
+// refills takes one token per hit, so its remaining count stays exact.
+func TestDBSparseHitsTakeOneToken(t *testing.T) {
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "sparse.db"))
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	p := Policy{Name: "client-req", Burst: 640, Interval: time.Second, Lease: true}
+	l := (&DB{Store: st, Now: c.now}).Limiter(p)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		d, err := l.Hit(ctx, "k")
+		if err != nil || !d.OK {
+			t.Fatalf("hit %d: %+v %v", i, d, err)
+		}
+		if d.Remaining < p.Burst-1 {
+			t.Fatalf("hit %d: Remaining %d after one token per hit at the refill rate", i, d.Remaining)
+		}
+		c.advance(2 * p.Interval)
 	}
 }
 

@@ -63,7 +63,10 @@ func newLimits(cfg config.Config, st store.Store, now func() time.Time) (*limits
 		oauthapi: &oauthapi.TokenLimits{
 			ClientFailures: pol("client-fail", cfg.ClientFailBurst, cfg.ClientFailInterval),
 			AddrFailures:   pol("token-addr", cfg.LoginIPBurst, cfg.LoginIPInterval),
-			ClientRequests: pol("client-req", cfg.ClientRequestBurst, cfg.ClientRequestInterval),
+			// Hit on every token request; nobody is shown its remaining
+			// count, so the database backend may lease it (ratelimit.DB).
+			ClientRequests: b.Limiter(ratelimit.Policy{Name: "client-req", Burst: cfg.ClientRequestBurst,
+				Interval: cfg.ClientRequestInterval, Lease: true}),
 		},
 	}, nil
 }
