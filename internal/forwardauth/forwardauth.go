@@ -58,11 +58,6 @@ type Handler struct {
 	Verifier   *verify.Verifier
 	QueryToken bool // read a TMS ?token= from the original URI
 	Log        *slog.Logger
-	// DenialHeaders, if set, adds headers to 401 and 403 answers: Traefik
-	// and Caddy relay those to the browser, while a 200 only tells the
-	// proxy to go on and never reaches one, so the server exempts this
-	// route from its browser-protection headers and sets them here.
-	DenialHeaders func(http.Header)
 }
 
 // Routes registers the endpoint.
@@ -225,9 +220,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &th) {
 		httpx.RetryAfter(w, th.RetryAfter)
 		err = verify.ErrInvalid
-	}
-	if h.DenialHeaders != nil {
-		h.DenialHeaders(w.Header())
 	}
 	status, _, _, _ := verify.Classify(err)
 	if status >= 500 && h.Log != nil {

@@ -341,7 +341,15 @@ func TestSecurityHeaders(t *testing.T) {
 // (its handler sets them where a browser may see the answer), others all.
 func TestSecurityHeadersExemptPath(t *testing.T) {
 	t.Parallel()
-	h := httpx.SecurityHeaders(true, "/auth/verify")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := httpx.SecurityHeaders(true, "/auth/verify")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		case http.MethodPut:
+			w.WriteHeader(http.StatusOK)
+			w.WriteHeader(http.StatusInternalServerError) // superfluous: the 200 stands
+		}
+	}))
 	for path, want := range map[string]bool{"/auth/verify": false, "/auth/verify/x": true, "/oauth/token": true} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
@@ -349,6 +357,14 @@ func TestSecurityHeadersExemptPath(t *testing.T) {
 			if got := w.Header().Get(k) != ""; got != want {
 				t.Errorf("%s: %s present=%v, want %v", path, k, got, want)
 			}
+		}
+	}
+	// On an exempt path every answer but a 200 gets them.
+	for method, want := range map[string]bool{http.MethodPost: true, http.MethodPut: false} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, "/auth/verify", nil))
+		if got := w.Header().Get("X-Frame-Options") != ""; got != want {
+			t.Errorf("%s /auth/verify (%d): X-Frame-Options present=%v, want %v", method, w.Code, got, want)
 		}
 	}
 	hd := http.Header{}

@@ -357,17 +357,18 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 }
 
 // SecurityHeaders sets the browser-protection headers on every answer
-// (HSTS only when hsts), except on requests for one of the exempt paths:
-// those are answers to a reverse proxy (forward-auth verdicts), whose
-// successes never reach a browser; their handler sets the headers on the
-// answers a proxy may relay to one, with SetSecurityHeaders.
+// (HSTS only when hsts), except on the 200 answers of the exempt paths:
+// those are forward-auth verdicts that a reverse proxy reads and no
+// browser ever sees. Every other answer on them (a denial, which Traefik
+// and Caddy relay to the browser, a 405, a 500) gets the headers when its
+// status is written.
 func SecurityHeaders(hsts bool, exempt ...string) func(http.Handler) http.Handler {
 	set := SetSecurityHeaders(hsts)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for _, p := range exempt {
 				if r.URL.Path == p {
-					next.ServeHTTP(w, r)
+					next.ServeHTTP(&unlessOK{ResponseWriter: w, set: set}, r)
 					return
 				}
 			}
@@ -376,6 +377,31 @@ func SecurityHeaders(hsts bool, exempt ...string) func(http.Handler) http.Handle
 		})
 	}
 }
+
+// unlessOK sets the security headers on any answer but a 200.
+type unlessOK struct {
+	http.ResponseWriter
+	set   func(http.Header)
+	wrote bool
+}
+
+func (u *unlessOK) WriteHeader(code int) {
+	if !u.wrote {
+		u.wrote = true
+		if code != http.StatusOK {
+			u.set(u.Header())
+		}
+	}
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *unlessOK) Write(b []byte) (int, error) {
+	u.wrote = true // an implicit 200
+	return u.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (u *unlessOK) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // SetSecurityHeaders returns a function that sets the browser-protection
 // headers on h. HTML handlers widen the CSP they need with HTMLHeaders.

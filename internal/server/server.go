@@ -173,17 +173,17 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
 	s.routes(mux, t, ui, api)
 	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
-	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log,
-		DenialHeaders: httpx.SetSecurityHeaders(cfg.SecureCookies())}).Routes(mux)
+	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
 	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache)(mux)),
 		httpx.WithRequestID,
 		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
 		httpx.AccessLog(d.Log),
-		httpx.Recover(d.Log),
-		// /auth/verify answers a proxy; its handler sets these headers on
-		// the denials a proxy relays to the browser (DenialHeaders).
+		// /auth/verify's 200s answer a proxy and go without them; its
+		// other answers (denials a proxy relays to the browser) get them.
+		// Outside Recover, so that a recovered 500 gets them too.
 		httpx.SecurityHeaders(cfg.SecureCookies(), "/auth/verify"),
+		httpx.Recover(d.Log),
 	)
 	return s, nil
 }
