@@ -240,11 +240,11 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 // ---- high-volume events behind the response ----
 
 // background lists the event types written behind the response: they come
-// with every issued token, and a second durable write in the request would
-// double the latency of the token endpoint (the token itself is durable
-// before it is answered). A crash can lose the few of them still queued;
-// sign-ins, revocations, admin and security changes are always written
-// before the response.
+// with every issued token, and a second write in the request would double
+// the latency of the token endpoint. A crash can lose the few of them
+// still queued (and a power loss those of the last moments, as it can the
+// tokens themselves: README, Durability); sign-ins, revocations, admin and
+// security changes are always written, durably, before the response.
 var background = map[string]bool{TokenIssued: true, PlatformExchanged: true}
 
 // bgWorkers writers each gather the events of up to bgDelay (at most

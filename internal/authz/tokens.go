@@ -79,7 +79,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 		rec.Hash = secret.Key(tok)
 		return tok, rec, nil
 	}
-	jti, err := s.Gen.StampedHex(now, 16)
+	jti, err := s.Gen.StampedHex(now, secret.JTIBytes)
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}

@@ -72,8 +72,9 @@ func (g Generator) StampedHex(now time.Time, nbytes int) (string, error) {
 
 // Key returns the storage key of a secret or identifier: its SHA-256 in
 // hex, preceded by its issuance stamp when it has one (a StampedPrefixed
-// secret with its prefix, or a StampedHex value). A secret without a stamp
-// keys by Hash alone, so tokens issued before stamps existed still match.
+// secret with its prefix, or a JWT id made by StampedHex(now, JTIBytes)).
+// Anything else keys by Hash alone, so tokens issued before stamps existed
+// still match.
 func Key(s string) string {
 	if st, ok := stampOf(s); ok {
 		return st + Hash(s)
@@ -90,11 +91,17 @@ func stampOf(s string) (string, bool) {
 		}
 		return "", false
 	}
-	if len(s) > stampLen && isStamp(s[:stampLen]) && isHex(s[stampLen:]) {
+	// Only the length of a StampedHex JWT id: other hex secrets (a PAT is
+	// 64 hex characters) key by their hash alone.
+	if len(s) == stampLen+2*JTIBytes && isStamp(s[:stampLen]) && isHex(s[stampLen:]) {
 		return s[:stampLen], true
 	}
 	return "", false
 }
+
+// JTIBytes is the random part of a stamped JWT id (StampedHex(now,
+// JTIBytes)), the one hex length Key reads a stamp from.
+const JTIBytes = 16
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

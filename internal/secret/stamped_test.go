@@ -42,11 +42,13 @@ func TestKey(t *testing.T) {
 	plain, _ := g.Prefixed(PrefixAccessToken)
 	id, _ := g.StampedHex(t0, 16)
 	for name, c := range map[string]struct{ in, want string }{
-		"stamped secret: stamp then hash": {stamped, stamped[8:20] + Hash(stamped)},
-		"stamped hex id: stamp then hash": {id, id[:12] + Hash(id)},
-		"plain secret: the hash alone":    {plain, Hash(plain)},
-		"arbitrary input: the hash alone": {"not a token", Hash("not a token")},
-		"upper-case hex: no stamp":        {strings.ToUpper(id), Hash(strings.ToUpper(id))},
+		"stamped secret: stamp then hash":  {stamped, stamped[8:20] + Hash(stamped)},
+		"stamped hex id: stamp then hash":  {id, id[:12] + Hash(id)},
+		"plain secret: the hash alone":     {plain, Hash(plain)},
+		"arbitrary input: the hash alone":  {"not a token", Hash("not a token")},
+		"upper-case hex: no stamp":         {strings.ToUpper(id), Hash(strings.ToUpper(id))},
+		"64-hex PAT: the hash alone":       {strings.Repeat("0a", 32), Hash(strings.Repeat("0a", 32))},
+		"other hex length: the hash alone": {id[:40], Hash(id[:40])},
 	} {
 		if got := Key(c.in); got != c.want {
 			t.Errorf("%s: Key = %q, want %q", name, got, c.want)

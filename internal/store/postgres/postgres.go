@@ -83,7 +83,12 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	s := &Store{pool: pool, issue: pool}
 	if !o.SyncIssuance {
 		icfg := cfg.Copy()
-		icfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		// SET after connecting rather than a startup parameter, which a
+		// pooler such as PgBouncer may refuse or drop.
+		icfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET synchronous_commit = off")
+			return err
+		}
 		if !sized {
 			icfg.MaxConns = defaultIssueMaxConns
 		}
