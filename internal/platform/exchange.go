@@ -103,7 +103,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if !secret.CheckPrefixed(secret.PrefixPlatformToken, req.SubjectToken) {
 		return Exchanged{}, badSubject()
 	}
-	tok, err := s.Store.GetPlatformTokenByHash(ctx, secret.Hash(req.SubjectToken))
+	// The token and its user in one read.
+	tok, u, err := s.Store.GetPlatformTokenAndUser(ctx, secret.Hash(req.SubjectToken))
 	if errors.Is(err, store.ErrNotFound) {
 		return Exchanged{}, badSubject()
 	}
@@ -111,15 +112,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 		return Exchanged{}, internal(err)
 	}
 	now := s.now()
-	if Expired(tok, now) {
+	if Expired(tok, now) || !u.Active {
 		return Exchanged{}, badSubject()
-	}
-	u, err := s.Store.GetUser(ctx, tok.UserUID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
-		return Exchanged{}, badSubject()
-	}
-	if err != nil {
-		return Exchanged{}, internal(err)
 	}
 
 	// Never longer than the API token itself (T42).

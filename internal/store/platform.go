@@ -30,6 +30,9 @@ type PlatformTokens interface {
 	// GetPlatformTokenByHash returns the token whatever its expiry;
 	// callers check it.
 	GetPlatformTokenByHash(ctx context.Context, hash string) (PlatformToken, error)
+	// GetPlatformTokenAndUser is GetPlatformTokenByHash together with the
+	// token's user, in one read (the token exchange needs both).
+	GetPlatformTokenAndUser(ctx context.Context, hash string) (PlatformToken, User, error)
 	// GetPlatformToken returns the token by its ID whatever its expiry
 	// (callers check it), or ErrNotFound once it is deleted.
 	GetPlatformToken(ctx context.Context, id string) (PlatformToken, error)

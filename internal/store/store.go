@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -341,4 +342,14 @@ type SigningKeys interface {
 	// DeleteUnpublishedKeys removes retired keys whose PublishedTo is before t
 	// (a zero PublishedTo counts as before any t).
 	DeleteUnpublishedKeys(ctx context.Context, t time.Time) (int, error)
+}
+
+// Qualified prefixes every column of a comma-separated column list with a
+// table alias, for the backends' joins over their shared column lists.
+func Qualified(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

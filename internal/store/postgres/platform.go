@@ -11,17 +11,30 @@ import (
 
 const platformTokenColumns = `id, user_uid, name, hash, last_eight, created_at, last_used_at, expires_at`
 
+// platformTokenScan receives platformTokenColumns (dests) and decodes them
+// (token), so that a join can scan a token and other columns in one row.
+type platformTokenScan struct {
+	t                 store.PlatformToken
+	lastUsed, expires *time.Time
+}
+
+func (s *platformTokenScan) dests() []any {
+	return []any{&s.t.ID, &s.t.UserUID, &s.t.Name, &s.t.Hash, &s.t.LastEight, &s.t.CreatedAt, &s.lastUsed, &s.expires}
+}
+
+func (s *platformTokenScan) token() store.PlatformToken {
+	t := s.t
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.LastUsedAt, t.ExpiresAt = fromNullTime(s.lastUsed), fromNullTime(s.expires)
+	return t
+}
+
 func scanPlatformToken(r row) (store.PlatformToken, error) {
-	var (
-		t                 store.PlatformToken
-		lastUsed, expires *time.Time
-	)
-	if err := r.Scan(&t.ID, &t.UserUID, &t.Name, &t.Hash, &t.LastEight, &t.CreatedAt, &lastUsed, &expires); err != nil {
+	var s platformTokenScan
+	if err := r.Scan(s.dests()...); err != nil {
 		return store.PlatformToken{}, err
 	}
-	t.CreatedAt = t.CreatedAt.UTC()
-	t.LastUsedAt, t.ExpiresAt = fromNullTime(lastUsed), fromNullTime(expires)
-	return t, nil
+	return s.token(), nil
 }
 
 // CreatePlatformToken implements store.PlatformTokens.
@@ -30,6 +43,18 @@ func (s *Store) CreatePlatformToken(ctx context.Context, t store.PlatformToken) 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		t.ID, t.UserUID, t.Name, t.Hash, t.LastEight, t.CreatedAt, nullTime(t.LastUsedAt), nullTime(t.ExpiresAt))
 	return wrap("create platform token", err)
+}
+
+// GetPlatformTokenAndUser implements store.PlatformTokens in one query.
+func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
+	var ts platformTokenScan
+	var us userScan
+	err := s.pool.QueryRow(ctx, `SELECT `+store.Qualified("t", platformTokenColumns)+`, `+store.Qualified("u", userColumns)+`
+		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`, hash).Scan(append(ts.dests(), us.dests()...)...)
+	if err != nil {
+		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
+	}
+	return ts.token(), us.user(), nil
 }
 
 // GetPlatformTokenByHash implements store.PlatformTokens.

@@ -79,21 +79,34 @@ func insertUser(ctx context.Context, db execer, u store.User) error {
 	return err
 }
 
-func scanUser(r row) (store.User, error) {
-	var (
-		u              store.User
-		role           string
-		lastInvalidate *time.Time
-	)
-	if err := r.Scan(&u.UID, &u.ID, &u.OrgUID, &u.UserName, &u.Email, &u.FirstName, &u.LastName,
-		&role, &u.PasswordHash, &u.Active, &lastInvalidate, &u.CreatedAt, &u.UpdatedAt); err != nil {
-		return store.User{}, err
-	}
-	u.Role = store.Role(role)
-	u.LastInvalidateAll = fromNullTime(lastInvalidate)
+// userScan receives userColumns (dests) and decodes them (user).
+type userScan struct {
+	u              store.User
+	role           string
+	lastInvalidate *time.Time
+}
+
+func (s *userScan) dests() []any {
+	u := &s.u
+	return []any{&u.UID, &u.ID, &u.OrgUID, &u.UserName, &u.Email, &u.FirstName, &u.LastName,
+		&s.role, &u.PasswordHash, &u.Active, &s.lastInvalidate, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func (s *userScan) user() store.User {
+	u := s.u
+	u.Role = store.Role(s.role)
+	u.LastInvalidateAll = fromNullTime(s.lastInvalidate)
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
-	return u, nil
+	return u
+}
+
+func scanUser(r row) (store.User, error) {
+	var s userScan
+	if err := r.Scan(s.dests()...); err != nil {
+		return store.User{}, err
+	}
+	return s.user(), nil
 }
 
 // CreateUser implements store.Users.

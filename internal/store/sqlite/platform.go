@@ -12,18 +12,31 @@ import (
 
 const platformTokenColumns = `id, user_uid, name, hash, last_eight, created_at, last_used_at, expires_at`
 
+// platformTokenScan receives platformTokenColumns (dests) and decodes them
+// (token), so that a join can scan a token and other columns in one row.
+type platformTokenScan struct {
+	t                 store.PlatformToken
+	created           int64
+	lastUsed, expires sql.NullInt64
+}
+
+func (s *platformTokenScan) dests() []any {
+	return []any{&s.t.ID, &s.t.UserUID, &s.t.Name, &s.t.Hash, &s.t.LastEight, &s.created, &s.lastUsed, &s.expires}
+}
+
+func (s *platformTokenScan) token() store.PlatformToken {
+	t := s.t
+	t.CreatedAt = fromMicros(s.created)
+	t.LastUsedAt, t.ExpiresAt = fromNullMicros(s.lastUsed), fromNullMicros(s.expires)
+	return t
+}
+
 func scanPlatformToken(r row) (store.PlatformToken, error) {
-	var (
-		t                 store.PlatformToken
-		created           int64
-		lastUsed, expires sql.NullInt64
-	)
-	if err := r.Scan(&t.ID, &t.UserUID, &t.Name, &t.Hash, &t.LastEight, &created, &lastUsed, &expires); err != nil {
+	var s platformTokenScan
+	if err := r.Scan(s.dests()...); err != nil {
 		return store.PlatformToken{}, err
 	}
-	t.CreatedAt = fromMicros(created)
-	t.LastUsedAt, t.ExpiresAt = fromNullMicros(lastUsed), fromNullMicros(expires)
-	return t, nil
+	return s.token(), nil
 }
 
 // CreatePlatformToken implements store.PlatformTokens.
@@ -40,6 +53,18 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	t, err := scanPlatformToken(s.rx.QueryRowContext(ctx,
 		`SELECT `+platformTokenColumns+` FROM platform_tokens WHERE hash = ?`, hash))
 	return t, wrap("get platform token", err)
+}
+
+// GetPlatformTokenAndUser implements store.PlatformTokens in one query.
+func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
+	var ts platformTokenScan
+	var us userScan
+	err := s.rx.QueryRowContext(ctx, `SELECT `+store.Qualified("t", platformTokenColumns)+`, `+store.Qualified("u", userColumns)+`
+		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`, hash).Scan(append(ts.dests(), us.dests()...)...)
+	if err != nil {
+		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
+	}
+	return ts.token(), us.user(), nil
 }
 
 // GetPlatformToken implements store.PlatformTokens: a primary-key read on

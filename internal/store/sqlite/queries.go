@@ -70,22 +70,35 @@ func insertUser(ctx context.Context, db execer, u store.User) error {
 	return err
 }
 
+// userScan receives userColumns (dests) and decodes them (user).
+type userScan struct {
+	u                store.User
+	role             string
+	lastInvalidate   sql.NullInt64
+	created, updated int64
+}
+
+func (s *userScan) dests() []any {
+	u := &s.u
+	return []any{&u.UID, &u.ID, &u.OrgUID, &u.UserName, &u.Email, &u.FirstName, &u.LastName,
+		&s.role, &u.PasswordHash, &u.Active, &s.lastInvalidate, &s.created, &s.updated}
+}
+
+func (s *userScan) user() store.User {
+	u := s.u
+	u.Role = store.Role(s.role)
+	u.LastInvalidateAll = fromNullMicros(s.lastInvalidate)
+	u.CreatedAt = fromMicros(s.created)
+	u.UpdatedAt = fromMicros(s.updated)
+	return u
+}
+
 func scanUser(r row) (store.User, error) {
-	var (
-		u                store.User
-		role             string
-		lastInvalidate   sql.NullInt64
-		created, updated int64
-	)
-	if err := r.Scan(&u.UID, &u.ID, &u.OrgUID, &u.UserName, &u.Email, &u.FirstName, &u.LastName,
-		&role, &u.PasswordHash, &u.Active, &lastInvalidate, &created, &updated); err != nil {
+	var s userScan
+	if err := r.Scan(s.dests()...); err != nil {
 		return store.User{}, err
 	}
-	u.Role = store.Role(role)
-	u.LastInvalidateAll = fromNullMicros(lastInvalidate)
-	u.CreatedAt = fromMicros(created)
-	u.UpdatedAt = fromMicros(updated)
-	return u, nil
+	return s.user(), nil
 }
 
 // CreateUser implements store.Users.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -29,6 +30,15 @@ func testPlatformTokens(t *testing.T, open Opener) {
 			t.Fatalf("GetPlatformTokenByHash: %v", err)
 		}
 		checkPlatformToken(t, got, b)
+		// With its user, in one read.
+		gotTok, gotUser, err := s.GetPlatformTokenAndUser(ctx, b.Hash)
+		if err != nil {
+			t.Fatalf("GetPlatformTokenAndUser: %v", err)
+		}
+		checkPlatformToken(t, gotTok, b)
+		if want, _ := s.GetUser(ctx, u.UID); !reflect.DeepEqual(gotUser, want) {
+			t.Errorf("GetPlatformTokenAndUser user = %+v, want %+v", gotUser, want)
+		}
 		for _, want := range []store.PlatformToken{a, b} {
 			got, err := s.GetPlatformToken(ctx, want.ID)
 			if err != nil {
@@ -63,6 +73,8 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		}
 		_, err := s.GetPlatformTokenByHash(ctx, hash())
 		checkErrIs(t, "GetPlatformTokenByHash(unknown)", err, store.ErrNotFound)
+		_, _, err = s.GetPlatformTokenAndUser(ctx, hash())
+		checkErrIs(t, "GetPlatformTokenAndUser(unknown)", err, store.ErrNotFound)
 		_, err = s.GetPlatformToken(ctx, hash()[:32])
 		checkErrIs(t, "GetPlatformToken(unknown)", err, store.ErrNotFound)
 		// The id is the key, not the hash (nor the other way round).
