@@ -82,7 +82,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 	if err != nil {
 		return wrap("append audit events", err)
 	}
-	err = s.inIssueTx(ctx, func(tx *sql.Tx) error {
+	err = s.inIssueTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, st)
 		for _, e := range es {
 			details, err := detailsJSON(e.Details)
@@ -155,7 +155,7 @@ func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at t
 		}
 		return wrap("set user active", oneRow(res))
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET active = 0, updated_at = ?, last_invalidate_all = ? WHERE uid = ?`,
 			micros(at), micros(at), uid)
 		if err != nil {

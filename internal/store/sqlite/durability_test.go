@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -166,5 +167,30 @@ func TestIssuanceIsAnsweredAtCommit(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWriteOutlivesItsContextOnceRunning: a request's context that ends
+// while its write is running does not interrupt the write (which, in a
+// shared transaction, would roll back the other callers' writes too): the
+// write commits and reports success.
+func TestWriteOutlivesItsContextOnceRunning(t *testing.T) {
+	st := openDurability(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	err := st.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		cancel() // the client went away after the write started
+		_, err := tx.ExecContext(ctx, `UPDATE users SET first_name = 'Ana' WHERE uid = ?`, st.user.UID)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("write whose context ended while it ran: %v", err)
+	}
+	u, err := st.GetUser(context.Background(), st.user.UID)
+	if err != nil || u.FirstName != "Ana" {
+		t.Fatalf("write not committed: %+v %v", u, err)
+	}
+	// A context that ended before the write's turn still skips it.
+	if err := st.inTx(ctx, func(context.Context, *sql.Tx) error { return nil }); err == nil {
+		t.Fatal("write with an ended context ran")
 	}
 }

@@ -221,7 +221,7 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 // callers finds it unused. It does not check the code's expiry (callers
 // do, as with GetAuthCode).
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`, micros(at), codeHash)
 		if err != nil {
@@ -367,7 +367,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	if grace > 0 {
 		cutoff = sql.NullInt64{Int64: micros(at.Add(-grace)), Valid: true}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, ?)
 			WHERE hash = ? AND (used_at IS NULL OR used_at > ?)`,
 			micros(at), oldHash, cutoff)
@@ -389,7 +389,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 // any, stays (used), so a replay of it is still recognized. Revoking an
 // unknown grant is not an error.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE grant_id = ?`, grantID); err != nil {
 			return err
 		}
@@ -404,7 +404,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 // expiring ones stay), used or not. It returns how many rows it deleted.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error) {
 	total := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		total = 0
 		for _, q := range []string{
 			`DELETE FROM auth_codes WHERE expires_at < ?`,
@@ -527,7 +527,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 // callers, in this process or others, only the first inserts.
 func (s *Store) EnsureSigningKey(ctx context.Context, k store.SigningKey) (store.SigningKey, error) {
 	var active store.SigningKey
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		const q = `SELECT ` + signingKeyColumns + ` FROM signing_keys
 			WHERE alg = ? AND retired_at IS NULL ORDER BY created_at DESC, kid LIMIT 1`
 		var err error
@@ -553,7 +553,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, k store.SigningKey, at, pu
 	if at.IsZero() {
 		return errors.New("sqlite: rotate signing key: zero retirement time")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE signing_keys SET retired_at = ?, published_to = ? WHERE alg = ? AND retired_at IS NULL`,
 			micros(at), nullMicros(publishUntil), k.Alg); err != nil {

@@ -189,7 +189,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, orgUID string) ([]store.APIKey,
 // key, so of concurrent callers only the first finds it unrevoked.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (bool, error) {
 	revoked := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		revoked = false
 		res, err := tx.ExecContext(ctx,
 			`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, micros(at), id)

@@ -259,7 +259,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, hash string) (bool, error)
 
 // SignOutUser implements store.WebSessions.
 func (s *Store) SignOutUser(ctx context.Context, userUID string, at time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The user first: an unknown user fails before anything is deleted.
 		res, err := tx.ExecContext(ctx,
 			`UPDATE users SET last_invalidate_all = ? WHERE uid = ?`, nullMicros(at), userUID)
@@ -290,7 +290,7 @@ func (s *Store) BootstrapAdmin(ctx context.Context, org store.Organization, admi
 	if admin.OrgUID != org.UID {
 		return false, fmt.Errorf("sqlite: bootstrap admin: admin.OrgUID %q is not org.UID %q", admin.OrgUID, org.UID)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO bootstrap (id, org_uid, admin_uid, created_at)
 			VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			org.UID, admin.UID, micros(time.Now()))

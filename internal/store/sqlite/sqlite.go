@@ -153,19 +153,25 @@ func (s *Store) Close() error {
 
 // inTx runs fn in a write (IMMEDIATE) transaction, possibly shared with
 // concurrent writes (group commit), and returns once it has committed. A
-// failing fn is rolled back alone.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return s.c.do(ctx, fn)
+// failing fn is rolled back alone. fn gets ctx without its cancellation:
+// the driver interrupts a statement whose context ends, and an interrupted
+// write rolls back the whole shared transaction, failing the other
+// callers' writes too. A ctx that ends before fn's turn still skips it.
+func (s *Store) inTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	detached := context.WithoutCancel(ctx)
+	return s.c.do(ctx, func(tx *sql.Tx) error { return fn(detached, tx) })
 }
 
 // inIssueTx is inTx for issuance, answered at commit unless SyncIssuance
 // (groupcommit.go): only for writes whose loss in a power failure fails
 // closed, such as a new token that would then be refused.
-func (s *Store) inIssueTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) inIssueTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	detached := context.WithoutCancel(ctx)
+	wrapped := func(tx *sql.Tx) error { return fn(detached, tx) }
 	if s.syncIssuance {
-		return s.c.do(ctx, fn)
+		return s.c.do(ctx, wrapped)
 	}
-	return s.c.doEarly(ctx, fn)
+	return s.c.doEarly(ctx, wrapped)
 }
 
 // wrap maps driver errors onto the store sentinels, keeping the original

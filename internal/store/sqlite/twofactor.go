@@ -48,7 +48,7 @@ func (s *Store) BeginTwoFactor(ctx context.Context, t store.TwoFactor) error {
 // claims the pending enrolment with exactly this secret; the recovery
 // codes are replaced in the same transaction.
 func (s *Store) EnableTwoFactor(ctx context.Context, userUID string, sealedSecret []byte, step int64, at time.Time, recoveryHashes []string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE two_factor SET enabled_at = ?, last_step = ?
 			WHERE user_uid = ? AND enabled_at IS NULL AND sealed_secret = ?`,
 			micros(at), step, userUID, blob(sealedSecret))
@@ -117,7 +117,7 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userUID string) (int, er
 
 // DisableTwoFactor implements store.TwoFactors.
 func (s *Store) DisableTwoFactor(ctx context.Context, userUID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM two_factor WHERE user_uid = ?`, userUID)
 		if err != nil {
 			return err
