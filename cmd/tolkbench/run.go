@@ -467,8 +467,7 @@ func (b *bench) measure(sc scenario) (measurement, error) {
 	// that the background scavenger would otherwise return to the OS
 	// during the next scenario, on its CPU (the first /auth/verify rows
 	// after them measured 0.56-0.61 of bare, 0.64-0.71 on their own).
-	runtime.GC()
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // a collection first, then the release
 	if b.o.warm > 0 {
 		if _, err := runOnce(b.o.warm); err != nil {
 			return m, err

@@ -301,9 +301,7 @@ func (r *Recorder) writeBatches() {
 				}
 			}
 		}
-		for range batch {
-			r.pending.Done()
-		}
+		r.pending.Add(-len(batch))
 	}
 }
 

@@ -161,9 +161,10 @@ func TestForwardedOriginalURI(t *testing.T) {
 // TestCachedRequire: the remembered answers are require's, and the
 // shared scope slices cannot be appended into.
 func TestCachedRequire(t *testing.T) {
+	var c requireCache
 	for range 2 {
 		for _, raw := range requireQueries {
-			got := cachedRequire(raw)
+			got := c.get(raw)
 			if want := require(raw); !reflect.DeepEqual(got, want) && !(len(got.Scopes) == 0 && len(want.Scopes) == 0 && got.Audience == want.Audience) {
 				t.Errorf("cachedRequire(%q) = %+v, want %+v", raw, got, want)
 			}

@@ -58,6 +58,8 @@ type Handler struct {
 	Verifier   *verify.Verifier
 	QueryToken bool // read a TMS ?token= from the original URI
 	Log        *slog.Logger
+
+	requires requireCache
 }
 
 // Routes registers the endpoint.
@@ -110,12 +112,12 @@ func require(raw string) verify.Require {
 	return req
 }
 
-// requires remembers the Require of the few query strings a proxy sends
-// (each auth_request or ForwardAuth location has its own fixed URL): they
-// are read once, and their scope slices shared, read only.
-var requires struct {
-	sync.RWMutex
-	m map[string]verify.Require
+// requireCache remembers the Require of the few query strings a proxy
+// sends (each auth_request or ForwardAuth location has its own fixed URL):
+// they are read once, and their scope slices shared, read only.
+type requireCache struct {
+	mu sync.RWMutex
+	m  map[string]verify.Require
 }
 
 const (
@@ -123,33 +125,33 @@ const (
 	maxRequireQuery = 512
 )
 
-func cachedRequire(raw string) verify.Require {
+func (c *requireCache) get(raw string) verify.Require {
 	if raw == "" {
 		return verify.Require{}
 	}
-	requires.RLock()
-	req, ok := requires.m[raw]
-	requires.RUnlock()
+	c.mu.RLock()
+	req, ok := c.m[raw]
+	c.mu.RUnlock()
 	if ok {
 		return req
 	}
 	req = require(raw)
 	req.Scopes = req.Scopes[:len(req.Scopes):len(req.Scopes)] // shared: an append copies
 	if len(raw) <= maxRequireQuery {
-		requires.Lock()
-		if requires.m == nil {
-			requires.m = make(map[string]verify.Require)
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = make(map[string]verify.Require)
 		}
-		if len(requires.m) < maxRequires {
-			requires.m[raw] = req
+		if len(c.m) < maxRequires {
+			c.m[raw] = req
 		}
-		requires.Unlock()
+		c.mu.Unlock()
 	}
 	return req
 }
 
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	req := cachedRequire(r.URL.RawQuery)
+	req := h.requires.get(r.URL.RawQuery)
 	var (
 		p   verify.Principal
 		hdr answerHeaders

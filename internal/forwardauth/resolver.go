@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/tolk-project/tolk/internal/httpx"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/verify"
 )
 

@@ -112,14 +112,17 @@ func (l *dbLimiter) Fail(ctx context.Context, key string) error {
 
 func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 	now := l.d.now()
+	busy := false
 	if l.lease > 1 {
-		if d, ok := l.fromLease(key, now); ok {
+		var d Decision
+		var ok bool
+		if d, ok, busy = l.fromLease(key, now); ok {
 			return d, nil
 		}
 	}
 	l.d.maybeSweep(ctx, now)
 	capacity := time.Duration(l.p.Burst) * l.p.Interval
-	if l.lease > 1 && l.busy(key, now) {
+	if busy {
 		ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), time.Duration(l.lease)*l.p.Interval, capacity, now)
 		if err != nil {
 			return Decision{}, err
@@ -148,26 +151,22 @@ func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 
 // fromLease spends a token of key's lease if it holds one that is still
 // good: its remaining tokens could not yet have come back to the bucket.
-func (l *dbLimiter) fromLease(key string, now time.Time) (Decision, bool) {
+// Otherwise it reports whether key is busy: its previous trip to the
+// store was less than one interval ago.
+func (l *dbLimiter) fromLease(key string, now time.Time) (d Decision, ok, busy bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ls := l.leases[key]
-	if ls == nil || ls.n == 0 || now.Add(time.Duration(ls.n)*l.p.Interval).After(ls.tat) {
-		return Decision{}, false
+	if ls == nil {
+		return Decision{}, false, false
+	}
+	if ls.n == 0 || now.Add(time.Duration(ls.n)*l.p.Interval).After(ls.tat) {
+		return Decision{}, false, now.Sub(ls.last) < l.p.Interval
 	}
 	ls.n--
-	d := decide(l.p, ls.tat, now, true)
+	d = decide(l.p, ls.tat, now, true)
 	d.Remaining = min(d.Remaining+ls.n, l.p.Burst)
-	return d, true
-}
-
-// busy reports whether key's previous trip to the store was less than one
-// interval ago.
-func (l *dbLimiter) busy(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ls := l.leases[key]
-	return ls != nil && now.Sub(ls.last) < l.p.Interval
+	return d, true, true
 }
 
 func (l *dbLimiter) keep(key string, ls *lease) {

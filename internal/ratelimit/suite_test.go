@@ -378,14 +378,21 @@ func TestDBLeases(t *testing.T) {
 	}
 }
 
+// dbLimiter1 is p's limiter on a DB backend of its own SQLite store, on a
+// clock the test moves.
+func dbLimiter1(t *testing.T, p Policy) (Limiter, *clock) {
+	t.Helper()
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "rl.db"))
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	return (&DB{Store: st, Now: c.now}).Limiter(p), c
+}
+
 // TestDBLeaseCannotOutrunTheBucket: tokens left in a lease are not used
 // once they could have come back to the bucket, so a lease saved up while
 // the bucket refills does not add to a full bucket's burst.
 func TestDBLeaseCannotOutrunTheBucket(t *testing.T) {
-	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "outrun.db"))
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	p := Policy{Name: "client-req", Burst: 1024, Interval: time.Millisecond, Lease: true}
-	l := (&DB{Store: st, Now: c.now}).Limiter(p)
+	l, c := dbLimiter1(t, p)
 	ctx := context.Background()
 	// Two hits close together: the second takes a lease of 16 and uses one.
 	for range 2 {
@@ -409,10 +416,8 @@ func TestDBLeaseCannotOutrunTheBucket(t *testing.T) {
 // TestDBSparseHitsTakeOneToken: a key hit less often than its bucket
 // refills takes one token per hit, so its remaining count stays exact.
 func TestDBSparseHitsTakeOneToken(t *testing.T) {
-	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "sparse.db"))
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	p := Policy{Name: "client-req", Burst: 640, Interval: time.Second, Lease: true}
-	l := (&DB{Store: st, Now: c.now}).Limiter(p)
+	l, c := dbLimiter1(t, p)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		d, err := l.Hit(ctx, "k")

@@ -1,6 +1,8 @@
 package secret
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -25,28 +27,15 @@ const stampLen = 12
 
 const hexDigits = "0123456789abcdef"
 
-// stamp encodes t as stampLen lowercase hex digits of Unix milliseconds.
+// stamp encodes t as stampLen lowercase hex digits of Unix milliseconds:
+// the low six bytes of the big-endian count.
 func stamp(t time.Time) string {
-	ms := uint64(t.UnixMilli())
-	var b [stampLen]byte
-	for i := stampLen - 1; i >= 0; i-- {
-		b[i] = hexDigits[ms&0xf]
-		ms >>= 4
-	}
-	return string(b[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UnixMilli()))
+	return hex.EncodeToString(b[8-stampLen/2:])
 }
 
-func isStamp(s string) bool {
-	if len(s) != stampLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(hexDigits, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
+func isStamp(s string) bool { return len(s) == stampLen && isHex(s) }
 
 // StampedPrefixed returns prefix + the issuance stamp + 43 random
 // alphanumerics + a checksum of everything before it. CheckPrefixed

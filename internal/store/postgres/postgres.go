@@ -32,13 +32,15 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	// issue carries issuance writes (new tokens, codes, sessions, audit
-	// batches written behind the response, rate-limit takes) on
-	// connections with synchronous_commit off: the commit returns before its WAL flush,
-	// durable against a crash of tolk at once and against a crash of the
-	// database server within wal_writer_delay. Losing them fails closed (a
-	// token the server lost is refused), like SQLite's issuance writes;
-	// revocations and every other write keep synchronous_commit on. It is
-	// pool itself with Options.SyncIssuance.
+	// batches written behind the response) and rate-limit takes on
+	// connections with synchronous_commit off: the commit returns before
+	// its WAL flush, durable against a crash of tolk at once and against a
+	// crash of the database server within three wal_writer_delay. Losing
+	// an issuance write fails closed (a token the server lost is refused),
+	// like SQLite's; losing a rate-limit take lets a few requests through
+	// once. Revocations and every other write keep synchronous_commit on.
+	// It is pool itself with Options.SyncIssuance; a DSN's pool_max_conns
+	// sizes each pool.
 	issue *pgxpool.Pool
 }
 

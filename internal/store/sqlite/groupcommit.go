@@ -126,19 +126,11 @@ func (c *committer) syncLoop() {
 	}
 }
 
-// do runs fn in a write transaction shared with concurrent writes and
-// returns once that transaction has committed (or fn has failed and been
-// rolled back). It waits for the outcome even if ctx ends meanwhile, so a
-// caller never reports failure for a write that committed.
-func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
-	return c.submit(writeOp{ctx: ctx, fn: fn})
-}
-
-// doEarly is do for issuance: answered once committed, before the fsync.
-func (c *committer) doEarly(ctx context.Context, fn func(*sql.Tx) error) error {
-	return c.submit(writeOp{ctx: ctx, fn: fn, early: true})
-}
-
+// submit runs op.fn in a write transaction shared with concurrent writes
+// and returns once that transaction has committed (and, unless op.early,
+// been fsynced), or op.fn has failed and been rolled back. It waits for
+// the outcome even if op.ctx ends meanwhile, so a caller never reports
+// failure for a write that committed.
 func (c *committer) submit(op writeOp) error {
 	if err := op.ctx.Err(); err != nil {
 		return err
@@ -250,7 +242,7 @@ func (c *committer) run(batch []writeOp) {
 				// abandon the batch rather than commit what it left.
 				_ = tx.Rollback()
 				for j := range results {
-					if results[j] == nil || j < i {
+					if j != i {
 						results[j] = errors.Join(errAborted, results[i])
 					}
 				}
@@ -333,13 +325,14 @@ func (g groupExec) ExecContext(ctx context.Context, query string, args ...any) (
 	}
 	var res sql.Result
 	err = g.c.submit(writeOp{ctx: ctx, single: true, early: g.early, fn: func(tx *sql.Tx) error {
-		// Not ctx: a statement in a shared transaction must not be
-		// interrupted when its request ends (SQLite would roll back the
-		// whole batch), and watching ctx costs the driver a goroutine.
-		// The committer skips ops whose ctx ended before their turn.
+		// ctx without its cancellation, as in Store.tx: a statement in a
+		// shared transaction must not be interrupted when its request
+		// ends (SQLite would roll back the whole batch), and watching ctx
+		// costs the driver a goroutine. The committer skips ops whose ctx
+		// ended before their turn.
 		var err error
-		bg := context.Background()
-		res, err = tx.StmtContext(bg, st).ExecContext(bg, args...)
+		detached := context.WithoutCancel(ctx)
+		res, err = tx.StmtContext(detached, st).ExecContext(detached, args...)
 		return err
 	}})
 	return res, err

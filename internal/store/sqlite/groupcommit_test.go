@@ -61,6 +61,20 @@ func TestCommitterAnswersOnlyAfterSync(t *testing.T) {
 	}
 }
 
+// do and doEarly submit fn as an ordinary and as an issuance write.
+func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
+	return c.submit(writeOp{ctx: ctx, fn: fn})
+}
+
+func (c *committer) doEarly(ctx context.Context, fn func(*sql.Tx) error) error {
+	return c.submit(writeOp{ctx: ctx, fn: fn, early: true})
+}
+
+// insert is a write of v into writerDB's table t.
+func insert(v int) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (?)`, v); return err }
+}
+
 // writerDB opens a database with one writer connection and a table t,
 // as the committer's tests need; it is closed when the test ends.
 func writerDB(t *testing.T) (*sql.DB, string) {
@@ -111,9 +125,6 @@ func TestCommitterAnswersIssuanceAtCommit(t *testing.T) {
 	c := newCommitter(db, func() error { synced <- struct{}{}; return <-release })
 	defer func() { close(release); c.close() }()
 
-	insert := func(v int) func(*sql.Tx) error {
-		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (?)`, v); return err }
-	}
 	early := make(chan error, 1)
 	go func() { early <- c.doEarly(context.Background(), insert(1)) }()
 	select {
@@ -230,9 +241,6 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 	c := newCommitter(db, func() error { return nil })
 	defer c.close()
 	ctx := context.Background()
-	insert := func(v int) func(*sql.Tx) error {
-		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (?)`, v); return err }
-	}
 	if err := c.do(ctx, func(*sql.Tx) error { panic("boom") }); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("panicking write: %v", err)
 	}

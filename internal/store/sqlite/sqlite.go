@@ -41,8 +41,6 @@ type Store struct {
 	rx  readExec   // reads through cached prepared statements on r
 	wal *walSyncer // fsyncs the WAL after group commits
 	ws  *stmtCache // prepared statements on w, for single-statement writes
-
-	syncIssuance bool
 }
 
 // Options tune a Store.
@@ -105,7 +103,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	c := newCommitter(w, wal.sync)
 	ws := newStmtCache(w)
 	return &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
-		rx: readExec{newStmtCache(r)}, ws: ws, syncIssuance: o.SyncIssuance}, nil
+		rx: readExec{newStmtCache(r)}, ws: ws}, nil
 }
 
 // dsn builds the driver DSN. The pragmas are DSN parameters, not statements
@@ -158,20 +156,19 @@ func (s *Store) Close() error {
 // write rolls back the whole shared transaction, failing the other
 // callers' writes too. A ctx that ends before fn's turn still skips it.
 func (s *Store) inTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	detached := context.WithoutCancel(ctx)
-	return s.c.do(ctx, func(tx *sql.Tx) error { return fn(detached, tx) })
+	return s.tx(ctx, false, fn)
 }
 
 // inIssueTx is inTx for issuance, answered at commit unless SyncIssuance
 // (groupcommit.go): only for writes whose loss in a power failure fails
 // closed, such as a new token that would then be refused.
 func (s *Store) inIssueTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return s.tx(ctx, s.ix.early, fn)
+}
+
+func (s *Store) tx(ctx context.Context, early bool, fn func(context.Context, *sql.Tx) error) error {
 	detached := context.WithoutCancel(ctx)
-	wrapped := func(tx *sql.Tx) error { return fn(detached, tx) }
-	if s.syncIssuance {
-		return s.c.do(ctx, wrapped)
-	}
-	return s.c.doEarly(ctx, wrapped)
+	return s.c.submit(writeOp{ctx: ctx, early: early, fn: func(tx *sql.Tx) error { return fn(detached, tx) }})
 }
 
 // wrap maps driver errors onto the store sentinels, keeping the original
