@@ -10,7 +10,9 @@
 // The load generator runs in the same process as the server, so "CPU/req"
 // (process user+system CPU time over the measured interval, divided by the
 // requests answered) includes the client's share; the bare handler's row is
-// that baseline, and "server CPU/req" subtracts it.
+// that baseline, and "server CPU/req" subtracts it. Each HTTP scenario is
+// measured in -rounds windows, each right after a window of the bare
+// handler as long; "bare req/s" and the ratio come from those windows.
 package main
 
 import (
@@ -34,6 +36,7 @@ func main() {
 	pg := flag.String("pg", "", "PostgreSQL admin DSN: create a fresh database for the run and drop it afterwards")
 	flag.IntVar(&o.conns, "c", 16, "connections")
 	flag.DurationVar(&o.dur, "d", 5*time.Second, "duration of each measurement")
+	flag.IntVar(&o.rounds, "rounds", 3, "windows each measurement is split into, each after a window of the bare handler as long")
 	flag.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measurement")
 	flag.StringVar(&o.only, "only", "", "comma-separated scenario names to run (default all)")
 	flag.DurationVar(&o.soak, "soak", 0, "after the table, run client_credentials this long and report RSS growth (0: skip)")

@@ -34,6 +34,7 @@ import (
 )
 
 type options struct {
+	rounds          int
 	dsn             string
 	conns, idle     int
 	dur, warm, soak time.Duration
@@ -218,13 +219,14 @@ func run(o options) error {
 	}
 
 	fmt.Printf("tolkbench: %s\n", machine())
-	fmt.Printf("tolkbench: %s, %d connections, %s per scenario (after %s warm-up), load generator in the same process\n",
-		strings.SplitN(o.dsn, ":", 2)[0], o.conns, o.dur, o.warm)
+	fmt.Printf("tolkbench: %s, %d connections, %s per scenario (after %s warm-up) in %d windows, each after a window of the bare handler as long, load generator in the same process\n",
+		strings.SplitN(o.dsn, ":", 2)[0], o.conns, o.dur, o.warm, max(o.rounds, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\terrors\tCPU/req\tserver CPU/req\tmax RSS\tratio to bare\t")
-	var bare, bareCPU, argon float64
+	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\terrors\tCPU/req\tserver CPU/req\tmax RSS\tbare req/s\tratio to bare\t")
+	var argon float64
+	bareSc := &scenarios[0]
 	for _, sc := range scenarios {
-		if o.only != "" && sc.name != "bare net/http handler" && !strings.Contains(","+o.only+",", ","+sc.name+",") {
+		if o.only != "" && sc.name != bareSc.name && !strings.Contains(","+o.only+",", ","+sc.name+",") {
 			continue
 		}
 		switch sc.name {
@@ -235,26 +237,33 @@ func run(o options) error {
 		case "refresh_token":
 			sc.prepare = b.refreshScenario
 		}
-		m, err := b.measure(sc)
+		var m measurement
+		if sc.name == bareSc.name {
+			m, err = b.measure(sc, nil)
+			m.bare, m.bareCPU = m.Result, m.cpu
+		} else {
+			m, err = b.measure(sc, bareSc)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
-		}
-		if bare == 0 {
-			bare, bareCPU = m.RPS(), m.cpu
 		}
 		if sc.op != nil {
 			argon = m.RPS()
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t\n", sc.name, m.RPS(), m.P50.Round(time.Microsecond), m.P99.Round(time.Microsecond), m.Errors,
-			us(m.cpu), us(m.cpu-bareCPU), mib(m.rss), m.RPS()/bare)
+		bareRPS, ratio, serverCPU := "", "", ""
+		if m.bare.Requests > 0 {
+			bareRPS, ratio, serverCPU = fmt.Sprintf("%.0f", m.bare.RPS()), fmt.Sprintf("%.2f", m.RPS()/m.bare.RPS()), us(m.cpu-m.bareCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", sc.name, m.RPS(), m.P50.Round(time.Microsecond), m.P99.Round(time.Microsecond), m.Errors,
+			us(m.cpu), serverCPU, mib(m.rss), bareRPS, ratio)
 		if m.Errors > 0 {
-			fmt.Fprintf(tw, "  first error: %s\t\t\t\t\t\t\t\t\t\n", m.FirstErr)
+			fmt.Fprintf(tw, "  first error: %s\t\t\t\t\t\t\t\t\t\t\n", m.FirstErr)
 		}
 		if sc.name == "ApiToken login" && argon > 0 {
-			fmt.Fprintf(tw, "  ratio to raw argon2id: %.2f\t\t\t\t\t\t\t\t\t\n", m.RPS()/argon)
+			fmt.Fprintf(tw, "  ratio to raw argon2id: %.2f\t\t\t\t\t\t\t\t\t\t\n", m.RPS()/argon)
 		}
 		if sc.note != "" {
-			fmt.Fprintf(tw, "  (%s)\t\t\t\t\t\t\t\t\t\n", sc.note)
+			fmt.Fprintf(tw, "  (%s)\t\t\t\t\t\t\t\t\t\t\n", sc.note)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -447,17 +456,29 @@ type measurement struct {
 	loadgen.Result
 	cpu float64 // process CPU seconds per request
 	rss int64   // highest RSS sampled during the measurement
+	// The bare handler measured in windows interleaved with this
+	// scenario's (zero for the bare row and for in-process operations).
+	bare    loadgen.Result
+	bareCPU float64
 }
 
-func (b *bench) measure(sc scenario) (measurement, error) {
+// measure runs sc for the measurement duration, after a warm-up. An HTTP
+// scenario's measurement is split into o.rounds windows, each right after
+// a window of the bare handler as long: on a shared machine whose speed
+// drifts by tens of percent within a minute, the ratio of two rates taken
+// side by side holds still where a ratio to one bare run at the start of
+// the table does not.
+func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 	var m measurement
-	runOnce := func(d time.Duration) (loadgen.Result, error) {
-		if sc.prepare != nil {
-			var err error
-			if sc.build, sc.onResp, err = sc.prepare(); err != nil {
-				return loadgen.Result{}, err
-			}
+	prepare := func() error {
+		if sc.prepare == nil {
+			return nil
 		}
+		var err error
+		sc.build, sc.onResp, err = sc.prepare()
+		return err
+	}
+	runOnce := func(sc scenario, d time.Duration) (loadgen.Result, error) {
 		if sc.op != nil {
 			return runOp(b.ctx, sc.op, b.o.conns, d)
 		}
@@ -469,26 +490,51 @@ func (b *bench) measure(sc scenario) (measurement, error) {
 	// after them measured 0.56-0.61 of bare, 0.64-0.71 on their own).
 	debug.FreeOSMemory() // a collection first, then the release
 	if b.o.warm > 0 {
-		if _, err := runOnce(b.o.warm); err != nil {
+		if err := prepare(); err != nil {
+			return m, err
+		}
+		if _, err := runOnce(sc, b.o.warm); err != nil {
 			return m, err
 		}
 	}
-	if sc.prepare != nil {
-		var err error
-		if sc.build, sc.onResp, err = sc.prepare(); err != nil {
-			return m, err
-		}
-		sc.prepare = nil
+	rounds := b.o.rounds
+	if bare == nil || sc.op != nil || rounds < 1 {
+		bare, rounds = nil, 1
 	}
+	window := b.o.dur / time.Duration(rounds)
+	var runs, bares []loadgen.Result
+	var cpu, bareCPU time.Duration
 	stopRSS := sampleRSS(&m.rss)
-	cpu0 := cpuTime()
-	r, err := runOnce(b.o.dur)
-	cpu1 := cpuTime()
-	stopRSS()
-	if err != nil {
-		return m, err
+	defer stopRSS()
+	for range rounds {
+		if bare != nil {
+			cpu0 := cpuTime()
+			r, err := runOnce(*bare, window)
+			if err != nil {
+				return m, fmt.Errorf("bare handler: %w", err)
+			}
+			bareCPU += cpuTime() - cpu0
+			bares = append(bares, r)
+		}
+		// A rotating chain cut off at the end of the last window would be
+		// replayed: each window starts new chains.
+		if err := prepare(); err != nil {
+			return m, err
+		}
+		cpu0 := cpuTime()
+		r, err := runOnce(sc, window)
+		if err != nil {
+			return m, err
+		}
+		cpu += cpuTime() - cpu0
+		runs = append(runs, r)
 	}
-	m.Result, m.cpu = r, (cpu1-cpu0).Seconds()/float64(max(r.Requests, 1))
+	m.Result = loadgen.Merge(runs...)
+	m.cpu = cpu.Seconds() / float64(max(m.Requests, 1))
+	if bare != nil {
+		m.bare = loadgen.Merge(bares...)
+		m.bareCPU = bareCPU.Seconds() / float64(max(m.bare.Requests, 1))
+	}
 	return m, nil
 }
 

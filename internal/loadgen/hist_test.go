@@ -38,3 +38,30 @@ func TestHistQuantiles(t *testing.T) {
 		}
 	}
 }
+
+// TestMerge: merged results add counts and elapsed times, and their
+// percentiles are those of every latency together, not an average of the
+// runs' percentiles.
+func TestMerge(t *testing.T) {
+	fast, slow := new(hist), new(hist)
+	for i := 0; i < 900; i++ {
+		fast.record(time.Millisecond)
+	}
+	for i := 0; i < 100; i++ {
+		slow.record(time.Second)
+	}
+	m := Merge(
+		Result{Requests: 900, Errors: 1, Elapsed: time.Second, FirstErr: "status 500", lat: fast},
+		Result{Requests: 100, Elapsed: 2 * time.Second, lat: slow},
+	)
+	if m.Requests != 1000 || m.Errors != 1 || m.Elapsed != 3*time.Second || m.FirstErr != "status 500" {
+		t.Fatalf("merged %+v", m)
+	}
+	near := func(got, want time.Duration) bool { return math.Abs(float64(got-want)) <= float64(want)/64 }
+	if !near(m.P50, time.Millisecond) || !near(m.P99, time.Second) {
+		t.Fatalf("p50 %v p99 %v, want ~1ms and ~1s", m.P50, m.P99)
+	}
+	if m.RPS() != 1000.0/3 {
+		t.Fatalf("rps %v", m.RPS())
+	}
+}

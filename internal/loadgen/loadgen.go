@@ -40,6 +40,35 @@ type Result struct {
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	FirstErr string
+
+	lat *hist // the latencies, for Merge
+}
+
+// Merge combines the results of several runs of the same load (e.g. runs
+// interleaved with a baseline's): counts and elapsed times add up, and the
+// percentiles are those of all the latencies together.
+func Merge(rs ...Result) Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	var m Result
+	lat := new(hist)
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		if m.FirstErr == "" {
+			m.FirstErr = r.FirstErr
+		}
+		if r.lat != nil {
+			lat.merge(r.lat)
+		}
+	}
+	m.lat = lat
+	if lat.n > 0 {
+		m.P50, m.P99 = lat.quantile(0.5), lat.quantile(0.99)
+	}
+	return m
 }
 
 // RPS is requests per second.
@@ -153,7 +182,7 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 		}(w)
 	}
 	wg.Wait()
-	r := Result{Elapsed: time.Since(start), Errors: errs.Load(), FirstErr: firstErr}
+	r := Result{Elapsed: time.Since(start), Errors: errs.Load(), FirstErr: firstErr, lat: &lat}
 	r.Requests = lat.n
 	if lat.n == 0 {
 		return r, errors.New("loadgen: no request completed")
