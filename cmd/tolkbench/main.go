@@ -24,7 +24,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,16 +40,8 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "comma-separated scenario names to run (default all)")
 	flag.DurationVar(&o.soak, "soak", 0, "after the table, run client_credentials this long and report RSS growth (0: skip)")
 	flag.IntVar(&o.idle, "idle", 1000, "idle keep-alive connections to open for the per-connection memory figure (0: skip)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load generator share the process)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each scenario's measured windows (server and load generator together, no warm-up, no bare handler) to `prefix`.<scenario>.<window>.prof")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fail(err)
-		}
-		_ = pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	if *pg != "" {
 		dsn, drop, err := freshPostgres(*pg)
 		if err != nil {
@@ -68,7 +59,6 @@ func main() {
 		o.dsn = "sqlite:" + filepath.Join(dir, "bench.db")
 	}
 	if err := run(o); err != nil {
-		pprof.StopCPUProfile()
 		fail(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 )
 
 type options struct {
+	cpuprofile      string
 	rounds          int
 	dsn             string
 	conns, idle     int
@@ -506,6 +508,7 @@ func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 	var cpu, bareCPU time.Duration
 	stopRSS := sampleRSS(&m.rss)
 	defer stopRSS()
+	prof := b.profile(sc.name)
 	for range rounds {
 		if bare != nil {
 			cpu0 := cpuTime()
@@ -521,12 +524,16 @@ func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 		if err := prepare(); err != nil {
 			return m, err
 		}
+		if err := prof.start(); err != nil {
+			return m, err
+		}
 		cpu0 := cpuTime()
 		r, err := runOnce(sc, window)
+		cpu += cpuTime() - cpu0
+		prof.stop()
 		if err != nil {
 			return m, err
 		}
-		cpu += cpuTime() - cpu0
 		runs = append(runs, r)
 	}
 	m.Result = loadgen.Merge(runs...)
@@ -536,6 +543,50 @@ func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 		m.bareCPU = bareCPU.Seconds() / float64(max(m.bare.Requests, 1))
 	}
 	return m, nil
+}
+
+// scenarioProfile profiles one scenario's measured windows, one file per
+// window (a profile covers one interval): PREFIX.<scenario>.<window>.prof,
+// which go tool pprof reads merged when given them all. A no-op without
+// -cpuprofile.
+type scenarioProfile struct {
+	prefix string
+	n      int
+	f      *os.File
+}
+
+func (b *bench) profile(name string) *scenarioProfile {
+	if b.o.cpuprofile == "" {
+		return &scenarioProfile{}
+	}
+	slug := strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(name)), "-")
+	return &scenarioProfile{prefix: b.o.cpuprofile + "." + slug}
+}
+
+func (p *scenarioProfile) start() error {
+	if p.prefix == "" {
+		return nil
+	}
+	p.n++
+	f, err := os.Create(fmt.Sprintf("%s.%d.prof", p.prefix, p.n))
+	if err != nil {
+		return err
+	}
+	p.f = f
+	return pprof.StartCPUProfile(f)
+}
+
+func (p *scenarioProfile) stop() {
+	if p.f != nil {
+		pprof.StopCPUProfile()
+		p.f.Close()
+		p.f = nil
+	}
 }
 
 // runOp calls op from conns goroutines for d.

@@ -304,6 +304,40 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
+// TestAccessLogQuietPaths: a quiet path's 200 answers are logged at Debug
+// (absent at Info, present at Debug); its denials and every answer of
+// another path at Info.
+func TestAccessLogQuietPaths(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		path   string
+		status int
+		level  slog.Level
+		logged bool
+	}{
+		{"/auth/verify", http.StatusOK, slog.LevelInfo, false},
+		{"/auth/verify", http.StatusOK, slog.LevelDebug, true},
+		{"/auth/verify", http.StatusUnauthorized, slog.LevelInfo, true},
+		{"/auth/verify", http.StatusForbidden, slog.LevelInfo, true},
+		{"/auth/verify/x", http.StatusOK, slog.LevelInfo, true},
+		{"/oauth/token", http.StatusOK, slog.LevelInfo, true},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tc.level}))
+		h := httpx.Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.status)
+		}), httpx.WithRequestID, httpx.AccessLog(log, "/auth/verify"))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.path, nil))
+		line := buf.String()
+		if logged := strings.Contains(line, "path="+tc.path); logged != tc.logged {
+			t.Errorf("%s %d at %v: logged %v, want %v: %q", tc.path, tc.status, tc.level, logged, tc.logged, line)
+		}
+		if tc.logged && tc.status == http.StatusOK && tc.path == "/auth/verify" && !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("quiet 200 logged at another level: %q", line)
+		}
+	}
+}
+
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	for _, hsts := range []bool{false, true} {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,7 +323,14 @@ func plainQuery(raw string) bool {
 // handler directly (what Logger.LogAttrs does, less the stack walk for
 // the caller's pc, which is taken once here), stamped with the time the
 // duration ends.
-func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+//
+// The 200 answers of the quiet paths are logged at Debug: those are
+// forward-auth verdicts, one for every request a proxy lets through,
+// which the proxy logs itself; a line for each here would double the
+// log and cost every API call behind tolk a formatted record. Their
+// other answers (denials, errors) are logged at Info like any request:
+// every failed access decision is logged (ASVS 7.2.2).
+func AccessLog(log *slog.Logger, quiet ...string) func(http.Handler) http.Handler {
 	lh := log.Handler()
 	var pcs [1]uintptr
 	runtime.Callers(1, pcs[:]) // AccessLog: the source of every line (AddSource)
@@ -332,14 +340,18 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			sr := record(w, r)
 			next.ServeHTTP(sr, r)
 			ctx := r.Context()
-			if !lh.Enabled(ctx, slog.LevelInfo) {
-				return
-			}
-			end := time.Now()
 			status := sr.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
+			level := slog.LevelInfo
+			if status == http.StatusOK && slices.Contains(quiet, r.URL.Path) {
+				level = slog.LevelDebug
+			}
+			if !lh.Enabled(ctx, level) {
+				return
+			}
+			end := time.Now()
 			attrs := [8]slog.Attr{slog.String("request_id", RequestID(ctx)), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sr.Bytes),
 				slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
@@ -349,7 +361,7 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				attrs[n] = slog.String("query", RedactQuery(r.URL.RawQuery))
 				n++
 			}
-			rec := slog.NewRecord(end, slog.LevelInfo, "request", pcs[0])
+			rec := slog.NewRecord(end, level, "request", pcs[0])
 			rec.AddAttrs(attrs[:n]...) // one call: the overflow past the record's inline attrs is one allocation
 			_ = lh.Handle(ctx, rec)
 		})

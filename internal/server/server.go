@@ -178,7 +178,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		httpx.WithRequestID,
 		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
-		httpx.AccessLog(d.Log),
+		httpx.AccessLog(d.Log, "/auth/verify"), // its 200s at Debug
 		// /auth/verify's 200s answer a proxy and go without them; its
 		// other answers (denials a proxy relays to the browser) get them.
 		// Outside Recover, so that a recovered 500 gets them too.
