@@ -38,78 +38,83 @@ func tooMany(w http.ResponseWriter, d ratelimit.Decision) {
 	})
 }
 
-// admitToken checks the limits before a token, introspection or
-// revocation request is looked at, answering 429 when one refuses.
-// counted says whether the request also counts toward ClientRequests.
+// admitToken counts a token request toward ClientRequests (when counted)
+// before it is looked at, answering 429 when the client is over it.
+//
+// The failure limits are not checked here but on failure (refuseFailure):
+// every credential these endpoints take (client secrets, subject tokens)
+// is 256-bit, so one that is valid was not guessed, and refusing it
+// because others sprayed wrong ones under the same client id or address
+// would only lock its owner out (T37: no lockout DoS). A failure spends
+// from the buckets and, once they are empty, is answered 429 instead of
+// its error: the failures an address or client id may make are as many
+// as before, and a valid request costs no read of the buckets (on
+// PostgreSQL, a round trip of every token request).
 func (h *Handler) admitToken(w http.ResponseWriter, r *http.Request, clientID string, counted bool) bool {
 	l := h.Limits
-	if l == nil {
+	if l == nil || clientID == "" || !counted || l.ClientRequests == nil {
 		return true
 	}
-	ctx := r.Context()
-	// The failure limits are only checked, together (one read of both
-	// buckets on the database backend); then the request is counted.
-	var checks []ratelimit.Probe
-	if l.AddrFailures != nil {
-		checks = append(checks, ratelimit.Probe{Limiter: l.AddrFailures, Key: "a:" + httpx.ClientIP(ctx)})
-	}
-	if clientID != "" && l.ClientFailures != nil {
-		checks = append(checks, ratelimit.Probe{Limiter: l.ClientFailures, Key: "c:" + clientID})
-	}
-	ds, err := ratelimit.CheckAll(ctx, checks)
+	d, err := l.ClientRequests.Hit(r.Context(), "c:"+clientID)
 	if err != nil {
 		h.writeError(w, r, err) // fail closed: a 500
 		return false
 	}
-	for _, d := range ds {
-		if !d.OK {
-			tooMany(w, d)
-			return false
-		}
-	}
-	if clientID != "" && counted && l.ClientRequests != nil {
-		d, err := l.ClientRequests.Hit(ctx, "c:"+clientID)
-		if err != nil {
-			h.writeError(w, r, err)
-			return false
-		}
-		if !d.OK {
-			tooMany(w, d)
-			return false
-		}
+	if !d.OK {
+		tooMany(w, d)
+		return false
 	}
 	return true
 }
 
-// recordToken counts a failed request in the failure limits.
-func (h *Handler) recordToken(r *http.Request, clientID string, err error) {
+// refuseFailure counts a failed token, introspection or revocation
+// request in the failure limits: failed client authentication, and
+// rejected subject tokens of token exchange. It answers 429 and returns
+// true when a limit refuses the failure (its bucket is empty); otherwise
+// the caller answers the failure's own error.
+func (h *Handler) refuseFailure(w http.ResponseWriter, r *http.Request, clientID string, err error) bool {
 	l := h.Limits
 	if l == nil || err == nil {
-		return
+		return false
 	}
 	e := oauth.AsError(err)
 	if e == nil {
-		return
+		return false
 	}
 	exchange := r.PostForm.Get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange"
 	switch {
 	case e.Code == "invalid_client", exchange && e.Code == "invalid_request":
 	default:
-		return
+		return false
 	}
 	ctx := r.Context()
-	var ferr error
+	type probe struct {
+		limiter ratelimit.Limiter
+		key     string
+	}
+	var hits []probe
 	if l.AddrFailures != nil {
-		ferr = l.AddrFailures.Fail(ctx, "a:"+httpx.ClientIP(ctx))
+		hits = append(hits, probe{l.AddrFailures, "a:" + httpx.ClientIP(ctx)})
 	}
 	// Per client only failed client authentication: anything else can be
 	// provoked by anyone naming a public client.
-	if e.Code == "invalid_client" && clientID != "" && l.ClientFailures != nil && ferr == nil {
-		ferr = l.ClientFailures.Fail(ctx, "c:"+clientID)
+	if e.Code == "invalid_client" && clientID != "" && l.ClientFailures != nil {
+		hits = append(hits, probe{l.ClientFailures, "c:" + clientID})
 	}
-	if ferr != nil {
-		h.Log.ErrorContext(ctx, "oauth: rate limit", "request_id", httpx.RequestID(ctx), "err", ferr)
+	for _, p := range hits {
+		d, herr := p.limiter.Hit(ctx, p.key)
+		if herr != nil {
+			// The failure is answered as it is; a limiter that cannot
+			// count does not turn it into a 500.
+			h.Log.ErrorContext(ctx, "oauth: rate limit", "request_id", httpx.RequestID(ctx), "err", herr)
+			return false
+		}
+		if !d.OK {
+			tooMany(w, d)
+			return true
+		}
 	}
+	return false
 }
 
 // throttled answers a resource request refused by authn's failure limit

@@ -98,7 +98,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := h.Authz.Token(r.Context(), &authz.TokenRequest{Form: r.PostForm, ClientID: id, ClientSecret: sec, AuthMethod: method})
-	h.recordToken(r, id, err)
+	if h.refuseFailure(w, r, id, err) {
+		return
+	}
 	if err != nil {
 		// A failed grant may have revoked (a replayed code, a reused
 		// refresh token): caches of verifications are emptied.
@@ -127,7 +129,9 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (store.Client, 
 		return store.Client{}, false
 	}
 	c, err := h.Authz.AuthenticateClient(r.Context(), id, sec, method)
-	h.recordToken(r, id, err)
+	if h.refuseFailure(w, r, id, err) {
+		return store.Client{}, false
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return store.Client{}, false

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/pgtest"
@@ -263,4 +266,95 @@ func getAuth(t *testing.T, s *tolktest.Server, path, auth string) *http.Response
 	req.Header.Set("Authorization", auth)
 	resp, _ := s.Do(t, req)
 	return resp
+}
+
+// TestT37_ValidCredentialsPassFailureLimits: at the token, introspection
+// and revocation endpoints, whose credentials are 256-bit, failures are
+// refused with 429 once their buckets are empty, but the owner of a valid
+// client secret or subject token is not locked out by someone spraying
+// wrong ones under its client id or from its address (no lockout DoS);
+// on one instance (memory limits) and across two (PostgreSQL limits).
+func TestT37_ValidCredentialsPassFailureLimits(t *testing.T) {
+	limits := func(c *config.Config) {
+		c.ClientFailBurst, c.ClientFailInterval = 3, time.Minute
+		c.LoginIPBurst, c.LoginIPInterval = 3, time.Minute
+	}
+	for _, backend := range []string{"memory", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			var a, b *tolktest.Server
+			if backend == "memory" {
+				a = tolktest.New(t, tolktest.Options{Config: limits})
+				b = a
+			} else {
+				a, b = twoInstances(t, backend, limits)
+			}
+			ctx := context.Background()
+			org, err := a.Store.DefaultOrganization(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, sec, err := a.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "victim",
+				GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := "application/x-www-form-urlencoded"
+			cc := func(s *tolktest.Server, secret string) *http.Response {
+				return post(t, s, "/oauth/token", form, url.Values{"grant_type": {"client_credentials"},
+					"client_id": {c.ID}, "client_secret": {secret}}.Encode())
+			}
+			// The burst of wrong secrets is answered 401, the next 429.
+			for i, s := range []*tolktest.Server{a, a, b} {
+				if resp := cc(s, "wrong-secret"); resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("wrong secret %d: %d, want 401", i+1, resp.StatusCode)
+				}
+			}
+			for name, s := range map[string]*tolktest.Server{"a": a, "b": b} {
+				if resp := cc(s, "wrong-secret"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("instance %s, wrong secret past the burst: %d, want 429 with Retry-After", name, resp.StatusCode)
+				}
+			}
+			// The real client still gets tokens and introspects them.
+			req, _ := http.NewRequest(http.MethodPost, b.URL+"/oauth/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"},
+				"client_id": {c.ID}, "client_secret": {sec}}.Encode()))
+			req.Header.Set("Content-Type", form)
+			resp, body := b.Do(t, req)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("valid secret while its client id is throttled: %d, want 200", resp.StatusCode)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+				t.Fatalf("token response %s: %v", body, err)
+			}
+			resp = post(t, a, "/oauth/introspect", form, url.Values{"client_id": {c.ID}, "client_secret": {sec}, "token": {tok.AccessToken}}.Encode())
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("introspection with a valid secret while throttled: %d, want 200", resp.StatusCode)
+			}
+			if resp := post(t, a, "/oauth/introspect", form, url.Values{"client_id": {c.ID}, "client_secret": {"wrong-secret"},
+				"token": {tok.AccessToken}}.Encode()); resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("introspection with a wrong secret while throttled: %d, want 429", resp.StatusCode)
+			}
+
+			// Token exchange: rejected subject tokens count per address.
+			u := a.CreateUser(t, "ana", store.RoleLinguist, "ana-password-1")
+			pt, err := a.Tolk.Platform.Create(ctx, u, "victim", time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exchange := func(s *tolktest.Server, subject string) *http.Response {
+				return post(t, s, "/oauth/token", form, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"},
+					"subject_token": {subject}}.Encode())
+			}
+			// The address's bucket already holds the three client failures.
+			if resp := exchange(a, "tolk_pt_made_up"); resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("made-up subject token from a throttled address: %d, want 429", resp.StatusCode)
+			}
+			if resp := exchange(b, pt.Secret); resp.StatusCode != http.StatusOK {
+				t.Fatalf("valid subject token from a throttled address: %d, want 200", resp.StatusCode)
+			}
+		})
+	}
 }

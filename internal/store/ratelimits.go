@@ -22,9 +22,6 @@ type RateLimits interface {
 	// GetRateLimit returns the bucket's instant; the zero time when there
 	// is no row (a full bucket).
 	GetRateLimit(ctx context.Context, key string) (time.Time, error)
-	// GetRateLimits is GetRateLimit for several keys at once (one round
-	// trip), in the order of keys.
-	GetRateLimits(ctx context.Context, keys []string) ([]time.Time, error)
 	// DeleteFullRateLimits removes the buckets whose instant is not after
 	// now (they are full) and returns how many.
 	DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error)

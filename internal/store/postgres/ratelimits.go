@@ -50,32 +50,6 @@ func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error)
 	return tat.UTC(), nil
 }
 
-// GetRateLimits implements store.RateLimits in one query.
-func (s *Store) GetRateLimits(ctx context.Context, keys []string) ([]time.Time, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key, tat FROM rate_limits WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, wrap("get rate limits", err)
-	}
-	defer rows.Close()
-	found := make(map[string]time.Time, len(keys))
-	for rows.Next() {
-		var k string
-		var tat time.Time
-		if err := rows.Scan(&k, &tat); err != nil {
-			return nil, wrap("get rate limits", err)
-		}
-		found[k] = tat.UTC()
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("get rate limits", err)
-	}
-	out := make([]time.Time, len(keys))
-	for i, k := range keys {
-		out[i] = found[k]
-	}
-	return out, nil
-}
-
 // DeleteFullRateLimits implements store.RateLimits.
 func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM rate_limits WHERE tat <= $1`, now)

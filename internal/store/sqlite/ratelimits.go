@@ -43,20 +43,6 @@ func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error)
 	return fromMicros(tat), nil
 }
 
-// GetRateLimits implements store.RateLimits: in process, a lookup each
-// costs no more than one query for all.
-func (s *Store) GetRateLimits(ctx context.Context, keys []string) ([]time.Time, error) {
-	out := make([]time.Time, len(keys))
-	for i, k := range keys {
-		tat, err := s.GetRateLimit(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = tat
-	}
-	return out, nil
-}
-
 // DeleteFullRateLimits implements store.RateLimits.
 func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
 	res, err := s.wx.ExecContext(ctx, `DELETE FROM rate_limits WHERE tat <= ?`, micros(now))

@@ -76,20 +76,6 @@ func runRateLimits(t *testing.T, open Opener) {
 		if tat, err := s.GetRateLimit(ctx, "c"); !tat.IsZero() || err != nil {
 			t.Fatalf("unknown key: %v %v, want zero time", tat, err)
 		}
-		// Several at once, in the order asked, a missing one as zero.
-		got, err := s.GetRateLimits(ctx, []string{"b", "c", "a", "b"})
-		if err != nil || len(got) != 4 {
-			t.Fatalf("GetRateLimits = %v, %v", got, err)
-		}
-		for i, k := range []string{"b", "c", "a", "b"} {
-			want, _ := s.GetRateLimit(ctx, k)
-			if !got[i].Equal(want) || (k == "c") != got[i].IsZero() {
-				t.Errorf("GetRateLimits[%d] (%s) = %v, want %v", i, k, got[i], want)
-			}
-		}
-		if got, err := s.GetRateLimits(ctx, nil); err != nil || len(got) != 0 {
-			t.Errorf("GetRateLimits(nil) = %v, %v", got, err)
-		}
 	})
 	parallel(t, "RateLimit/sweep full buckets", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		for i := range 3 {
