@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -175,37 +177,65 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 	return c, nil
 }
 
-// RedeemAuthCode implements store.Tokens. The conditional UPDATE claims the
-// code: concurrent callers queue on its row lock and, under READ
-// COMMITTED, re-check "used_at IS NULL" against the winner's committed
-// row, so only the first matches. It does not check the code's expiry
-// (callers do, as with GetAuthCode).
+// RedeemAuthCode implements store.Tokens in one statement (claimAndIssue):
+// the conditional UPDATE claims the code: concurrent callers queue on its
+// row lock and, under READ COMMITTED, re-check "used_at IS NULL" against
+// the winner's committed row, so only the first matches. It does not
+// check the code's expiry (callers do, as with GetAuthCode).
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			`UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, at, codeHash)
-		if err != nil {
-			return err
-		}
-		if oneRow(tag) != nil {
-			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
-		}
-		if err := insertAccessToken(ctx, tx, access); err != nil {
-			return err
-		}
-		if refresh != nil {
-			return insertRefreshToken(ctx, tx, *refresh)
-		}
-		return nil
-	})
+	err := s.claimAndIssue(ctx, `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`,
+		[]any{at, codeHash}, access, refresh)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
+	}
 	return wrap("redeem auth code", err)
+}
+
+// claimAndIssue runs claim (an UPDATE of one single-use row, with args
+// $1…) and, only if it matched, inserts the tokens, all as one statement:
+// data-modifying CTEs commit together or not at all, like a transaction,
+// in one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). It
+// returns pgx.ErrNoRows when claim matched nothing (nothing is written).
+func (s *Store) claimAndIssue(ctx context.Context, claim string, args []any, access store.AccessToken, refresh *store.RefreshToken) error {
+	var q strings.Builder
+	q.WriteString("WITH claimed AS (" + claim + " RETURNING 1),\n")
+	q.WriteString("access AS (INSERT INTO access_tokens (" + accessTokenColumns + ") SELECT ")
+	args = appendParams(&q, args, accessTokenTypes, accessTokenArgs(access)...)
+	q.WriteString(" FROM claimed)")
+	if refresh != nil {
+		q.WriteString(",\nrefresh AS (INSERT INTO refresh_tokens (" + refreshTokenColumns + ") SELECT ")
+		args = appendParams(&q, args, refreshTokenTypes, refreshTokenArgs(*refresh)...)
+		q.WriteString(" FROM claimed)")
+	}
+	q.WriteString("\nSELECT count(*) FROM claimed")
+	var n int
+	if err := s.pool.QueryRow(ctx, q.String(), args...).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return pgx.ErrNoRows
+	}
+	return nil
+}
+
+// appendParams writes the placeholders of more, numbered after args and
+// cast to types (the columns' types: an INSERT … SELECT does not infer
+// them), and returns args with more appended.
+func appendParams(q *strings.Builder, args []any, types []string, more ...any) []any {
+	for i, t := range types {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(q, "$%d::%s", len(args)+i+1, t)
+	}
+	return append(args, more...)
 }
 
 // usedOrMissing tells why a single-use credential could not be claimed:
 // store.ErrAlreadyUsed if exists finds it, else pgx.ErrNoRows.
-func usedOrMissing(ctx context.Context, tx pgx.Tx, exists, hash string) error {
+func (s *Store) usedOrMissing(ctx context.Context, exists, hash string) error {
 	var found bool
-	if err := tx.QueryRow(ctx, exists, hash).Scan(&found); err != nil {
+	if err := s.pool.QueryRow(ctx, exists, hash).Scan(&found); err != nil {
 		return err
 	}
 	if found {
@@ -219,11 +249,17 @@ func usedOrMissing(ctx context.Context, tx pgx.Tx, exists, hash string) error {
 const accessTokenColumns = `hash, client_id, user_uid, org_uid, scopes, audiences, grant_id,
 	auth_time, created_at, expires_at`
 
+// accessTokenTypes are the types of accessTokenColumns.
+var accessTokenTypes = []string{"text", "text", "text", "text", "text[]", "text[]", "text", "timestamptz", "timestamptz", "timestamptz"}
+
+func accessTokenArgs(t store.AccessToken) []any {
+	return []any{t.Hash, t.ClientID, nullString(t.UserUID), t.OrgUID, strList(t.Scopes), strList(t.Audiences),
+		t.GrantID, nullTime(t.AuthTime), t.CreatedAt, t.ExpiresAt}
+}
+
 func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) error {
 	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		t.Hash, t.ClientID, nullString(t.UserUID), t.OrgUID, strList(t.Scopes), strList(t.Audiences),
-		t.GrantID, nullTime(t.AuthTime), t.CreatedAt, t.ExpiresAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, accessTokenArgs(t)...)
 	return err
 }
 
@@ -269,11 +305,17 @@ func (s *Store) RevokeAccessToken(ctx context.Context, hash string) (bool, error
 const refreshTokenColumns = `hash, client_id, user_uid, org_uid, scopes, audiences, grant_id,
 	auth_time, created_at, expires_at, used_at`
 
+// refreshTokenTypes are the types of refreshTokenColumns.
+var refreshTokenTypes = []string{"text", "text", "text", "text", "text[]", "text[]", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
+
+func refreshTokenArgs(t store.RefreshToken) []any {
+	return []any{t.Hash, t.ClientID, t.UserUID, t.OrgUID, strList(t.Scopes), strList(t.Audiences), t.GrantID,
+		nullTime(t.AuthTime), t.CreatedAt, nullTime(t.ExpiresAt), nullTime(t.UsedAt)}
+}
+
 func insertRefreshToken(ctx context.Context, db execer, t store.RefreshToken) error {
 	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		t.Hash, t.ClientID, t.UserUID, t.OrgUID, strList(t.Scopes), strList(t.Audiences), t.GrantID,
-		nullTime(t.AuthTime), t.CreatedAt, nullTime(t.ExpiresAt), nullTime(t.UsedAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, refreshTokenArgs(t)...)
 	return err
 }
 
@@ -309,21 +351,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	if grace > 0 {
 		cutoff = at.Add(-grace)
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
-			WHERE hash = $2 AND (used_at IS NULL OR used_at > $3)`,
-			at, oldHash, cutoff)
-		if err != nil {
-			return err
-		}
-		if oneRow(tag) != nil {
-			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
-		}
-		if err := insertAccessToken(ctx, tx, access); err != nil {
-			return err
-		}
-		return insertRefreshToken(ctx, tx, refresh)
-	})
+	err := s.claimAndIssue(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
+			WHERE hash = $2 AND (used_at IS NULL OR used_at > $3::timestamptz)`,
+		[]any{at, oldHash, cutoff}, access, &refresh)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
+	}
 	return wrap("rotate refresh token", err)
 }
 
