@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -162,6 +163,69 @@ func TestCommitterAnswersIssuanceAtCommit(t *testing.T) {
 	release <- nil
 	if err := <-durable; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommitterPacesIssuanceFsyncs: an fsync that only issuance waits
+// for (its writes were answered at commit) waits for the pacing interval
+// after the previous fsync, covering what commits meanwhile; a write that
+// waits for its fsync ends the pacing at once, and so does the interval.
+func TestCommitterPacesIssuanceFsyncs(t *testing.T) {
+	for _, end := range []string{"a waiting write", "the interval"} {
+		t.Run(end, func(t *testing.T) {
+			db, _ := writerDB(t)
+			var syncs atomic.Int32
+			synced := make(chan struct{}, 16)
+			pacing, fire := make(chan time.Duration, 1), make(chan time.Time)
+			c := newPacedCommitter(db, func() error { syncs.Add(1); synced <- struct{}{}; return nil }, time.Hour,
+				func(d time.Duration) <-chan time.Time { pacing <- d; return fire })
+			defer c.close()
+			wait := func(ch <-chan struct{}, what string) {
+				t.Helper()
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					t.Fatal(what)
+				}
+			}
+			if err := c.doEarly(context.Background(), insert(1)); err != nil {
+				t.Fatal(err)
+			}
+			wait(synced, "no fsync after the first commit") // the first one is not paced
+			for v := 2; v <= 4; v++ {
+				if err := c.doEarly(context.Background(), insert(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case d := <-pacing:
+				if d <= 0 || d > time.Hour {
+					t.Fatalf("paced for %v", d)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the fsync of issuance commits right after another fsync is not paced")
+			}
+			if n := syncs.Load(); n != 1 {
+				t.Fatalf("%d fsyncs while pacing, want 1", n)
+			}
+			switch end {
+			case "a waiting write":
+				done := make(chan struct{})
+				go func() {
+					if err := c.do(context.Background(), insert(5)); err != nil {
+						t.Error(err)
+					}
+					close(done)
+				}()
+				wait(done, "a write that waits for its fsync waited for the pacing")
+			case "the interval":
+				fire <- time.Now()
+				wait(synced, "no fsync when the pacing interval ended")
+			}
+			if n := syncs.Load(); n != 2 {
+				t.Fatalf("%d fsyncs, want 2 (one covering the paced commits)", n)
+			}
+		})
 	}
 }
 
