@@ -45,12 +45,16 @@ func (s *Store) CreatePlatformToken(ctx context.Context, t store.PlatformToken) 
 	return wrap("create platform token", err)
 }
 
+// getPlatformTokenAndUser is built once: the exchange runs it on every
+// request.
+var getPlatformTokenAndUser = `SELECT ` + store.Qualified("t", platformTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`
+
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
 	var us userScan
-	err := s.pool.QueryRow(ctx, `SELECT `+store.Qualified("t", platformTokenColumns)+`, `+store.Qualified("u", userColumns)+`
-		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`, hash).Scan(append(ts.dests(), us.dests()...)...)
+	err := s.pool.QueryRow(ctx, getPlatformTokenAndUser, hash).Scan(append(ts.dests(), us.dests()...)...)
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}

@@ -81,7 +81,7 @@ type committer struct {
 	// waits for (see syncLoop); after is time.After (tests replace it).
 	every time.Duration
 	after func(time.Duration) <-chan time.Time
-	done chan struct{} // closed when syncLoop has answered its last batch
+	done  chan struct{} // closed when syncLoop has answered its last batch
 
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when leading turns false

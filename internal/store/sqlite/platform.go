@@ -55,12 +55,16 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	return t, wrap("get platform token", err)
 }
 
+// getPlatformTokenAndUser is built once: the exchange runs it on every
+// request.
+var getPlatformTokenAndUser = `SELECT ` + store.Qualified("t", platformTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`
+
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
 	var us userScan
-	err := s.rx.QueryRowContext(ctx, `SELECT `+store.Qualified("t", platformTokenColumns)+`, `+store.Qualified("u", userColumns)+`
-		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`, hash).Scan(append(ts.dests(), us.dests()...)...)
+	err := s.rx.QueryRowContext(ctx, getPlatformTokenAndUser, hash).Scan(append(ts.dests(), us.dests()...)...)
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}
