@@ -97,7 +97,9 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 		return nil, badGrant
 	}
 	hash := secret.Hash(code)
-	ac, err := s.Store.GetAuthCode(ctx, hash)
+	// The code with its user, in one read (a user that is gone took its
+	// codes with it).
+	ac, u, err := s.Store.GetAuthCodeAndUser(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, badGrant
 	}
@@ -132,12 +134,8 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 	case ac.CodeChallenge != "" && (!oauth.ValidVerifier(verifier) || !oauth.VerifyPKCE(verifier, ac.CodeChallenge)):
 		return nil, oauth.ErrInvalidGrant("code_verifier does not match the code_challenge")
 	}
-	u, err := s.Store.GetUser(ctx, ac.UserUID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
+	if !u.Active {
 		return nil, badGrant
-	}
-	if err != nil {
-		return nil, internal(err)
 	}
 	sub := subject{client: *client, user: &u, scopes: ac.Scopes, auds: ac.Audiences, grantID: ac.GrantID, authTime: ac.AuthTime}
 	at, atRec, err := s.mintAccess(ctx, sub)

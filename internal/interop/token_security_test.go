@@ -335,6 +335,29 @@ func tokIDToken(t *testing.T, tok *oauth2.Token) string {
 
 // ---- B. Token endpoint ----
 
+// A code whose user was deactivated after it was issued is refused.
+// Deactivation deletes the user's unused codes, and the code grant, which
+// reads the code together with its user, also refuses an inactive user:
+// this covers the joined read end to end.
+func TestCodeOfDeactivatedUserRefused(t *testing.T) {
+	t.Parallel()
+	e := azNewEnv(t, authz.ClientSpec{GrantTypes: []string{oauth.GrantAuthorizationCode}})
+	u := e.s.CreateUser(t, "lena", store.RoleLinguist, "lena-password-1")
+	p := e.browser(t).Authorize(t, azAuthURL(e.s.URL, "client_id", e.client.ID, "redirect_uri", azGoodRedirect, "response_type", "code", "state", "s1"),
+		"lena", "lena-password-1", "allow")
+	code := azAssertClientRedirect(t, p, azGoodRedirect).Get("code")
+	if code == "" {
+		t.Fatal("no code")
+	}
+	if err := e.s.Store.SetUserActive(context.Background(), u.UID, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr := e.exchange(t, code, azGoodRedirect)
+	if tr.Status != http.StatusBadRequest || tr.str("error") != "invalid_grant" {
+		t.Fatalf("code of a deactivated user: %d %v, want 400 invalid_grant", tr.Status, tr.JSON)
+	}
+}
+
 // T19: a replayed code is refused and revokes what the first redemption
 // produced, whether replayed at once or 30 s later (after the code expired).
 func TestT19_CodeReplayRevokesIssuedTokens(t *testing.T) {

@@ -266,6 +266,10 @@ type Tokens interface {
 	CreateAuthCode(ctx context.Context, c AuthCode) error
 	// GetAuthCode returns the code whether used or not.
 	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
+	// GetAuthCodeAndUser is GetAuthCode together with the code's user, in
+	// one read (the code grant needs both); ErrNotFound if either is
+	// missing.
+	GetAuthCodeAndUser(ctx context.Context, hash string) (AuthCode, User, error)
 	// RedeemAuthCode marks the code used at `at` and stores the tokens
 	// issued for it, in one transaction. Of concurrent calls exactly one
 	// succeeds; the others get ErrAlreadyUsed and store nothing. An

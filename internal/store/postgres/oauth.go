@@ -159,22 +159,48 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	return wrap("create auth code", err)
 }
 
+// authCodeScan receives authCodeColumns (dests) and decodes them (code).
+type authCodeScan struct {
+	c                store.AuthCode
+	authTime, usedAt *time.Time
+}
+
+func (s *authCodeScan) dests() []any {
+	c := &s.c
+	return []any{&c.Hash, &c.ClientID, &c.UserUID, &c.RedirectURI, &c.Scopes, &c.Audiences, &c.Nonce,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &s.authTime, &c.GrantID, &c.CreatedAt, &c.ExpiresAt, &s.usedAt}
+}
+
+func (s *authCodeScan) code() store.AuthCode {
+	c := s.c
+	c.Scopes, c.Audiences = fromStrList(c.Scopes), fromStrList(c.Audiences)
+	c.AuthTime, c.UsedAt = fromNullTime(s.authTime), fromNullTime(s.usedAt)
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	return c
+}
+
 // GetAuthCode implements store.Tokens.
 func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, error) {
-	var (
-		c                store.AuthCode
-		authTime, usedAt *time.Time
-	)
-	err := s.pool.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`, hash).Scan(
-		&c.Hash, &c.ClientID, &c.UserUID, &c.RedirectURI, &c.Scopes, &c.Audiences, &c.Nonce,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.GrantID, &c.CreatedAt, &c.ExpiresAt, &usedAt)
-	if err != nil {
+	var cs authCodeScan
+	if err := s.pool.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`, hash).Scan(cs.dests()...); err != nil {
 		return store.AuthCode{}, wrap("get auth code", err)
 	}
-	c.Scopes, c.Audiences = fromStrList(c.Scopes), fromStrList(c.Audiences)
-	c.AuthTime, c.UsedAt = fromNullTime(authTime), fromNullTime(usedAt)
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	return c, nil
+	return cs.code(), nil
+}
+
+// getAuthCodeAndUser is built once: the code grant runs it on every
+// request.
+var getAuthCodeAndUser = `SELECT ` + store.Qualified("c", authCodeColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM auth_codes c JOIN users u ON u.uid = c.user_uid WHERE c.hash = $1`
+
+// GetAuthCodeAndUser implements store.Tokens in one query.
+func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
+	var cs authCodeScan
+	var us userScan
+	if err := s.pool.QueryRow(ctx, getAuthCodeAndUser, hash).Scan(append(cs.dests(), us.dests()...)...); err != nil {
+		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
+	}
+	return cs.code(), us.user(), nil
 }
 
 // RedeemAuthCode implements store.Tokens in one statement (claimAndIssue):

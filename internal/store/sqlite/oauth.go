@@ -192,28 +192,62 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	return wrap("create auth code", err)
 }
 
+// authCodeScan receives authCodeColumns (dests) and decodes them (code).
+type authCodeScan struct {
+	c                store.AuthCode
+	scopes, auds     string
+	authTime, usedAt sql.NullInt64
+	created, expires int64
+}
+
+func (s *authCodeScan) dests() []any {
+	c := &s.c
+	return []any{&c.Hash, &c.ClientID, &c.UserUID, &c.RedirectURI, &s.scopes, &s.auds, &c.Nonce,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &s.authTime, &c.GrantID, &s.created, &s.expires, &s.usedAt}
+}
+
+func (s *authCodeScan) code() (store.AuthCode, error) {
+	c := s.c
+	var err error
+	if c.Scopes, err = parseStrList(s.scopes); err != nil {
+		return store.AuthCode{}, err
+	}
+	if c.Audiences, err = parseStrList(s.auds); err != nil {
+		return store.AuthCode{}, err
+	}
+	c.AuthTime, c.UsedAt = fromNullMicros(s.authTime), fromNullMicros(s.usedAt)
+	c.CreatedAt, c.ExpiresAt = fromMicros(s.created), fromMicros(s.expires)
+	return c, nil
+}
+
 // GetAuthCode implements store.Tokens.
 func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, error) {
-	var (
-		c                store.AuthCode
-		scopes, auds     string
-		authTime, usedAt sql.NullInt64
-		created, expires int64
-	)
-	err := s.rx.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash).Scan(
-		&c.Hash, &c.ClientID, &c.UserUID, &c.RedirectURI, &scopes, &auds, &c.Nonce,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.GrantID, &created, &expires, &usedAt)
-	if err == nil {
-		if c.Scopes, err = parseStrList(scopes); err == nil {
-			c.Audiences, err = parseStrList(auds)
-		}
-	}
+	var cs authCodeScan
+	err := s.rx.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash).Scan(cs.dests()...)
 	if err != nil {
 		return store.AuthCode{}, wrap("get auth code", err)
 	}
-	c.AuthTime, c.UsedAt = fromNullMicros(authTime), fromNullMicros(usedAt)
-	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return c, nil
+	c, err := cs.code()
+	return c, wrap("get auth code", err)
+}
+
+// getAuthCodeAndUser is built once: the code grant runs it on every
+// request.
+var getAuthCodeAndUser = `SELECT ` + store.Qualified("c", authCodeColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM auth_codes c JOIN users u ON u.uid = c.user_uid WHERE c.hash = ?`
+
+// GetAuthCodeAndUser implements store.Tokens in one query.
+func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
+	var cs authCodeScan
+	var us userScan
+	if err := s.rx.QueryRowContext(ctx, getAuthCodeAndUser, hash).Scan(append(cs.dests(), us.dests()...)...); err != nil {
+		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
+	}
+	c, err := cs.code()
+	if err != nil {
+		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
+	}
+	return c, us.user(), nil
 }
 
 // RedeemAuthCode implements store.Tokens. The conditional UPDATE claims the

@@ -579,12 +579,24 @@ func testAuthCodes(t *testing.T, open Opener) {
 				continue
 			}
 			checkAuthCode(t, got, c)
+			// With its user, in one read.
+			gotCode, gotUser, err := s.GetAuthCodeAndUser(ctx, c.Hash)
+			if err != nil {
+				t.Errorf("%s: GetAuthCodeAndUser: %v", tt.name, err)
+				continue
+			}
+			checkAuthCode(t, gotCode, c)
+			if want, _ := s.GetUser(ctx, c.UserUID); !reflect.DeepEqual(gotUser, want) {
+				t.Errorf("%s: GetAuthCodeAndUser user = %+v, want %+v", tt.name, gotUser, want)
+			}
 		}
 		c := p.code(uuid.NewString())
 		mustCode(t, s, c)
 		checkErrIs(t, "CreateAuthCode(duplicate hash)", s.CreateAuthCode(ctx, c), store.ErrConflict)
 		_, err := s.GetAuthCode(ctx, hash())
 		checkErrIs(t, "GetAuthCode(unknown)", err, store.ErrNotFound)
+		_, _, err = s.GetAuthCodeAndUser(ctx, hash())
+		checkErrIs(t, "GetAuthCodeAndUser(unknown)", err, store.ErrNotFound)
 		bad := p.code("g")
 		bad.ClientID = "no-such-client"
 		if err := s.CreateAuthCode(ctx, bad); err == nil {
