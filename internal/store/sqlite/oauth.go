@@ -254,21 +254,27 @@ func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.Auth
 // code; on the single writer connection only the first of concurrent
 // callers finds it unused. It does not check the code's expiry (callers
 // do, as with GetAuthCode).
+const claimAuthCodeSQL = `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`
+
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`, micros(at), codeHash)
+	pt, err := s.prepared(ctx, claimAuthCodeSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
+	if err != nil {
+		return wrap("redeem auth code", err)
+	}
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ex := pt.on(tx)
+		res, err := ex.ExecContext(ctx, claimAuthCodeSQL, micros(at), codeHash)
 		if err != nil {
 			return err
 		}
 		if oneRow(res) != nil {
 			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = ?)`, codeHash)
 		}
-		if err := insertAccessToken(ctx, tx, access); err != nil {
+		if err := insertAccessToken(ctx, ex, access); err != nil {
 			return err
 		}
 		if refresh != nil {
-			return insertRefreshToken(ctx, tx, *refresh)
+			return insertRefreshToken(ctx, ex, *refresh)
 		}
 		return nil
 	})
@@ -293,13 +299,15 @@ func usedOrMissing(ctx context.Context, tx *sql.Tx, exists, hash string) error {
 const accessTokenColumns = `hash, client_id, user_uid, org_uid, scopes, audiences, grant_id,
 	auth_time, created_at, expires_at`
 
+const insertAccessTokenSQL = `INSERT INTO access_tokens (` + accessTokenColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) error {
 	l, err := strLists(t.Scopes, t.Audiences)
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.ExecContext(ctx, insertAccessTokenSQL,
 		t.Hash, t.ClientID, nullString(t.UserUID), t.OrgUID, l[0], l[1], t.GrantID,
 		nullMicros(t.AuthTime), micros(t.CreatedAt), micros(t.ExpiresAt))
 	return err
@@ -353,13 +361,15 @@ func (s *Store) RevokeAccessToken(ctx context.Context, hash string) (bool, error
 const refreshTokenColumns = `hash, client_id, user_uid, org_uid, scopes, audiences, grant_id,
 	auth_time, created_at, expires_at, used_at`
 
+const insertRefreshTokenSQL = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func insertRefreshToken(ctx context.Context, db execer, t store.RefreshToken) error {
 	l, err := strLists(t.Scopes, t.Audiences)
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.ExecContext(ctx, insertRefreshTokenSQL,
 		t.Hash, t.ClientID, t.UserUID, t.OrgUID, l[0], l[1], t.GrantID,
 		nullMicros(t.AuthTime), micros(t.CreatedAt), nullMicros(t.ExpiresAt), nullMicros(t.UsedAt))
 	return err
@@ -394,6 +404,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.Refresh
 // a conditional UPDATE: unused, or (grace > 0) used after at-grace, in
 // which case its first UsedAt is kept. It does not check the old token's
 // expiry (callers do).
+const claimRefreshTokenSQL = `UPDATE refresh_tokens SET used_at = coalesce(used_at, ?)
+			WHERE hash = ? AND (used_at IS NULL OR used_at > ?)`
+
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration,
 	access store.AccessToken, refresh store.RefreshToken) error {
 	// NULL when there is no grace: "used_at > NULL" is never true.
@@ -401,20 +414,23 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	if grace > 0 {
 		cutoff = sql.NullInt64{Int64: micros(at.Add(-grace)), Valid: true}
 	}
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, ?)
-			WHERE hash = ? AND (used_at IS NULL OR used_at > ?)`,
-			micros(at), oldHash, cutoff)
+	pt, err := s.prepared(ctx, claimRefreshTokenSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
+	if err != nil {
+		return wrap("rotate refresh token", err)
+	}
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ex := pt.on(tx)
+		res, err := ex.ExecContext(ctx, claimRefreshTokenSQL, micros(at), oldHash, cutoff)
 		if err != nil {
 			return err
 		}
 		if oneRow(res) != nil {
 			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = ?)`, oldHash)
 		}
-		if err := insertAccessToken(ctx, tx, access); err != nil {
+		if err := insertAccessToken(ctx, ex, access); err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, refresh)
+		return insertRefreshToken(ctx, ex, refresh)
 	})
 	return wrap("rotate refresh token", err)
 }
