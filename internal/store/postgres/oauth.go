@@ -290,9 +290,10 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 }
 
 // CreateAccessToken implements store.Tokens. An empty UserUID
-// (client_credentials) is stored as NULL.
+// (client_credentials) is stored as NULL. Concurrent calls share one
+// multi-row INSERT (tokenBatcher).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", insertAccessToken(ctx, s.issue, t))
+	return wrap("create access token", s.tokens.insert(ctx, t))
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its

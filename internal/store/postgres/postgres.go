@@ -42,6 +42,8 @@ type Store struct {
 	// It is pool itself with Options.SyncIssuance; a DSN's pool_max_conns
 	// sizes each pool.
 	issue *pgxpool.Pool
+	// tokens batches CreateAccessToken on issue (tokenbatch.go).
+	tokens *tokenBatcher
 }
 
 // Options tune a Store.
@@ -99,6 +101,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.tokens = &tokenBatcher{pool: s.issue}
 	return s, nil
 }
 

@@ -695,6 +695,55 @@ func testAuthCodes(t *testing.T, open Opener) {
 // ---- access tokens ----
 
 func testAccessTokens(t *testing.T, open Opener) {
+	// Concurrent inserts (which a backend may gather into one statement):
+	// every good token is stored, and each bad one (a taken hash, an
+	// unknown client) fails alone with its own error.
+	parallel(t, "ConcurrentCreate", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		p := mustParty(t, s)
+		taken := mustAccess(t, s, p.access(uuid.NewString()))
+		const n = 48
+		toks := make([]store.AccessToken, n)
+		for i := range toks {
+			toks[i] = p.access(uuid.NewString())
+		}
+		toks[7] = taken                      // duplicate hash
+		toks[21].ClientID = "no-such-client" // foreign key
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range toks {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateAccessToken(ctx, toks[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, a := range toks {
+			switch i {
+			case 7:
+				checkErrIs(t, "concurrent CreateAccessToken(duplicate hash)", errs[i], store.ErrConflict)
+			case 21:
+				if errs[i] == nil {
+					t.Errorf("concurrent CreateAccessToken for an unknown client succeeded")
+				}
+				if _, err := s.GetAccessToken(ctx, a.Hash); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("token of an unknown client stored: %v", err)
+				}
+			default:
+				if errs[i] != nil {
+					t.Errorf("concurrent CreateAccessToken %d: %v", i, errs[i])
+					continue
+				}
+				got, err := s.GetAccessToken(ctx, a.Hash)
+				if err != nil {
+					t.Errorf("token %d not stored: %v", i, err)
+					continue
+				}
+				checkAccess(t, got, a)
+			}
+		}
+	})
 	parallel(t, "CreateGetRevoke", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		p := mustParty(t, s)
 		tests := []struct {
