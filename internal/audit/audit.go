@@ -219,6 +219,21 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if r.Log == nil {
 		return
 	}
+	// The events that come with every issued token are logged at Debug
+	// when they succeeded (as Keycloak's logging listener does with
+	// success events): one line per token would be most of the log and a
+	// formatted record per token request; they are stored like every
+	// other event, and failures are logged at Info.
+	level := slog.LevelInfo
+	if background[ev.Type] && ev.Outcome == Success {
+		level = slog.LevelDebug
+	}
+	if !r.Log.Enabled(ctx, level) {
+		if err != nil {
+			r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
+		}
+		return
+	}
 	attrs := []any{
 		slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
 		slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
@@ -231,7 +246,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		}
 		attrs = append(attrs, slog.Group("details", ds...))
 	}
-	r.Log.InfoContext(ctx, "audit", attrs...)
+	r.Log.Log(ctx, level, "audit", attrs...)
 	if err != nil {
 		r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
 	}

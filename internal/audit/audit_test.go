@@ -113,6 +113,37 @@ func TestActorBehindRequestID(t *testing.T) {
 	}
 }
 
+// TestLogLevels: the successful events that come with every issued token
+// are logged at Debug (absent from an Info log, present in a Debug one)
+// and stored all the same; every other event, and those events when they
+// failed, at Info.
+func TestLogLevels(t *testing.T) {
+	for _, tc := range []struct {
+		typ, outcome string
+		level        slog.Level
+		logged       bool
+	}{
+		{audit.TokenIssued, "", slog.LevelInfo, false},
+		{audit.PlatformExchanged, "", slog.LevelInfo, false},
+		{audit.TokenIssued, "", slog.LevelDebug, true},
+		{audit.TokenIssued, audit.Failure, slog.LevelInfo, true},
+		{audit.Login, "", slog.LevelInfo, true},
+		{audit.TokenRevoked, "", slog.LevelInfo, true},
+	} {
+		r, st, _ := newRecorder(t)
+		var logs bytes.Buffer
+		r.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+		r.Record(context.Background(), audit.Event{Type: tc.typ, Outcome: tc.outcome})
+		if logged := strings.Contains(logs.String(), "type="+tc.typ); logged != tc.logged {
+			t.Errorf("%s %q at %v: logged %v, want %v: %q", tc.typ, tc.outcome, tc.level, logged, tc.logged, logs.String())
+		}
+		es, err := st.ListAuditEvents(context.Background(), store.AuditFilter{Type: tc.typ})
+		if err != nil || len(es) != 1 {
+			t.Errorf("%s %q: stored %d events (%v), want 1", tc.typ, tc.outcome, len(es), err)
+		}
+	}
+}
+
 func TestBackgroundEventsAreStoredByFlush(t *testing.T) {
 	st := &countingLog{}
 	r := &audit.Recorder{Store: st}
