@@ -188,7 +188,9 @@ func (g refreshTokenGrant) Handle(ctx context.Context, req *TokenRequest, client
 		return nil, bad
 	}
 	hash := secret.Key(tok)
-	rt, err := s.Store.GetRefreshToken(ctx, hash)
+	// The token with its user, in one read (a user that is gone took
+	// its tokens with it).
+	rt, u, err := s.Store.GetRefreshTokenAndUser(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, bad
 	}
@@ -211,12 +213,8 @@ func (g refreshTokenGrant) Handle(ctx context.Context, req *TokenRequest, client
 	} else if present {
 		scopes = sc // may narrow, never widen (RFC 6749 §6)
 	}
-	u, err := s.Store.GetUser(ctx, rt.UserUID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
+	if !u.Active {
 		return nil, bad
-	}
-	if err != nil {
-		return nil, internal(err)
 	}
 	// The narrowed scope applies to this access token; the new refresh
 	// token keeps the original grant so a later request can ask again.

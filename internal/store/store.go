@@ -283,6 +283,10 @@ type Tokens interface {
 	RevokeAccessToken(ctx context.Context, hash string) (bool, error)
 
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// GetRefreshTokenAndUser is GetRefreshToken together with the token's
+	// user, in one read (the refresh grant needs both); ErrNotFound if
+	// either is missing.
+	GetRefreshTokenAndUser(ctx context.Context, hash string) (RefreshToken, User, error)
 	// RotateRefreshToken marks old used at `at` and stores the new pair in
 	// one transaction. It succeeds if old is unused, or was used less than
 	// grace ago; otherwise ErrAlreadyUsed and nothing is stored. Of

@@ -349,20 +349,47 @@ func insertRefreshToken(ctx context.Context, db execer, t store.RefreshToken) er
 // GetRefreshToken implements store.Tokens. It returns the token whether
 // used or expired; callers check.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
-	var (
-		t                         store.RefreshToken
-		authTime, expires, usedAt *time.Time
-	)
-	err := s.pool.QueryRow(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = $1`, hash).Scan(
-		&t.Hash, &t.ClientID, &t.UserUID, &t.OrgUID, &t.Scopes, &t.Audiences, &t.GrantID,
-		&authTime, &t.CreatedAt, &expires, &usedAt)
-	if err != nil {
+	var rs refreshTokenScan
+	if err := s.pool.QueryRow(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = $1`, hash).Scan(rs.dests()...); err != nil {
 		return store.RefreshToken{}, wrap("get refresh token", err)
 	}
+	return rs.token(), nil
+}
+
+// refreshTokenScan receives refreshTokenColumns (dests) and decodes them
+// (token).
+type refreshTokenScan struct {
+	t                         store.RefreshToken
+	authTime, expires, usedAt *time.Time
+}
+
+func (s *refreshTokenScan) dests() []any {
+	t := &s.t
+	return []any{&t.Hash, &t.ClientID, &t.UserUID, &t.OrgUID, &t.Scopes, &t.Audiences, &t.GrantID,
+		&s.authTime, &t.CreatedAt, &s.expires, &s.usedAt}
+}
+
+func (s *refreshTokenScan) token() store.RefreshToken {
+	t := s.t
 	t.Scopes, t.Audiences = fromStrList(t.Scopes), fromStrList(t.Audiences)
-	t.AuthTime, t.ExpiresAt, t.UsedAt = fromNullTime(authTime), fromNullTime(expires), fromNullTime(usedAt)
+	t.AuthTime, t.ExpiresAt, t.UsedAt = fromNullTime(s.authTime), fromNullTime(s.expires), fromNullTime(s.usedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
-	return t, nil
+	return t
+}
+
+// getRefreshTokenAndUser is built once: the refresh grant runs it on
+// every request.
+var getRefreshTokenAndUser = `SELECT ` + store.Qualified("t", refreshTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM refresh_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`
+
+// GetRefreshTokenAndUser implements store.Tokens in one query.
+func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {
+	var rs refreshTokenScan
+	var us userScan
+	if err := s.pool.QueryRow(ctx, getRefreshTokenAndUser, hash).Scan(append(rs.dests(), us.dests()...)...); err != nil {
+		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
+	}
+	return rs.token(), us.user(), nil
 }
 
 // RotateRefreshToken implements store.Tokens. The old token is claimed by

@@ -378,26 +378,60 @@ func insertRefreshToken(ctx context.Context, db execer, t store.RefreshToken) er
 // GetRefreshToken implements store.Tokens. It returns the token whether
 // used or expired; callers check.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
-	var (
-		t                         store.RefreshToken
-		scopes, auds              string
-		authTime, expires, usedAt sql.NullInt64
-		created                   int64
-	)
-	err := s.rx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash).Scan(
-		&t.Hash, &t.ClientID, &t.UserUID, &t.OrgUID, &scopes, &auds, &t.GrantID,
-		&authTime, &created, &expires, &usedAt)
-	if err == nil {
-		if t.Scopes, err = parseStrList(scopes); err == nil {
-			t.Audiences, err = parseStrList(auds)
-		}
-	}
-	if err != nil {
+	var rs refreshTokenScan
+	if err := s.rx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash).Scan(rs.dests()...); err != nil {
 		return store.RefreshToken{}, wrap("get refresh token", err)
 	}
-	t.AuthTime, t.ExpiresAt, t.UsedAt = fromNullMicros(authTime), fromNullMicros(expires), fromNullMicros(usedAt)
-	t.CreatedAt = fromMicros(created)
+	t, err := rs.token()
+	return t, wrap("get refresh token", err)
+}
+
+// refreshTokenScan receives refreshTokenColumns (dests) and decodes them
+// (token).
+type refreshTokenScan struct {
+	t                         store.RefreshToken
+	scopes, auds              string
+	authTime, expires, usedAt sql.NullInt64
+	created                   int64
+}
+
+func (s *refreshTokenScan) dests() []any {
+	t := &s.t
+	return []any{&t.Hash, &t.ClientID, &t.UserUID, &t.OrgUID, &s.scopes, &s.auds, &t.GrantID,
+		&s.authTime, &s.created, &s.expires, &s.usedAt}
+}
+
+func (s *refreshTokenScan) token() (store.RefreshToken, error) {
+	t := s.t
+	var err error
+	if t.Scopes, err = parseStrList(s.scopes); err != nil {
+		return store.RefreshToken{}, err
+	}
+	if t.Audiences, err = parseStrList(s.auds); err != nil {
+		return store.RefreshToken{}, err
+	}
+	t.AuthTime, t.ExpiresAt, t.UsedAt = fromNullMicros(s.authTime), fromNullMicros(s.expires), fromNullMicros(s.usedAt)
+	t.CreatedAt = fromMicros(s.created)
 	return t, nil
+}
+
+// getRefreshTokenAndUser is built once: the refresh grant runs it on
+// every request.
+var getRefreshTokenAndUser = `SELECT ` + store.Qualified("t", refreshTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
+		FROM refresh_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`
+
+// GetRefreshTokenAndUser implements store.Tokens in one query.
+func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {
+	var rs refreshTokenScan
+	var us userScan
+	if err := s.rx.QueryRowContext(ctx, getRefreshTokenAndUser, hash).Scan(append(rs.dests(), us.dests()...)...); err != nil {
+		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
+	}
+	t, err := rs.token()
+	if err != nil {
+		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
+	}
+	return t, us.user(), nil
 }
 
 // RotateRefreshToken implements store.Tokens. The old token is claimed by

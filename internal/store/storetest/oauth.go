@@ -647,6 +647,15 @@ func testAuthCodes(t *testing.T, open Opener) {
 					t.Fatalf("%s: GetRefreshToken: %v", tt.name, err)
 				}
 				checkRefresh(t, gotR, *ref)
+				// With its user, in one read.
+				gotR, gotU, err := s.GetRefreshTokenAndUser(ctx, ref.Hash)
+				if err != nil {
+					t.Fatalf("%s: GetRefreshTokenAndUser: %v", tt.name, err)
+				}
+				checkRefresh(t, gotR, *ref)
+				if want, _ := s.GetUser(ctx, ref.UserUID); !reflect.DeepEqual(gotU, want) {
+					t.Errorf("%s: GetRefreshTokenAndUser user = %+v, want %+v", tt.name, gotU, want)
+				}
 			}
 
 			// Again: refused, nothing stored, first UsedAt kept.
@@ -657,6 +666,8 @@ func testAuthCodes(t *testing.T, open Opener) {
 			checkErrIs(t, tt.name+": access token of refused redeem", err, store.ErrNotFound)
 			_, err = s.GetRefreshToken(ctx, ref2.Hash)
 			checkErrIs(t, tt.name+": refresh token of refused redeem", err, store.ErrNotFound)
+			_, _, err = s.GetRefreshTokenAndUser(ctx, ref2.Hash)
+			checkErrIs(t, tt.name+": refresh token and user of refused redeem", err, store.ErrNotFound)
 			if got, err := s.GetAuthCode(ctx, c.Hash); err != nil {
 				t.Fatalf("GetAuthCode: %v", err)
 			} else {
