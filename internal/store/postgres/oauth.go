@@ -235,7 +235,9 @@ func (s *Store) claimAndIssue(ctx context.Context, claim string, args []any, acc
 	}
 	q.WriteString("\nSELECT count(*) FROM claimed")
 	var n int
-	if err := s.pool.QueryRow(ctx, q.String(), args...).Scan(&n); err != nil {
+	// One statement is its own transaction, and can deadlock as one (its
+	// row locks against a client's deletion cascading the other way).
+	if err := retrying(ctx, func() error { return s.pool.QueryRow(ctx, q.String(), args...).Scan(&n) }); err != nil {
 		return err
 	}
 	if n == 0 {

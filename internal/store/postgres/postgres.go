@@ -151,8 +151,15 @@ func (s *Store) inIssueTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func txOn(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return retrying(ctx, func() error { return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, fn) })
+}
+
+// retrying runs write (a transaction, or one statement that is its own)
+// again when it fails with a serialization failure or a deadlock, a few
+// times.
+func retrying(ctx context.Context, write func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, fn)
+		err := write()
 		if err == nil || attempt == maxTxAttempts || !retryable(err) {
 			return err
 		}

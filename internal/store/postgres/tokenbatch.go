@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -47,6 +48,9 @@ const (
 	// maxTokenBatch bounds a batch's rows (10 parameters each, far below
 	// PostgreSQL's 65535).
 	maxTokenBatch = 64
+	// batchTimeout bounds a batch's statements; its callers fail when it
+	// passes.
+	batchTimeout = 10 * time.Second
 )
 
 // errTokenLead is sent to a queued caller to make it lead the next batch.
@@ -61,7 +65,18 @@ func (b *tokenBatcher) insert(ctx context.Context, t store.AccessToken) error {
 	if b.lanes >= maxLanes {
 		b.queue = append(b.queue, op)
 		b.mu.Unlock()
-		if err := <-op.done; err != errTokenLead {
+		var err error
+		select {
+		case err = <-op.done:
+		case <-ctx.Done():
+			if b.leave(op) {
+				return ctx.Err()
+			}
+			// Already taken into a batch (answered within batchTimeout)
+			// or handed the lead (run answers op with ctx's error).
+			err = <-op.done
+		}
+		if err != errTokenLead {
 			return err
 		}
 		// Handed a lane (lanes is unchanged), and taken off the queue
@@ -93,6 +108,19 @@ func (b *tokenBatcher) insert(ctx context.Context, t store.AccessToken) error {
 	return <-op.done
 }
 
+// leave takes op off the queue, if it is still there.
+func (b *tokenBatcher) leave(op tokenInsert) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, q := range b.queue {
+		if q.done == op.done {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // run inserts batch and answers every op in it.
 func (b *tokenBatcher) run(batch []tokenInsert) {
 	live := batch[:0:0]
@@ -107,8 +135,10 @@ func (b *tokenBatcher) run(batch []tokenInsert) {
 		return
 	}
 	// The statement serves every op of the batch: no one caller's
-	// cancellation may end it.
-	ctx := context.WithoutCancel(live[0].ctx)
+	// cancellation may end it, but it is bounded, so that a row stuck on
+	// a lock (a client being deleted) cannot hold every token behind it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), batchTimeout)
+	defer cancel()
 	if len(live) == 1 {
 		live[0].done <- insertAccessToken(ctx, b.pool, live[0].t)
 		return

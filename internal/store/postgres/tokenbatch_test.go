@@ -1,10 +1,13 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/postgres"
@@ -67,5 +70,109 @@ func TestTokenBatch(t *testing.T) {
 				t.Errorf("good row %d of a bad batch: %v (stored %v)", i, err, stored(bad[i]))
 			}
 		}
+	}
+}
+
+// TestTokenBatchCallerMayLeave: while both batches in flight are stuck (on
+// a lock of their client's row), a queued caller whose context ends
+// leaves at once with its context's error, and its token is not stored;
+// the stuck ones finish when the lock goes.
+func TestTokenBatchCallerMayLeave(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b8", Name: "leave", CreatedAt: now}
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"locked", "free"} {
+		if err := s.CreateClient(ctx, store.Client{ID: id, OrgUID: org.UID, Name: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := func(client string, i int) store.AccessToken {
+		return store.AccessToken{Hash: fmt.Sprintf("leave-%s-%d", client, i), ClientID: client, OrgUID: org.UID,
+			GrantID: fmt.Sprint("g", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+
+	// Hold the client row the way a deletion would: inserts of its tokens
+	// wait for the foreign key's lock.
+	lock, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close(context.Background())
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM clients WHERE id = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	// Watched from another connection: pg_stat_activity is read once per
+	// transaction, and lock's stays open.
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	waiting := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO access_tokens%'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d inserts waiting on the lock, want %d", n, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// One at a time, so that each leads its own batch: both lanes stuck.
+	stuck := make(chan error, 2)
+	for i := range 2 {
+		go func() { stuck <- s.CreateAccessToken(ctx, tok("locked", i)) }()
+		waiting(i + 1)
+	}
+
+	// Both lanes are stuck: this one queues, and its context ends.
+	short, cancel := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() { left <- s.CreateAccessToken(short, tok("free", 9)) }()
+	time.Sleep(50 * time.Millisecond) // let it queue (it leaves the same way if it has not yet)
+	cancel()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("queued caller whose context ended: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a queued caller whose context ended still waits for the stuck batches")
+	}
+
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-stuck; err != nil {
+			t.Fatalf("stuck insert after the lock went: %v", err)
+		}
+	}
+	if _, err := s.GetAccessToken(ctx, tok("free", 9).Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("token of the caller that left: %v, want ErrNotFound", err)
 	}
 }

@@ -38,9 +38,10 @@ import (
 // Issuance is the exception (writeOp.early): a new token, code or audit
 // event is answered once its transaction has committed into the WAL,
 // which survives a crash of the process (SPEC §7; TestT47 kills the server
-// with SIGKILL) but not yet a power loss until the fsync that follows,
-// within issuanceSync (5 ms): fsyncs that only issuance waits for are
-// paced to at most one per issuanceSync. That loss fails closed — a token
+// with SIGKILL) but not yet a power loss until the fsync that follows:
+// fsyncs that only issuance waits for are paced to at most one per
+// issuanceSync (5 ms), so that window is issuanceSync plus the fsync's own
+// time. That loss fails closed — a token
 // the disk lost is refused, and its client signs in again — while a lost
 // revocation would fail open, so revocations keep waiting, and a write
 // that waits ends the pacing at once. Under load the fsync is most of a
@@ -57,7 +58,8 @@ const maxBatch = 128
 // load one fsync then covers a few milliseconds of commits instead of one
 // or two batches (measured: 967 fsyncs a second at 9k tokens a second,
 // each costing the machine CPU in the kernel too), and a power loss can
-// take back at most that much of the latest issuance.
+// take back about that much of the latest issuance (plus what the fsync
+// in progress did not cover yet).
 const issuanceSync = 5 * time.Millisecond
 
 var errClosed = errors.New("sqlite: store closed")

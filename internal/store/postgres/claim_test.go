@@ -1,0 +1,113 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/postgres"
+	"github.com/tolk-project/tolk/internal/testutil/pgtest"
+)
+
+// TestClaimAndIssueRetriesADeadlock: the one statement that rotates a
+// refresh token deadlocks against a transaction that holds the client's
+// row and then wants the token's (as a client deletion cascading would);
+// PostgreSQL aborts the statement, and it is run again once the other
+// transaction is gone, instead of failing the rotation.
+func TestClaimAndIssueRetriesADeadlock(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b9", Name: "deadlock", CreatedAt: now}
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	u := store.User{UID: "00000000-0000-4000-8000-0000000000c9", ID: "dl", OrgUID: org.UID, UserName: "dl", Email: "dl@example.com",
+		Role: store.RoleLinguist, PasswordHash: "x", Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ID: "dl-client", OrgUID: org.UID, Name: "dl", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(i int) store.RefreshToken {
+		return store.RefreshToken{Hash: fmt.Sprint("dl-rt-", i), ClientID: "dl-client", UserUID: u.UID, OrgUID: org.UID,
+			GrantID: "dl-grant", CreatedAt: now}
+	}
+	access := func(i int) store.AccessToken {
+		return store.AccessToken{Hash: fmt.Sprint("dl-at-", i), ClientID: "dl-client", UserUID: u.UID, OrgUID: org.UID,
+			GrantID: "dl-grant", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+	code := store.AuthCode{Hash: "dl-code", ClientID: "dl-client", UserUID: u.UID, GrantID: "dl-grant", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.CreateAuthCode(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	old := refresh(0)
+	if err := s.RedeemAuthCode(ctx, code.Hash, now, access(0), &old); err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	// The other side must not be the one PostgreSQL picks to abort.
+	if _, err := other.Exec(ctx, `SET deadlock_timeout = '60s'`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM clients WHERE id = 'dl-client' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	rotated := make(chan error, 1)
+	go func() { rotated <- s.RotateRefreshToken(ctx, old.Hash, now.Add(time.Second), 0, access(1), refresh(1)) }()
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH claimed%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rotation never waited for the client's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Now the cycle: the rotation holds the token's row and waits for the
+	// client's; this waits for the token's.
+	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET grant_id = grant_id WHERE hash = $1`, old.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rotated; err != nil {
+		t.Fatalf("rotation that lost a deadlock: %v, want it run again and done", err)
+	}
+	if _, err := s.GetRefreshToken(ctx, refresh(1).Hash); err != nil {
+		t.Fatalf("new refresh token: %v", err)
+	}
+}
