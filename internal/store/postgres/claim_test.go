@@ -9,8 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tolk-project/tolk/internal/store"
-	"github.com/tolk-project/tolk/internal/store/postgres"
-	"github.com/tolk-project/tolk/internal/testutil/pgtest"
 )
 
 // TestClaimAndIssueRetriesADeadlock: the one statement that rotates a
@@ -20,26 +18,10 @@ import (
 // transaction is gone, instead of failing the rotation.
 func TestClaimAndIssueRetriesADeadlock(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b9", Name: "deadlock", CreatedAt: now}
-	if err := s.CreateOrganization(ctx, org); err != nil {
-		t.Fatal(err)
-	}
+	s, dsn, org, now := clientsDB(t, "dl-client")
 	u := store.User{UID: "00000000-0000-4000-8000-0000000000c9", ID: "dl", OrgUID: org.UID, UserName: "dl", Email: "dl@example.com",
 		Role: store.RoleLinguist, PasswordHash: "x", Active: true, CreatedAt: now, UpdatedAt: now}
 	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateClient(ctx, store.Client{ID: "dl-client", OrgUID: org.UID, Name: "dl", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	refresh := func(i int) store.RefreshToken {

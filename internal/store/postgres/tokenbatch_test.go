@@ -20,22 +20,7 @@ import (
 // own error, and every good row is stored.
 func TestTokenBatch(t *testing.T) {
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b7", Name: "batch", CreatedAt: now}
-	if err := s.CreateOrganization(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateClient(ctx, store.Client{ID: "batch-client", OrgUID: org.UID, Name: "b", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	s, _, org, now := clientsDB(t, "batch-client")
 	tok := func(i int) store.AccessToken {
 		return store.AccessToken{Hash: fmt.Sprintf("batch-%s-%03d", t.Name(), i), ClientID: "batch-client", OrgUID: org.UID,
 			Scopes: []string{"read"}, Audiences: []string{"tms"}, GrantID: fmt.Sprint("g", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -79,25 +64,7 @@ func TestTokenBatch(t *testing.T) {
 // the stuck ones finish when the lock goes.
 func TestTokenBatchCallerMayLeave(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b8", Name: "leave", CreatedAt: now}
-	if err := s.CreateOrganization(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"locked", "free"} {
-		if err := s.CreateClient(ctx, store.Client{ID: id, OrgUID: org.UID, Name: id, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, dsn, org, now := clientsDB(t, "locked", "free")
 	tok := func(client string, i int) store.AccessToken {
 		return store.AccessToken{Hash: fmt.Sprintf("leave-%s-%d", client, i), ClientID: client, OrgUID: org.UID,
 			GrantID: fmt.Sprint("g", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -175,4 +142,32 @@ func TestTokenBatchCallerMayLeave(t *testing.T) {
 	if _, err := s.GetAccessToken(ctx, tok("free", 9).Hash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("token of the caller that left: %v, want ErrNotFound", err)
 	}
+}
+
+// clientsDB opens a migrated store on a fresh database with one
+// organization and the clients named, and returns it, its DSN, the
+// organization and the time it used.
+func clientsDB(t *testing.T, clients ...string) (*postgres.Store, string, store.Organization, time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b7", Name: "org", CreatedAt: now}
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range clients {
+		if err := s.CreateClient(ctx, store.Client{ID: id, OrgUID: org.UID, Name: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, dsn, org, now
 }
