@@ -126,44 +126,14 @@ func (c *committer) syncLoop() {
 		if !ok {
 			return
 		}
-		pending := []ackBatch{first}
-		waiting := len(first.ops) > 0
-	drain:
-		for {
-			select {
-			case b, ok := <-c.acks:
-				if !ok {
-					open = false
-					break drain
-				}
-				pending = append(pending, b)
-				waiting = waiting || len(b.ops) > 0
-			default:
-				break drain
-			}
-		}
+		var pending []ackBatch
+		pending, open = c.more([]ackBatch{first}, nil)
 		// Nobody waits for this fsync: every write it covers was issuance,
 		// answered at commit. It may then wait until issuanceSync after
 		// the last one, covering the commits made meanwhile too, unless a
 		// write that does wait (a revocation, say) commits first.
-		if d := c.every - time.Since(last); !waiting && open && d > 0 {
-			timer := c.after(d)
-		pace:
-			for {
-				select {
-				case b, ok := <-c.acks:
-					if !ok {
-						open = false
-						break pace
-					}
-					pending = append(pending, b)
-					if len(b.ops) > 0 {
-						break pace
-					}
-				case <-timer:
-					break pace
-				}
-			}
+		if d := c.every - time.Since(last); open && d > 0 && !waits(pending) {
+			pending, open = c.more(pending, c.after(d))
 		}
 		err := c.sync()
 		last = time.Now()
@@ -180,6 +150,46 @@ func (c *committer) syncLoop() {
 			}
 		}
 	}
+}
+
+// more adds to pending the batches committed since: those queued now
+// (until nil), or those that commit before until fires or one of them has
+// a write that waits. It reports whether acks is still open.
+func (c *committer) more(pending []ackBatch, until <-chan time.Time) ([]ackBatch, bool) {
+	for {
+		var b ackBatch
+		var ok bool
+		if until == nil {
+			select {
+			case b, ok = <-c.acks:
+			default:
+				return pending, true
+			}
+		} else {
+			select {
+			case b, ok = <-c.acks:
+			case <-until:
+				return pending, true
+			}
+		}
+		if !ok {
+			return pending, false
+		}
+		pending = append(pending, b)
+		if until != nil && len(b.ops) > 0 {
+			return pending, true
+		}
+	}
+}
+
+// waits reports whether a write of pending waits for its fsync.
+func waits(pending []ackBatch) bool {
+	for _, b := range pending {
+		if len(b.ops) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // submit runs op.fn in a write transaction shared with concurrent writes
