@@ -228,7 +228,7 @@ func run(o options) error {
 	fmt.Printf("tolkbench: %s, %d connections, %s per scenario (after %s warm-up) in %d windows, each after a window of the bare handler as long, load generator in the same process\n",
 		strings.SplitN(o.dsn, ":", 2)[0], o.conns, o.dur, o.warm, max(o.rounds, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\terrors\tCPU/req\tserver CPU/req\tmax RSS\tbare req/s\tratio to bare\t")
+	fmt.Fprintln(tw, tableHeader)
 	var argon float64
 	bareSc := &scenarios[0]
 	for _, sc := range scenarios {
@@ -263,13 +263,13 @@ func run(o options) error {
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", sc.name, m.RPS(), m.P50.Round(time.Microsecond), m.P99.Round(time.Microsecond), m.Errors,
 			us(m.cpu), serverCPU, mib(m.rss), bareRPS, ratio)
 		if m.Errors > 0 {
-			fmt.Fprintf(tw, "  first error: %s\t\t\t\t\t\t\t\t\t\t\n", m.FirstErr)
+			fmt.Fprintf(tw, "  first error: %s"+noteCells, m.FirstErr)
 		}
 		if sc.name == "ApiToken login" && argon > 0 {
-			fmt.Fprintf(tw, "  ratio to raw argon2id: %.2f\t\t\t\t\t\t\t\t\t\t\n", m.RPS()/argon)
+			fmt.Fprintf(tw, "  ratio to raw argon2id: %.2f"+noteCells, m.RPS()/argon)
 		}
 		if sc.note != "" {
-			fmt.Fprintf(tw, "  (%s)\t\t\t\t\t\t\t\t\t\t\n", sc.note)
+			fmt.Fprintf(tw, "  (%s)"+noteCells, sc.note)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -285,6 +285,12 @@ func run(o options) error {
 	}
 	return nil
 }
+
+// tableHeader names the table's columns; noteCells ends a note line
+// (text in the first column) with the others empty.
+const tableHeader = "scenario\treq/s\tp50\tp99\terrors\tCPU/req\tserver CPU/req\tmax RSS\tbare req/s\tratio to bare\t"
+
+var noteCells = strings.Repeat("\t", strings.Count(tableHeader, "\t")) + "\n"
 
 func us(sec float64) string { return fmt.Sprintf("%.0fµs", sec*1e6) }
 func mib(b int64) string    { return fmt.Sprintf("%.0fMiB", float64(b)/(1<<20)) }

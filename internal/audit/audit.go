@@ -228,25 +228,21 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if background[ev.Type] && ev.Outcome == Success {
 		level = slog.LevelDebug
 	}
-	if !r.Log.Enabled(ctx, level) {
-		if err != nil {
-			r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
+	if r.Log.Enabled(ctx, level) {
+		attrs := []any{
+			slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
+			slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
+			slog.String("org", ev.OrgUID), slog.String("addr", ev.ClientAddr), slog.String("request_id", ev.RequestID),
 		}
-		return
-	}
-	attrs := []any{
-		slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
-		slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
-		slog.String("org", ev.OrgUID), slog.String("addr", ev.ClientAddr), slog.String("request_id", ev.RequestID),
-	}
-	if len(ev.Details) > 0 {
-		ds := make([]any, 0, len(ev.Details))
-		for k, v := range ev.Details {
-			ds = append(ds, slog.String(k, v))
+		if len(ev.Details) > 0 {
+			ds := make([]any, 0, len(ev.Details))
+			for k, v := range ev.Details {
+				ds = append(ds, slog.String(k, v))
+			}
+			attrs = append(attrs, slog.Group("details", ds...))
 		}
-		attrs = append(attrs, slog.Group("details", ds...))
+		r.Log.Log(ctx, level, "audit", attrs...)
 	}
-	r.Log.Log(ctx, level, "audit", attrs...)
 	if err != nil {
 		r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
 	}

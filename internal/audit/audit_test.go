@@ -175,7 +175,7 @@ func TestBackgroundEventsAreBatched(t *testing.T) {
 		t.Fatalf("stored %d events, want 200", n)
 	}
 	// Each of the two writers took one event before the gate, then the
-	// rest came in batches of up to 256.
+	// rest came in batches of up to 512.
 	if c := st.batches.Load() + st.singles.Load(); c > 4 {
 		t.Fatalf("%d store calls for 200 queued events", c)
 	}

@@ -49,13 +49,9 @@ import (
 
 // Handler serves GET /auth/verify.
 type Handler struct {
-	// Resolver resolves the credential (tolk's server sets it). A cached
-	// verification comes with its answer headers ready-made, so a hit
-	// costs no header formatting.
-	Resolver *Resolver
-	// Verifier, used when Resolver is nil, is a verify.Verifier with a
-	// Resolver (see Resolver).
-	Verifier   *verify.Verifier
+	// Resolver resolves the credential. A cached verification comes with
+	// its answer headers ready-made, so a hit costs no header formatting.
+	Resolver   *Resolver
 	QueryToken bool // read a TMS ?token= from the original URI
 	Log        *slog.Logger
 
@@ -152,16 +148,7 @@ func (c *requireCache) get(raw string) verify.Require {
 
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	req := h.requires.get(r.URL.RawQuery)
-	var (
-		p   verify.Principal
-		hdr answerHeaders
-		err error
-	)
-	if h.Resolver != nil {
-		p, hdr, err = h.Resolver.resolve(h.forwarded(r))
-	} else {
-		p, err = h.Verifier.Verify(h.forwarded(r))
-	}
+	p, hdr, err := h.Resolver.resolve(h.forwarded(r))
 	if err == nil {
 		err = verify.Check(p, req)
 	}

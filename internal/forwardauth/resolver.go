@@ -33,8 +33,8 @@ func (rs Resolver) Resolve(r *http.Request) (verify.Principal, error) {
 	return p, err
 }
 
-// resolve is Resolve, also returning the answer headers of a cached
-// verification (nil when not cached).
+// resolve is Resolve, also returning the answer headers of a verification
+// it cached (nil when it did not).
 func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, error) {
 	if rs.Cache == nil {
 		p, err := resolve(rs.Authn, r)
@@ -61,6 +61,7 @@ func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, er
 			e.hdr = newAnswerHeaders(p)
 		}
 		rs.Cache.put(k, e, now)
+		return p, e.hdr, err
 	}
 	return p, nil, err
 }

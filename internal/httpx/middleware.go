@@ -378,11 +378,9 @@ func SecurityHeaders(hsts bool, exempt ...string) func(http.Handler) http.Handle
 	set := SetSecurityHeaders(hsts)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			for _, p := range exempt {
-				if r.URL.Path == p {
-					next.ServeHTTP(&unlessOK{ResponseWriter: w, set: set}, r)
-					return
-				}
+			if slices.Contains(exempt, r.URL.Path) {
+				next.ServeHTTP(&unlessOK{ResponseWriter: w, set: set}, r)
+				return
 			}
 			set(w.Header())
 			next.ServeHTTP(w, r)

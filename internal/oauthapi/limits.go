@@ -38,8 +38,8 @@ func tooMany(w http.ResponseWriter, d ratelimit.Decision) {
 	})
 }
 
-// admitToken counts a token request toward ClientRequests (when counted)
-// before it is looked at, answering 429 when the client is over it.
+// admitToken counts a token request toward ClientRequests before it is
+// looked at, answering 429 when the client is over it.
 //
 // The failure limits are not checked here but on failure (refuseFailure):
 // every credential these endpoints take (client secrets, subject tokens)
@@ -50,9 +50,9 @@ func tooMany(w http.ResponseWriter, d ratelimit.Decision) {
 // its error: the failures an address or client id may make are as many
 // as before, and a valid request costs no read of the buckets (on
 // PostgreSQL, a round trip of every token request).
-func (h *Handler) admitToken(w http.ResponseWriter, r *http.Request, clientID string, counted bool) bool {
+func (h *Handler) admitToken(w http.ResponseWriter, r *http.Request, clientID string) bool {
 	l := h.Limits
-	if l == nil || clientID == "" || !counted || l.ClientRequests == nil {
+	if l == nil || clientID == "" || l.ClientRequests == nil {
 		return true
 	}
 	d, err := l.ClientRequests.Hit(r.Context(), "c:"+clientID)

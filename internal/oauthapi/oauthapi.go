@@ -94,7 +94,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if !h.admitToken(w, r, id, true) {
+	if !h.admitToken(w, r, id) {
 		return
 	}
 	resp, err := h.Authz.Token(r.Context(), &authz.TokenRequest{Form: r.PostForm, ClientID: id, ClientSecret: sec, AuthMethod: method})
@@ -123,9 +123,6 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (store.Client, 
 	id, sec, method, err := oauth.ClientCredentials(r)
 	if err != nil {
 		h.writeError(w, r, err)
-		return store.Client{}, false
-	}
-	if !h.admitToken(w, r, id, false) {
 		return store.Client{}, false
 	}
 	c, err := h.Authz.AuthenticateClient(r.Context(), id, sec, method)
