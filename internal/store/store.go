@@ -361,3 +361,11 @@ func Qualified(alias, columns string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// WithUserByHash is the query of the row of table whose hash is param (a
+// placeholder), with columns, joined with its user's userColumns: one
+// read for the grants and the exchange, which need both.
+func WithUserByHash(table, columns, userColumns, param string) string {
+	return `SELECT ` + Qualified("t", columns) + `, ` + Qualified("u", userColumns) + `
+		FROM ` + table + ` t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ` + param
+}

@@ -190,17 +190,16 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 
 // getAuthCodeAndUser is built once: the code grant runs it on every
 // request.
-var getAuthCodeAndUser = `SELECT ` + store.Qualified("c", authCodeColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM auth_codes c JOIN users u ON u.uid = c.user_uid WHERE c.hash = $1`
+var getAuthCodeAndUser = store.WithUserByHash("auth_codes", authCodeColumns, userColumns, "$1")
 
 // GetAuthCodeAndUser implements store.Tokens in one query.
 func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
 	var cs authCodeScan
-	var us userScan
-	if err := s.pool.QueryRow(ctx, getAuthCodeAndUser, hash).Scan(append(cs.dests(), us.dests()...)...); err != nil {
+	u, err := s.getWithUser(ctx, getAuthCodeAndUser, hash, cs.dests())
+	if err != nil {
 		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
 	}
-	return cs.code(), us.user(), nil
+	return cs.code(), u, nil
 }
 
 // RedeemAuthCode implements store.Tokens in one statement (claimAndIssue):
@@ -209,35 +208,25 @@ func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.Auth
 // the winner's committed row, so only the first matches. It does not
 // check the code's expiry (callers do, as with GetAuthCode).
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	err := s.claimAndIssue(ctx, `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`,
-		[]any{at, codeHash}, access, refresh)
+	q, args := redeemCode, append([]any{at, codeHash}, accessTokenArgs(access)...)
+	if refresh != nil {
+		q, args = redeemCodeWithRefresh, append(args, refreshTokenArgs(*refresh)...)
+	}
+	err := s.claimAndIssue(ctx, q, args)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
 	}
 	return wrap("redeem auth code", err)
 }
 
-// claimAndIssue runs claim (an UPDATE of one single-use row, with args
-// $1…) and, only if it matched, inserts the tokens, all as one statement:
-// data-modifying CTEs commit together or not at all, like a transaction,
-// in one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). It
-// returns pgx.ErrNoRows when claim matched nothing (nothing is written).
-func (s *Store) claimAndIssue(ctx context.Context, claim string, args []any, access store.AccessToken, refresh *store.RefreshToken) error {
-	var q strings.Builder
-	q.WriteString("WITH claimed AS (" + claim + " RETURNING 1),\n")
-	q.WriteString("access AS (INSERT INTO access_tokens (" + accessTokenColumns + ") SELECT ")
-	args = appendParams(&q, args, accessTokenTypes, accessTokenArgs(access)...)
-	q.WriteString(" FROM claimed)")
-	if refresh != nil {
-		q.WriteString(",\nrefresh AS (INSERT INTO refresh_tokens (" + refreshTokenColumns + ") SELECT ")
-		args = appendParams(&q, args, refreshTokenTypes, refreshTokenArgs(*refresh)...)
-		q.WriteString(" FROM claimed)")
-	}
-	q.WriteString("\nSELECT count(*) FROM claimed")
+// claimAndIssue runs q, a statement of claimAndIssueSQL: one round trip
+// instead of four (BEGIN, UPDATE, INSERT, COMMIT). It returns
+// pgx.ErrNoRows when the claim matched nothing (nothing is written).
+func (s *Store) claimAndIssue(ctx context.Context, q string, args []any) error {
 	var n int
 	// One statement is its own transaction, and can deadlock as one (its
 	// row locks against a client's deletion cascading the other way).
-	if err := retrying(ctx, func() error { return s.pool.QueryRow(ctx, q.String(), args...).Scan(&n) }); err != nil {
+	if err := retrying(ctx, func() error { return s.pool.QueryRow(ctx, q, args...).Scan(&n) }); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -246,17 +235,45 @@ func (s *Store) claimAndIssue(ctx context.Context, claim string, args []any, acc
 	return nil
 }
 
-// appendParams writes the placeholders of more, numbered after args and
-// cast to types (the columns' types: an INSERT … SELECT does not infer
-// them), and returns args with more appended.
-func appendParams(q *strings.Builder, args []any, types []string, more ...any) []any {
-	for i, t := range types {
-		if i > 0 {
-			q.WriteString(", ")
+// The claim-and-issue statements, built once.
+var (
+	redeemCode = claimAndIssueSQL(
+		`UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, 2, false)
+	redeemCodeWithRefresh = claimAndIssueSQL(
+		`UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, 2, true)
+	rotateRefresh = claimAndIssueSQL(`UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
+			WHERE hash = $2 AND (used_at IS NULL OR used_at > $3::timestamptz)`, 3, true)
+)
+
+// claimAndIssueSQL is one statement that runs claim (an UPDATE of one
+// single-use row, with claimArgs parameters) and, only if it matched,
+// inserts an access token (the next parameters, accessTokenArgs) and,
+// with refresh, a refresh token (then refreshTokenArgs). Data-modifying
+// CTEs commit together or not at all, like a transaction.
+func claimAndIssueSQL(claim string, claimArgs int, refresh bool) string {
+	var q strings.Builder
+	n := claimArgs
+	params := func(types []string) {
+		for i, t := range types {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n++
+			fmt.Fprintf(&q, "$%d::%s", n, t)
 		}
-		fmt.Fprintf(q, "$%d::%s", len(args)+i+1, t)
 	}
-	return append(args, more...)
+	// The casts: an INSERT … SELECT does not take the columns' types.
+	q.WriteString("WITH claimed AS (" + claim + " RETURNING 1),\n")
+	q.WriteString("access AS (INSERT INTO access_tokens (" + accessTokenColumns + ") SELECT ")
+	params(accessTokenTypes)
+	q.WriteString(" FROM claimed)")
+	if refresh {
+		q.WriteString(",\nrefresh AS (INSERT INTO refresh_tokens (" + refreshTokenColumns + ") SELECT ")
+		params(refreshTokenTypes)
+		q.WriteString(" FROM claimed)")
+	}
+	q.WriteString("\nSELECT count(*) FROM claimed")
+	return q.String()
 }
 
 // usedOrMissing tells why a single-use credential could not be claimed:
@@ -381,17 +398,16 @@ func (s *refreshTokenScan) token() store.RefreshToken {
 
 // getRefreshTokenAndUser is built once: the refresh grant runs it on
 // every request.
-var getRefreshTokenAndUser = `SELECT ` + store.Qualified("t", refreshTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM refresh_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`
+var getRefreshTokenAndUser = store.WithUserByHash("refresh_tokens", refreshTokenColumns, userColumns, "$1")
 
 // GetRefreshTokenAndUser implements store.Tokens in one query.
 func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {
 	var rs refreshTokenScan
-	var us userScan
-	if err := s.pool.QueryRow(ctx, getRefreshTokenAndUser, hash).Scan(append(rs.dests(), us.dests()...)...); err != nil {
+	u, err := s.getWithUser(ctx, getRefreshTokenAndUser, hash, rs.dests())
+	if err != nil {
 		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
 	}
-	return rs.token(), us.user(), nil
+	return rs.token(), u, nil
 }
 
 // RotateRefreshToken implements store.Tokens. The old token is claimed by
@@ -407,9 +423,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	if grace > 0 {
 		cutoff = at.Add(-grace)
 	}
-	err := s.claimAndIssue(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
-			WHERE hash = $2 AND (used_at IS NULL OR used_at > $3::timestamptz)`,
-		[]any{at, oldHash, cutoff}, access, &refresh)
+	args := append(append([]any{at, oldHash, cutoff}, accessTokenArgs(access)...), refreshTokenArgs(refresh)...)
+	err := s.claimAndIssue(ctx, rotateRefresh, args)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
 	}

@@ -47,18 +47,16 @@ func (s *Store) CreatePlatformToken(ctx context.Context, t store.PlatformToken) 
 
 // getPlatformTokenAndUser is built once: the exchange runs it on every
 // request.
-var getPlatformTokenAndUser = `SELECT ` + store.Qualified("t", platformTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = $1`
+var getPlatformTokenAndUser = store.WithUserByHash("platform_tokens", platformTokenColumns, userColumns, "$1")
 
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
-	var us userScan
-	err := s.pool.QueryRow(ctx, getPlatformTokenAndUser, hash).Scan(append(ts.dests(), us.dests()...)...)
+	u, err := s.getWithUser(ctx, getPlatformTokenAndUser, hash, ts.dests())
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}
-	return ts.token(), us.user(), nil
+	return ts.token(), u, nil
 }
 
 // GetPlatformTokenByHash implements store.PlatformTokens.

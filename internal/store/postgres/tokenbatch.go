@@ -147,7 +147,7 @@ func (b *tokenBatcher) run(batch []tokenInsert) {
 	for _, op := range live {
 		args = append(args, accessTokenArgs(op.t)...)
 	}
-	if _, err := b.pool.Exec(ctx, multiRowInsert(len(live)), args...); err == nil {
+	if _, err := b.pool.Exec(ctx, multiRowInserts[len(live)], args...); err == nil {
 		for _, op := range live {
 			op.done <- nil
 		}
@@ -185,5 +185,3 @@ var multiRowInserts = func() []string {
 	}
 	return qs
 }()
-
-func multiRowInsert(k int) string { return multiRowInserts[k] }

@@ -233,21 +233,20 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 
 // getAuthCodeAndUser is built once: the code grant runs it on every
 // request.
-var getAuthCodeAndUser = `SELECT ` + store.Qualified("c", authCodeColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM auth_codes c JOIN users u ON u.uid = c.user_uid WHERE c.hash = ?`
+var getAuthCodeAndUser = store.WithUserByHash("auth_codes", authCodeColumns, userColumns, "?")
 
 // GetAuthCodeAndUser implements store.Tokens in one query.
 func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
 	var cs authCodeScan
-	var us userScan
-	if err := s.rx.QueryRowContext(ctx, getAuthCodeAndUser, hash).Scan(append(cs.dests(), us.dests()...)...); err != nil {
+	u, err := s.getWithUser(ctx, getAuthCodeAndUser, hash, cs.dests())
+	if err != nil {
 		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
 	}
 	c, err := cs.code()
 	if err != nil {
 		return store.AuthCode{}, store.User{}, wrap("get auth code and user", err)
 	}
-	return c, us.user(), nil
+	return c, u, nil
 }
 
 // RedeemAuthCode implements store.Tokens. The conditional UPDATE claims the
@@ -417,21 +416,20 @@ func (s *refreshTokenScan) token() (store.RefreshToken, error) {
 
 // getRefreshTokenAndUser is built once: the refresh grant runs it on
 // every request.
-var getRefreshTokenAndUser = `SELECT ` + store.Qualified("t", refreshTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM refresh_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`
+var getRefreshTokenAndUser = store.WithUserByHash("refresh_tokens", refreshTokenColumns, userColumns, "?")
 
 // GetRefreshTokenAndUser implements store.Tokens in one query.
 func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {
 	var rs refreshTokenScan
-	var us userScan
-	if err := s.rx.QueryRowContext(ctx, getRefreshTokenAndUser, hash).Scan(append(rs.dests(), us.dests()...)...); err != nil {
+	u, err := s.getWithUser(ctx, getRefreshTokenAndUser, hash, rs.dests())
+	if err != nil {
 		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
 	}
 	t, err := rs.token()
 	if err != nil {
 		return store.RefreshToken{}, store.User{}, wrap("get refresh token and user", err)
 	}
-	return t, us.user(), nil
+	return t, u, nil
 }
 
 // RotateRefreshToken implements store.Tokens. The old token is claimed by

@@ -57,18 +57,16 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 
 // getPlatformTokenAndUser is built once: the exchange runs it on every
 // request.
-var getPlatformTokenAndUser = `SELECT ` + store.Qualified("t", platformTokenColumns) + `, ` + store.Qualified("u", userColumns) + `
-		FROM platform_tokens t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ?`
+var getPlatformTokenAndUser = store.WithUserByHash("platform_tokens", platformTokenColumns, userColumns, "?")
 
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
-	var us userScan
-	err := s.rx.QueryRowContext(ctx, getPlatformTokenAndUser, hash).Scan(append(ts.dests(), us.dests()...)...)
+	u, err := s.getWithUser(ctx, getPlatformTokenAndUser, hash, ts.dests())
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}
-	return ts.token(), us.user(), nil
+	return ts.token(), u, nil
 }
 
 // GetPlatformToken implements store.PlatformTokens: a primary-key read on

@@ -93,6 +93,16 @@ func (s *userScan) user() store.User {
 	return u
 }
 
+// getWithUser runs q, a store.WithUserByHash query, scanning the row into
+// dests and returning its user.
+func (s *Store) getWithUser(ctx context.Context, q, hash string, dests []any) (store.User, error) {
+	var us userScan
+	if err := s.rx.QueryRowContext(ctx, q, hash).Scan(append(dests, us.dests()...)...); err != nil {
+		return store.User{}, err
+	}
+	return us.user(), nil
+}
+
 func scanUser(r row) (store.User, error) {
 	var s userScan
 	if err := r.Scan(s.dests()...); err != nil {
