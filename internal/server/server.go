@@ -178,11 +178,13 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		httpx.WithRequestID,
 		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
-		httpx.AccessLog(d.Log, "/auth/verify"), // its 200s at Debug
 		// /auth/verify's 200s answer a proxy and go without them; its
 		// other answers (denials a proxy relays to the browser) get them.
-		// Outside Recover, so that a recovered 500 gets them too.
+		// Outside Recover, so that a recovered 500 gets them too, and
+		// outside AccessLog, whose status recorder Recover and the metrics
+		// then share instead of wrapping the exempt writer in another.
 		httpx.SecurityHeaders(cfg.SecureCookies(), "/auth/verify"),
+		httpx.AccessLog(d.Log, "/auth/verify"), // its 200s at Debug
 		httpx.Recover(d.Log),
 	)
 	return s, nil
