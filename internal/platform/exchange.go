@@ -284,7 +284,9 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 	if !now.Before(expires) {
 		return verified{}, authn.ErrInvalid
 	}
-	pt, err := s.Store.GetPlatformToken(ctx, id)
+	// The API token with its user, in one read (a user that is gone took
+	// its tokens with it).
+	pt, u, err := s.Store.GetPlatformTokenByIDAndUser(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return verified{}, authn.ErrInvalid // revoked (or never issued)
 	}
@@ -298,12 +300,8 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 	if !pt.ExpiresAt.IsZero() && pt.ExpiresAt.Before(expires) {
 		expires = pt.ExpiresAt
 	}
-	u, err := s.Store.GetUser(ctx, pt.UserUID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Active || u.OrgUID != c.OrgUID)) {
+	if !u.Active || u.OrgUID != c.OrgUID {
 		return verified{}, authn.ErrInvalid
-	}
-	if err != nil {
-		return verified{}, err
 	}
 	return verified{claims: c, scopes: scopes, expires: expires, user: u}, nil
 }

@@ -36,6 +36,9 @@ type PlatformTokens interface {
 	// GetPlatformToken returns the token by its ID whatever its expiry
 	// (callers check it), or ErrNotFound once it is deleted.
 	GetPlatformToken(ctx context.Context, id string) (PlatformToken, error)
+	// GetPlatformTokenByIDAndUser is GetPlatformToken together with the
+	// token's user, in one read (verifying an exchanged JWT needs both).
+	GetPlatformTokenByIDAndUser(ctx context.Context, id string) (PlatformToken, User, error)
 	// ListPlatformTokens returns the user's tokens, oldest first (expired
 	// ones included).
 	ListPlatformTokens(ctx context.Context, userUID string) ([]PlatformToken, error)

@@ -362,10 +362,10 @@ func Qualified(alias, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
-// WithUserByHash is the query of the row of table whose hash is param (a
-// placeholder), with columns, joined with its user's userColumns: one
-// read for the grants and the exchange, which need both.
-func WithUserByHash(table, columns, userColumns, param string) string {
+// WithUser is the query of the row of table whose key column equals param
+// (a placeholder), with columns, joined with its user's userColumns: one
+// read for the grants, the exchange and JWT verification, which need both.
+func WithUser(table, columns, userColumns, key, param string) string {
 	return `SELECT ` + Qualified("t", columns) + `, ` + Qualified("u", userColumns) + `
-		FROM ` + table + ` t JOIN users u ON u.uid = t.user_uid WHERE t.hash = ` + param
+		FROM ` + table + ` t JOIN users u ON u.uid = t.user_uid WHERE t.` + key + ` = ` + param
 }

@@ -190,7 +190,7 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 
 // getAuthCodeAndUser is built once: the code grant runs it on every
 // request.
-var getAuthCodeAndUser = store.WithUserByHash("auth_codes", authCodeColumns, userColumns, "$1")
+var getAuthCodeAndUser = store.WithUser("auth_codes", authCodeColumns, userColumns, "hash", "$1")
 
 // GetAuthCodeAndUser implements store.Tokens in one query.
 func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
@@ -398,7 +398,7 @@ func (s *refreshTokenScan) token() store.RefreshToken {
 
 // getRefreshTokenAndUser is built once: the refresh grant runs it on
 // every request.
-var getRefreshTokenAndUser = store.WithUserByHash("refresh_tokens", refreshTokenColumns, userColumns, "$1")
+var getRefreshTokenAndUser = store.WithUser("refresh_tokens", refreshTokenColumns, userColumns, "hash", "$1")
 
 // GetRefreshTokenAndUser implements store.Tokens in one query.
 func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {

@@ -47,7 +47,7 @@ func (s *Store) CreatePlatformToken(ctx context.Context, t store.PlatformToken) 
 
 // getPlatformTokenAndUser is built once: the exchange runs it on every
 // request.
-var getPlatformTokenAndUser = store.WithUserByHash("platform_tokens", platformTokenColumns, userColumns, "$1")
+var getPlatformTokenAndUser = store.WithUser("platform_tokens", platformTokenColumns, userColumns, "hash", "$1")
 
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
@@ -64,6 +64,20 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 	t, err := scanPlatformToken(s.pool.QueryRow(ctx,
 		`SELECT `+platformTokenColumns+` FROM platform_tokens WHERE hash = $1`, hash))
 	return t, wrap("get platform token", err)
+}
+
+// getPlatformTokenByIDAndUser is built once: JWT verification runs it on
+// every request.
+var getPlatformTokenByIDAndUser = store.WithUser("platform_tokens", platformTokenColumns, userColumns, "id", "$1")
+
+// GetPlatformTokenByIDAndUser implements store.PlatformTokens in one query.
+func (s *Store) GetPlatformTokenByIDAndUser(ctx context.Context, id string) (store.PlatformToken, store.User, error) {
+	var ts platformTokenScan
+	u, err := s.getWithUser(ctx, getPlatformTokenByIDAndUser, id, ts.dests())
+	if err != nil {
+		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
+	}
+	return ts.token(), u, nil
 }
 
 // GetPlatformToken implements store.PlatformTokens: a primary-key read.

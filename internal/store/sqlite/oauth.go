@@ -233,7 +233,7 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 
 // getAuthCodeAndUser is built once: the code grant runs it on every
 // request.
-var getAuthCodeAndUser = store.WithUserByHash("auth_codes", authCodeColumns, userColumns, "?")
+var getAuthCodeAndUser = store.WithUser("auth_codes", authCodeColumns, userColumns, "hash", "?")
 
 // GetAuthCodeAndUser implements store.Tokens in one query.
 func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.AuthCode, store.User, error) {
@@ -416,7 +416,7 @@ func (s *refreshTokenScan) token() (store.RefreshToken, error) {
 
 // getRefreshTokenAndUser is built once: the refresh grant runs it on
 // every request.
-var getRefreshTokenAndUser = store.WithUserByHash("refresh_tokens", refreshTokenColumns, userColumns, "?")
+var getRefreshTokenAndUser = store.WithUser("refresh_tokens", refreshTokenColumns, userColumns, "hash", "?")
 
 // GetRefreshTokenAndUser implements store.Tokens in one query.
 func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.RefreshToken, store.User, error) {

@@ -57,12 +57,26 @@ func (s *Store) GetPlatformTokenByHash(ctx context.Context, hash string) (store.
 
 // getPlatformTokenAndUser is built once: the exchange runs it on every
 // request.
-var getPlatformTokenAndUser = store.WithUserByHash("platform_tokens", platformTokenColumns, userColumns, "?")
+var getPlatformTokenAndUser = store.WithUser("platform_tokens", platformTokenColumns, userColumns, "hash", "?")
 
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
 	u, err := s.getWithUser(ctx, getPlatformTokenAndUser, hash, ts.dests())
+	if err != nil {
+		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
+	}
+	return ts.token(), u, nil
+}
+
+// getPlatformTokenByIDAndUser is built once: JWT verification runs it on
+// every request.
+var getPlatformTokenByIDAndUser = store.WithUser("platform_tokens", platformTokenColumns, userColumns, "id", "?")
+
+// GetPlatformTokenByIDAndUser implements store.PlatformTokens in one query.
+func (s *Store) GetPlatformTokenByIDAndUser(ctx context.Context, id string) (store.PlatformToken, store.User, error) {
+	var ts platformTokenScan
+	u, err := s.getWithUser(ctx, getPlatformTokenByIDAndUser, id, ts.dests())
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}

@@ -45,6 +45,15 @@ func testPlatformTokens(t *testing.T, open Opener) {
 				t.Fatalf("GetPlatformToken: %v", err)
 			}
 			checkPlatformToken(t, got, want)
+			// By id with its user, in one read.
+			gotTok, gotUser, err := s.GetPlatformTokenByIDAndUser(ctx, want.ID)
+			if err != nil {
+				t.Fatalf("GetPlatformTokenByIDAndUser: %v", err)
+			}
+			checkPlatformToken(t, gotTok, want)
+			if wantU, _ := s.GetUser(ctx, u.UID); !reflect.DeepEqual(gotUser, wantU) {
+				t.Errorf("GetPlatformTokenByIDAndUser user = %+v, want %+v", gotUser, wantU)
+			}
 		}
 		list, err := s.ListPlatformTokens(ctx, u.UID)
 		if err != nil {
@@ -77,6 +86,8 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		checkErrIs(t, "GetPlatformTokenAndUser(unknown)", err, store.ErrNotFound)
 		_, err = s.GetPlatformToken(ctx, hash()[:32])
 		checkErrIs(t, "GetPlatformToken(unknown)", err, store.ErrNotFound)
+		_, _, err = s.GetPlatformTokenByIDAndUser(ctx, hash()[:32])
+		checkErrIs(t, "GetPlatformTokenByIDAndUser(unknown)", err, store.ErrNotFound)
 		// The id is the key, not the hash (nor the other way round).
 		_, err = s.GetPlatformToken(ctx, tok.Hash)
 		checkErrIs(t, "GetPlatformToken(the token's hash)", err, store.ErrNotFound)
