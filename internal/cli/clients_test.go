@@ -1,0 +1,127 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestClientCommands: `tolk client create` prints the app as JSON with its
+// secret (the only time it is shown), the app works at the token
+// endpoint, `client list` shows it without the secret, and `client delete`
+// removes it (an unknown id is an error).
+func TestClientCommands(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	env := map[string]string{"TOLK_ADMIN_PASSWORD": "admin-password"}
+	r := run(t, env, "", "client", "create", "--name", "CAT tool", "--grant", "client_credentials", "--scope", "read", "--db", db)
+	if r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	var created map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil {
+		t.Fatalf("create prints %q", r.stdout)
+	}
+	id, _ := created["client_id"].(string)
+	secret, _ := created["client_secret"].(string)
+	if id == "" || !strings.HasPrefix(secret, "tolk_cs_") || created["name"] != "CAT tool" {
+		t.Fatalf("create = %v", created)
+	}
+
+	addr := serve(t, env, db)
+	resp, err := http.PostForm("http://"+addr+"/oauth/token",
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("token with the created app: %d", resp.StatusCode)
+	}
+
+	r = run(t, env, "", "client", "list", "--db", db)
+	if r.code != 0 || strings.Contains(r.stdout, secret) {
+		t.Fatalf("list: exit %d, shows the secret: %s", r.code, r.stdout)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0]["client_id"] != id {
+		t.Fatalf("list = %v (%v)", list, err)
+	}
+	if _, ok := list[0]["client_secret"]; ok {
+		t.Fatalf("list carries a client_secret: %v", list[0])
+	}
+
+	if r := run(t, env, "", "client", "delete", id, "--db", db); r.code != 0 {
+		t.Fatalf("delete: exit %d: %s", r.code, r.stderr)
+	}
+	if r := run(t, env, "", "client", "list", "--db", db); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("list after delete: exit %d: %s", r.code, r.stdout)
+	}
+	if r := run(t, env, "", "client", "delete", id, "--db", db); r.code == 0 {
+		t.Fatal("deleting an unknown app succeeded")
+	}
+}
+
+// TestKeysCommands: `tolk keys list` prints public metadata only (no key
+// material); `keys rotate --alg ES256` adds a new active ES256 key and the
+// old one stays published.
+func TestKeysCommands(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	env := map[string]string{"TOLK_ADMIN_PASSWORD": "admin-password"}
+	type key struct {
+		KID       string `json:"kid"`
+		Alg       string `json:"alg"`
+		Active    bool   `json:"active"`
+		Published bool   `json:"published"`
+	}
+	list := func(args ...string) []key {
+		t.Helper()
+		r := run(t, env, "", append(args, "--db", db)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		for _, secret := range []string{`"d"`, "PRIVATE", "sealed"} {
+			if strings.Contains(r.stdout, secret) {
+				t.Fatalf("%v prints key material (%s): %s", args, secret, r.stdout)
+			}
+		}
+		var ks []key
+		if err := json.Unmarshal([]byte(r.stdout), &ks); err != nil {
+			t.Fatalf("%v prints %q", args, r.stdout)
+		}
+		return ks
+	}
+	active := func(ks []key, alg string) (string, int) {
+		kid, n := "", 0
+		for _, k := range ks {
+			if k.Alg == alg {
+				n++
+				if k.Active {
+					kid = k.KID
+				}
+			}
+		}
+		return kid, n
+	}
+	before := list("keys", "list")
+	oldES, nES := active(before, "ES256")
+	oldRS, _ := active(before, "RS256")
+	if oldES == "" || oldRS == "" {
+		t.Fatalf("keys list: no active ES256 and RS256 key: %+v", before)
+	}
+	after := list("keys", "rotate", "--alg", "ES256")
+	newES, n := active(after, "ES256")
+	if newES == "" || newES == oldES || n != nES+1 {
+		t.Fatalf("after rotate: active ES256 %q (was %q), %d ES256 keys (was %d)", newES, oldES, n, nES)
+	}
+	if rs, _ := active(after, "RS256"); rs != oldRS {
+		t.Errorf("rotating ES256 changed the RS256 key: %q, was %q", rs, oldRS)
+	}
+	for _, k := range after {
+		if k.KID == oldES && !k.Published {
+			t.Errorf("the old ES256 key is no longer published: %+v", k)
+		}
+	}
+}
