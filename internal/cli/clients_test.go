@@ -1,12 +1,16 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/store/storeopen"
 )
 
 // TestClientCommands: `tolk client create` prints the app as JSON with its
@@ -25,14 +29,25 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("create prints %q", r.stdout)
 	}
 	id, _ := created["client_id"].(string)
-	secret, _ := created["client_secret"].(string)
-	if id == "" || !strings.HasPrefix(secret, "tolk_cs_") || created["name"] != "CAT tool" {
+	clientSecret, _ := created["client_secret"].(string)
+	if id == "" || !strings.HasPrefix(clientSecret, "tolk_cs_") || created["name"] != "CAT tool" {
 		t.Fatalf("create = %v", created)
+	}
+
+	// Stored only as its SHA-256 (the token path never runs a slow hash).
+	st, err := storeopen.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.GetClient(context.Background(), id)
+	st.Close()
+	if err != nil || c.SecretHash != secret.Hash(clientSecret) || strings.Contains(c.SecretHash, clientSecret) {
+		t.Fatalf("stored secret hash %q (%v), want the SHA-256 of the secret", c.SecretHash, err)
 	}
 
 	addr := serve(t, env, db)
 	resp, err := http.PostForm("http://"+addr+"/oauth/token",
-		url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {clientSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +57,7 @@ func TestClientCommands(t *testing.T) {
 	}
 
 	r = run(t, env, "", "client", "list", "--db", db)
-	if r.code != 0 || strings.Contains(r.stdout, secret) {
+	if r.code != 0 || strings.Contains(r.stdout, clientSecret) {
 		t.Fatalf("list: exit %d, shows the secret: %s", r.code, r.stdout)
 	}
 	var list []map[string]any
