@@ -297,7 +297,8 @@ type Tokens interface {
 
 	// RevokeGrant deletes every access and refresh token with this GrantID
 	// (a code's tokens, a refresh family). The code itself stays, used;
-	// an unknown grant is not an error.
+	// an unknown grant is not an error. Grants are a user's: a token
+	// without a user (client_credentials) is revoked only by its hash.
 	RevokeGrant(ctx context.Context, grantID string) error
 	// DeleteExpiredTokens removes codes and tokens that expired before t
 	// (used or not; never-expiring refresh tokens stay) and returns how

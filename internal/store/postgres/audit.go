@@ -149,7 +149,7 @@ func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at t
 			`DELETE FROM api_tokens WHERE user_uid = $1`,
 			// Whole families: every access token of a grant the user's
 			// refresh tokens belong to, then the user's own tokens.
-			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = $1)`,
+			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = $1) AND user_uid IS NOT NULL`,
 			`DELETE FROM access_tokens WHERE user_uid = $1`,
 			`DELETE FROM refresh_tokens WHERE user_uid = $1`,
 			`DELETE FROM auth_codes WHERE user_uid = $1 AND used_at IS NULL`,

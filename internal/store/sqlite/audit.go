@@ -170,8 +170,8 @@ func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at t
 			`DELETE FROM api_tokens WHERE user_uid = ?`,
 			// Whole families: every access token of a grant the user's
 			// refresh tokens belong to, then the user's own tokens.
-			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = ?)`,
-			`DELETE FROM access_tokens WHERE user_uid = ?`,
+			userFamilyAccessSQL,
+			userAccessSQL,
 			`DELETE FROM refresh_tokens WHERE user_uid = ?`,
 			`DELETE FROM auth_codes WHERE user_uid = ? AND used_at IS NULL`,
 		} {

@@ -16,7 +16,23 @@ func (s *Store) ReaderPragma(ctx context.Context, name string) (v string, err er
 
 // AuditListPlan returns SQLite's query plan of the audit list query.
 func (s *Store) AuditListPlan(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+listAuditEvents, "org", "", "user", nil, "", 50)
+	return s.plan(ctx, listAuditEvents, "org", "", "user", nil, "", 50)
+}
+
+// The statements that revoke access tokens by grant or by user.
+const (
+	RevokeGrantAccessSQL = revokeGrantAccessSQL
+	UserFamilyAccessSQL  = userFamilyAccessSQL
+	UserAccessSQL        = userAccessSQL
+)
+
+// Plan returns SQLite's query plan of query.
+func (s *Store) Plan(ctx context.Context, query string, args ...any) ([]string, error) {
+	return s.plan(ctx, query, args...)
+}
+
+func (s *Store) plan(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		return nil, err
 	}

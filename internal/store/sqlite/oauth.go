@@ -467,12 +467,22 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	return wrap("rotate refresh token", err)
 }
 
+// Access tokens by grant and by user. Their indexes leave out tokens
+// without a user (client_credentials: revoked only by hash), so each query
+// says user_uid IS NOT NULL, or implies it, to be planned on them
+// (migration 0010, TestAccessTokenPlans).
+const (
+	revokeGrantAccessSQL = `DELETE FROM access_tokens WHERE grant_id = ? AND user_uid IS NOT NULL`
+	userFamilyAccessSQL  = `DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = ?) AND user_uid IS NOT NULL`
+	userAccessSQL        = `DELETE FROM access_tokens WHERE user_uid = ?`
+)
+
 // RevokeGrant implements store.Tokens. The grant's authorization code, if
 // any, stays (used), so a replay of it is still recognized. Revoking an
 // unknown grant is not an error.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE grant_id = ?`, grantID); err != nil {
+		if _, err := tx.ExecContext(ctx, revokeGrantAccessSQL, grantID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE grant_id = ?`, grantID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +174,30 @@ func TestAuditListPlan(t *testing.T) {
 	}
 	if len(plan) != 1 || plan[0] != "SCAN audit_events USING INDEX audit_events_time" {
 		t.Fatalf("plan %q", plan)
+	}
+}
+
+// TestAccessTokenPlans: the revocations by grant and by user search the
+// partial indexes that leave out client_credentials tokens, not the table.
+func TestAccessTokenPlans(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, query, index string }{
+		{"RevokeGrant", sqlite.RevokeGrantAccessSQL, "access_tokens_grant_id"},
+		{"user's families", sqlite.UserFamilyAccessSQL, "access_tokens_grant_id"},
+		{"user's tokens", sqlite.UserAccessSQL, "access_tokens_user_uid"},
+	} {
+		plan, err := s.Plan(t.Context(), c.query, "x")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		joined := strings.Join(plan, "; ")
+		searched := strings.Contains(joined, "SEARCH access_tokens USING INDEX "+c.index) ||
+			strings.Contains(joined, "SEARCH access_tokens USING COVERING INDEX "+c.index)
+		if !searched || strings.Contains(joined, "SCAN access_tokens") {
+			t.Errorf("%s: plan %q, want a search of %s", c.name, joined, c.index)
+		}
 	}
 }
