@@ -23,6 +23,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/gctune"
 	"github.com/tolk-project/tolk/internal/forwardauth"
 	"github.com/tolk-project/tolk/internal/loadgen"
 	"github.com/tolk-project/tolk/internal/password"
@@ -112,6 +113,14 @@ func run(o options) error {
 	// 10/s) would answer 429 to a load test; every other setting is the
 	// default.
 	cfg.ClientRequestBurst = 1 << 30
+	// The collector's target tolk serve sets (gc_percent), for the whole
+	// process: tolk, the bare handler and the load generator alike.
+	gcTarget := fmt.Sprintf("GOGC=%s from the environment", os.Getenv("GOGC"))
+	if gctune.Apply(cfg.GCPercent, os.Getenv) {
+		gcTarget = fmt.Sprintf("GC target %d (gc_percent)", cfg.GCPercent)
+	} else if os.Getenv("GOGC") == "" {
+		gcTarget = "GC target 100 (Go's default)"
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(cfg, st, server.Deps{Log: log})
 	if err != nil {
@@ -224,7 +233,7 @@ func run(o options) error {
 		scenarios = append(scenarios, scenario{name: "in-process " + d.name, target: inprocURL, build: get(inprocURL+"/", d.header, d.value)})
 	}
 
-	fmt.Printf("tolkbench: %s\n", machine())
+	fmt.Printf("tolkbench: %s, %s\n", machine(), gcTarget)
 	fmt.Printf("tolkbench: %s, %d connections, %s per scenario (after %s warm-up) in %d windows, each after a window of the bare handler as long, load generator in the same process\n",
 		strings.SplitN(o.dsn, ":", 2)[0], o.conns, o.dur, o.warm, max(o.rounds, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)

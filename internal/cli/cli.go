@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/gctune"
 	"github.com/tolk-project/tolk/internal/identity"
 	"github.com/tolk-project/tolk/internal/password"
 	"github.com/tolk-project/tolk/internal/server"
@@ -178,6 +180,13 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	}
 	switch cmd {
 	case "serve":
+		env := io.Env
+		if env == nil {
+			env = os.Getenv
+		}
+		if gctune.Apply(cfg.GCPercent, env) {
+			log.Debug("garbage collector target set", "gc_percent", cfg.GCPercent)
+		}
 		listen := io.Listen
 		if listen == nil {
 			listen = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }

@@ -73,6 +73,11 @@ type Config struct {
 	// power loss takes back fails closed.
 	SyncIssuance bool
 
+	// GCPercent is the garbage collector's target tolk serve sets, as
+	// GOGC would (internal/gctune); GOGC in the environment wins; 0 leaves
+	// Go's default.
+	GCPercent int
+
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration
 	LocalesDir      string // extra message catalogs (*.json), added to the embedded ones
@@ -114,6 +119,7 @@ func Defaults() Config {
 		ExchangeAlg:      "ES256",
 		KeyCacheInterval: 5 * time.Second,
 		VerifyCacheTTL:   5 * time.Second,
+		GCPercent:        200,
 	}
 }
 
@@ -227,6 +233,7 @@ var settings = []setting{
 	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
 	{name: "verify_cache_ttl", set: dur(func(c *Config) *time.Duration { return &c.VerifyCacheTTL })},
 	{name: "sync_issuance", set: boolean(func(c *Config) *bool { return &c.SyncIssuance })},
+	{name: "gc_percent", set: integer(func(c *Config) *int { return &c.GCPercent })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 }
@@ -400,6 +407,9 @@ func (c Config) Validate() error {
 	positive("login_user_interval", c.LoginUserInterval)
 	positive("login_ip_interval", c.LoginIPInterval)
 	positive("shutdown_timeout", c.ShutdownTimeout)
+	if c.GCPercent < 0 {
+		bad("gc_percent must be 0 (Go's default) or more, got %d", c.GCPercent)
+	}
 	if c.LoginUserBurst < 1 {
 		bad("login_user_burst must be at least 1, got %d", c.LoginUserBurst)
 	}
