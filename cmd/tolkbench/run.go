@@ -23,8 +23,8 @@ import (
 
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/config"
-	"github.com/tolk-project/tolk/internal/gctune"
 	"github.com/tolk-project/tolk/internal/forwardauth"
+	"github.com/tolk-project/tolk/internal/gctune"
 	"github.com/tolk-project/tolk/internal/loadgen"
 	"github.com/tolk-project/tolk/internal/password"
 	"github.com/tolk-project/tolk/internal/pat"

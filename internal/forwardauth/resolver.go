@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/authn"
+	"github.com/tolk-project/tolk/internal/gencache"
 	"github.com/tolk-project/tolk/internal/httpx"
 	"github.com/tolk-project/tolk/verify"
 )
@@ -45,22 +44,19 @@ func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, er
 		return verify.Principal{}, nil, wrap(err)
 	}
 	k := cacheKey(method, value)
-	gen, now := rs.Cache.gen.Load(), rs.Cache.now()
-	if e, ok := rs.Cache.get(k, gen, now); ok {
+	gen, now := rs.Cache.Gen(), rs.Cache.Time()
+	if e, ok := rs.Cache.Get(k, gen, now); ok {
 		return e.p, e.hdr, e.err
 	}
 	p, err := resolve(rs.Authn, r)
 	var th *authn.ThrottledError
 	if err == nil || (errors.Is(err, authn.ErrInvalid) && !errors.As(err, &th)) {
-		until := now.Add(rs.Cache.TTL)
-		if err == nil && !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
-			until = p.ExpiresAt
-		}
-		e := cached{p: p, err: err, until: until, gen: gen}
+		e := cached{p: p, err: err}
+		var until time.Time // a failure is kept for TTL
 		if err == nil {
-			e.hdr = newAnswerHeaders(p)
+			e.hdr, until = newAnswerHeaders(p), p.ExpiresAt
 		}
-		rs.Cache.put(k, e, now)
+		rs.Cache.Put(k, e, gen, now, until)
 		return p, e.hdr, err
 	}
 	return p, nil, err
@@ -159,80 +155,26 @@ func Authn(p verify.Principal) (authn.Principal, bool) {
 
 // Cache holds verifications by the SHA-256 of the credential, for at most
 // TTL, bounded in size, emptied at once by Invalidate.
-type Cache struct {
-	TTL  time.Duration
-	Size int // default 100000
-	Now  func() time.Time
-
-	gen atomic.Uint64
-	mu  sync.RWMutex
-	m   map[[32]byte]cached
-}
+type Cache = gencache.Cache[[32]byte, cached]
 
 type cached struct {
-	p     verify.Principal
-	hdr   answerHeaders // nil for a failure
-	err   error
-	until time.Time
-	gen   uint64
+	p   verify.Principal
+	hdr answerHeaders // nil for a failure
+	err error
 }
 
-func (c *Cache) now() time.Time {
-	if c.Now == nil {
-		return time.Now()
-	}
-	return c.Now()
-}
+// Invalidator is a cache that can forget everything at once.
+type Invalidator interface{ Invalidate() }
 
-// Invalidate forgets every cached verification.
-func (c *Cache) Invalidate() { c.gen.Add(1) }
-
-func (c *Cache) get(k [32]byte, gen uint64, now time.Time) (cached, bool) {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || e.gen != gen || !now.Before(e.until) {
-		return cached{}, false
-	}
-	return e, true
-}
-
-func (c *Cache) put(k [32]byte, e cached, now time.Time) {
-	size := c.Size
-	if size <= 0 {
-		size = 100000
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[[32]byte]cached)
-	}
-	if len(c.m) >= size {
-		cur := c.gen.Load()
-		for k, old := range c.m {
-			if old.gen != cur || !now.Before(old.until) {
-				delete(c.m, k)
-			}
-		}
-		for k := range c.m {
-			if len(c.m) < size {
-				break
-			}
-			delete(c.m, k)
-		}
-	}
-	c.m[k] = e
-}
-
-// InvalidateOnWrite empties c after every request that may change state
+// InvalidateOnWrite empties the caches after every request that may change state
 // (any method but GET, HEAD and OPTIONS): logouts, revocations, password
 // and account changes all arrive that way. The entry of a verification
 // that ran concurrently carries the old generation and is never used. A
 // write whose handler declared that it ended no credential
-// (httpx.MarkRevokedNothing: tokens issued, nothing revoked) leaves c
+// (httpx.MarkRevokedNothing: tokens issued, nothing revoked) leaves them
 // alone, so that a busy token endpoint does not empty the cache of every
 // API behind tolk many times a second.
-func InvalidateOnWrite(c *Cache) func(http.Handler) http.Handler {
+func InvalidateOnWrite(cs ...Invalidator) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.Method {
@@ -242,7 +184,9 @@ func InvalidateOnWrite(c *Cache) func(http.Handler) http.Handler {
 			}
 			defer func() {
 				if !httpx.RevokedNothing(r.Context()) {
-					c.Invalidate()
+					for _, c := range cs {
+						c.Invalidate()
+					}
 				}
 			}()
 			next.ServeHTTP(w, r)

@@ -103,8 +103,9 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if !secret.CheckPrefixed(secret.PrefixPlatformToken, req.SubjectToken) {
 		return Exchanged{}, badSubject()
 	}
-	// The token and its user in one read.
-	tok, u, err := s.Store.GetPlatformTokenAndUser(ctx, secret.Hash(req.SubjectToken))
+	// The token and its user in one read, or none.
+	hash := secret.Hash(req.SubjectToken)
+	tok, u, gen, err := s.subject(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Exchanged{}, badSubject()
 	}
@@ -147,11 +148,42 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if now.Sub(tok.LastUsedAt) >= TouchEvery {
 		if _, err := s.Store.TouchPlatformToken(ctx, tok.ID, now, TouchEvery); err != nil {
 			s.logWarn(ctx, "platform: update last used", "token_id", tok.ID, "err", err)
+		} else if c := s.Subjects; c != nil {
+			// So that the cached copy does not touch again on every use;
+			// with the lookup's generation, so that a revocation since
+			// then still drops it.
+			tok.LastUsedAt = now
+			c.Put(hash, subject{tok, u}, gen, c.Time(), tok.ExpiresAt)
 		}
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.PlatformExchanged, ActorUID: u.UID, ClientID: ClientIDPrefix + tok.ID, OrgUID: u.OrgUID,
 		Details: map[string]string{"token_id": tok.ID, "audience": strings.Join(auds, " "), "scope": oauth.JoinScope(scopes)}})
 	return Exchanged{JWT: jwt, ExpiresIn: expiresIn, Scopes: scopes, Audiences: auds}, nil
+}
+
+// subject looks up an API token and its user by the token's hash. With
+// Subjects it may answer from a lookup at most verify_cache_ttl old that
+// no write on this instance has followed: the subject_token is then
+// checked exactly as strictly as /auth/verify checks a credential (T42): a
+// revocation, logout or deactivation here refuses it at once, one on
+// another instance within that bound (SPEC §7). Expiry is checked by the
+// caller on every use. Unknown tokens are not cached. gen is the cache's
+// generation before the lookup (0 without Subjects).
+func (s *Service) subject(ctx context.Context, hash string) (store.PlatformToken, store.User, uint64, error) {
+	c := s.Subjects
+	if c == nil {
+		tok, u, err := s.Store.GetPlatformTokenAndUser(ctx, hash)
+		return tok, u, 0, err
+	}
+	gen, now := c.Gen(), c.Time()
+	if e, ok := c.Get(hash, gen, now); ok {
+		return e.tok, e.u, gen, nil
+	}
+	tok, u, err := s.Store.GetPlatformTokenAndUser(ctx, hash)
+	if err == nil {
+		c.Put(hash, subject{tok, u}, gen, now, tok.ExpiresAt)
+	}
+	return tok, u, gen, err
 }
 
 // audiences resolves audience and resource into the JWT's aud: every

@@ -370,3 +370,55 @@ func TestExchangeRS256Configurable(t *testing.T) {
 		t.Errorf("whoAmI with an RS256 exchanged JWT = %d", code)
 	}
 }
+
+// TestExchangeSubjectCache: the exchange checks its subject_token as
+// /auth/verify checks a credential. A revocation this instance did not see
+// (another instance, the CLI: here, the store directly) is refused within
+// verify_cache_ttl; one that comes through this instance — any write
+// request — is refused at once; with verify_cache_ttl 0 every exchange
+// reads the token.
+func TestExchangeSubjectCache(t *testing.T) {
+	t.Parallel()
+	refused := func(t *testing.T, s *tolktest.Server, secret, when string) {
+		t.Helper()
+		if resp, m := post(t, s, "/oauth/token", exchangeForm(secret)); resp.StatusCode != 400 || m["error"] != "invalid_request" {
+			t.Errorf("exchange %s = %d %v, want invalid_request", when, resp.StatusCode, m)
+		}
+	}
+	t.Run("bounded by verify_cache_ttl", func(t *testing.T) {
+		t.Parallel()
+		s := tolktest.New(t)
+		u, c := newAPIToken(t, s, "cara", time.Time{})
+		exchange(t, s, c.Secret)
+		if err := s.Store.DeletePlatformToken(context.Background(), u.UID, c.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Advance(4 * time.Second)
+		exchange(t, s, c.Secret) // within the 5 s bound: the earlier lookup
+		s.Clock.Advance(time.Second)
+		refused(t, s, c.Secret, "verify_cache_ttl after an unseen revocation")
+	})
+	t.Run("a write on this instance forgets at once", func(t *testing.T) {
+		t.Parallel()
+		s := tolktest.New(t)
+		u, c := newAPIToken(t, s, "dana", time.Time{})
+		_, other := newAPIToken(t, s, "dana2", time.Time{})
+		exchange(t, s, c.Secret)
+		if err := s.Store.DeletePlatformToken(context.Background(), u.UID, c.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Any state-changing request, here another user's revocation.
+		revokeInUI(t, s, "dana2", other.Token.ID)
+		refused(t, s, c.Secret, "after a write request")
+	})
+	t.Run("verify_cache_ttl 0 reads every time", func(t *testing.T) {
+		t.Parallel()
+		s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.VerifyCacheTTL = 0 }})
+		u, c := newAPIToken(t, s, "erin", time.Time{})
+		exchange(t, s, c.Secret)
+		if err := s.Store.DeletePlatformToken(context.Background(), u.UID, c.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, s, c.Secret, "without the cache")
+	})
+}

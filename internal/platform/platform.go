@@ -40,6 +40,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tolk-project/tolk/internal/audit"
+	"github.com/tolk-project/tolk/internal/gencache"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/signing"
 	"github.com/tolk-project/tolk/internal/store"
@@ -91,6 +92,18 @@ type Service struct {
 	Log    *slog.Logger // optional; nil discards
 	// Audit, if set, records creation, revocation and exchanges.
 	Audit *audit.Recorder
+	// Subjects, if set, holds the API tokens that exchanges looked up, with
+	// their users (see Exchange). Whoever owns it must Invalidate it on
+	// every write that may end a token (forwardauth.InvalidateOnWrite).
+	Subjects *SubjectCache
+}
+
+// SubjectCache holds exchanged API tokens and their users by token hash.
+type SubjectCache = gencache.Cache[string, subject]
+
+type subject struct {
+	tok store.PlatformToken
+	u   store.User
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
