@@ -3,13 +3,14 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/tolk-project/tolk/internal/config"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/config"
 	"github.com/tolk-project/tolk/internal/testutil/httpbench"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
@@ -45,7 +46,8 @@ func formRequest(url, id, sec, body string) *http.Request {
 func BenchmarkClientCredentials(b *testing.B) {
 	// One client makes every request: lift its per-client request limit
 	// (600, then 10/s), as tolkbench does, or longer runs measure 429s.
-	s := tolktest.New(b, tolktest.Options{Config: func(c *config.Config) { c.ClientRequestBurst = 1 << 30 }})
+	// Logging at info, as in production: the test log keeps Debug lines.
+	s := tolktest.New(b, tolktest.Options{LogTo: io.Discard, Config: func(c *config.Config) { c.ClientRequestBurst = 1 << 30 }})
 	id, sec := ccClient(b, s)
 	c := httpbench.Client()
 	httpbench.Parallel(b, c, func() *http.Request {
@@ -54,7 +56,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 }
 
 func BenchmarkIntrospection(b *testing.B) {
-	s := tolktest.New(b)
+	s := tolktest.New(b, tolktest.Options{LogTo: io.Discard})
 	id, sec := ccClient(b, s)
 	c := httpbench.Client()
 	resp, err := c.Do(formRequest(s.URL+"/oauth/token", id, sec, "grant_type=client_credentials&scope=read"))
