@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/store"
@@ -73,30 +74,78 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 
 // AppendAuditEvents implements store.AuditLog: one savepoint in the group
 // commit for the whole batch. Only the high-volume events written behind
-// the response come here, so it is an issuance write (inIssueTx).
+// the response come here, so it is an issuance write (inIssueTx). The
+// events go in multi-row INSERTs of up to maxAuditRows rows, in sizes that
+// are powers of two (so at most a few statements are ever prepared): one
+// statement per row cost a statement's setup per issued token.
 func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error {
 	if len(es) == 0 {
 		return nil
 	}
-	st, err := s.ws.get(ctx, insertAuditEvent)
-	if err != nil {
-		return wrap("append audit events", err)
+	// Prepare before queueing: the writer is busy inside the batch.
+	sizes := auditChunks(len(es))
+	stmts := make(map[int]*sql.Stmt, len(sizes))
+	for _, n := range sizes {
+		if stmts[n] != nil {
+			continue
+		}
+		st, err := s.ws.get(ctx, insertAuditEventsSQL(n))
+		if err != nil {
+			return wrap("append audit events", err)
+		}
+		stmts[n] = st
 	}
-	err = s.inIssueTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, st)
-		for _, e := range es {
-			details, err := detailsJSON(e.Details)
-			if err != nil {
+	args := make([]any, 0, auditCols*min(len(es), maxAuditRows))
+	err := s.inIssueTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rest := es
+		for _, n := range sizes {
+			args = args[:0]
+			for _, e := range rest[:n] {
+				details, err := detailsJSON(e.Details)
+				if err != nil {
+					return err
+				}
+				args = append(args, e.ID, micros(e.Time), e.Type, e.ActorUID, e.ClientID, e.SubjectUID,
+					e.OrgUID, e.ClientAddr, e.RequestID, e.Outcome, details)
+			}
+			if _, err := tx.StmtContext(ctx, stmts[n]).ExecContext(ctx, args...); err != nil {
 				return err
 			}
-			if _, err := ins.ExecContext(ctx, e.ID, micros(e.Time), e.Type, e.ActorUID, e.ClientID, e.SubjectUID,
-				e.OrgUID, e.ClientAddr, e.RequestID, e.Outcome, details); err != nil {
-				return err
-			}
+			rest = rest[n:]
 		}
 		return nil
 	})
 	return wrap("append audit events", err)
+}
+
+// maxAuditRows bounds one INSERT of audit events (11 parameters a row,
+// far below SQLite's limit of 32766).
+const (
+	maxAuditRows = 64
+	auditCols    = 11
+)
+
+// auditChunks splits n rows into INSERTs of powers of two, largest first.
+func auditChunks(n int) []int {
+	var out []int
+	for n > 0 {
+		c := maxAuditRows
+		for c > n {
+			c /= 2
+		}
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}
+
+// insertAuditEventsSQL inserts n events.
+func insertAuditEventsSQL(n int) string {
+	if n == 1 {
+		return insertAuditEvent
+	}
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
 }
 
 const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `)

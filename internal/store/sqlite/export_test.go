@@ -48,3 +48,6 @@ func (s *Store) plan(ctx context.Context, query string, args ...any) ([]string, 
 	}
 	return plan, rows.Err()
 }
+
+// AuditChunks is auditChunks.
+var AuditChunks = auditChunks

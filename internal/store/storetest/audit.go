@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +118,30 @@ func testAuditAppendBatch(t *testing.T, ctx context.Context, s store.Store) {
 	checkErrIs(t, "batch with a duplicate id", s.AppendAuditEvents(ctx, []store.AuditEvent{fresh, dup}), store.ErrConflict)
 	if es := listAudit(t, s, store.AuditFilter{}); len(es) != 3 {
 		t.Fatalf("a failed batch left %d events, want the 3 from before", len(es))
+	}
+
+	// A batch as large as the background writer's (backends may split
+	// it into several statements): whole, every field kept, or nothing.
+	big := make([]store.AuditEvent, 150)
+	for i := range big {
+		big[i] = newAuditEvent("oauth.token_issued", at(10+i))
+		big[i].Details = map[string]string{"grant_type": "client_credentials", "n": fmt.Sprint(i)}
+	}
+	bad := append(slices.Clone(big[:149]), newAuditEvent("oauth.token_issued", at(200)))
+	bad[149].ID = batch[1].ID
+	checkErrIs(t, "large batch with a duplicate id last", s.AppendAuditEvents(ctx, bad), store.ErrConflict)
+	if es := listAudit(t, s, store.AuditFilter{Limit: 1000}); len(es) != 3 {
+		t.Fatalf("a failed large batch left %d events, want 3", len(es))
+	}
+	if err := s.AppendAuditEvents(ctx, big); err != nil {
+		t.Fatalf("AppendAuditEvents(150): %v", err)
+	}
+	es = listAudit(t, s, store.AuditFilter{Limit: 1000})
+	if len(es) != 153 {
+		t.Fatalf("%d events after a batch of 150, want 153", len(es))
+	}
+	for i, e := range es[:150] {
+		checkAuditEvent(t, e, big[149-i])
 	}
 }
 
