@@ -141,8 +141,16 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 				}
 				req, err := build(w, i)
 				if err != nil {
+					// This worker cannot go on (a pool of one-time
+					// credentials ran out, say): retrying would spin.
+					count.Add(-1)
 					errs.Add(1)
-					continue
+					mu.Lock()
+					if firstErr == "" {
+						firstErr = "build request: " + err.Error()
+					}
+					mu.Unlock()
+					break
 				}
 				t0 := time.Now()
 				resp, err := client.Do(req.WithContext(ctx))

@@ -2,8 +2,10 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -42,5 +44,29 @@ func TestRunIsBounded(t *testing.T) {
 	r, err = Run(context.Background(), srv.URL, build("/bad"), Options{Connections: 2, Duration: 100 * time.Millisecond})
 	if err != nil || r.Errors == 0 || r.Errors != r.Requests || r.FirstErr != "status 500" {
 		t.Fatalf("errors not counted: %+v %v", r, err)
+	}
+}
+
+// TestBuildErrorEndsWorker: a builder that fails (its pool of one-time
+// credentials ran out) ends that worker with the reason, instead of
+// spinning on errors that would eat the CPU the measurement is about.
+func TestBuildErrorEndsWorker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	var left atomic.Int64
+	left.Store(50)
+	build := func(int, int) (*http.Request, error) {
+		if left.Add(-1) < 0 {
+			return nil, errors.New("pool exhausted")
+		}
+		return http.NewRequest("GET", srv.URL, nil)
+	}
+	r, err := Run(context.Background(), srv.URL, build, Options{Connections: 4, Duration: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A spinning worker would count an error per attempt.
+	if r.Requests != 50 || r.Errors != 4 || r.FirstErr != "build request: pool exhausted" {
+		t.Fatalf("requests=%d errors=%d first=%q, want 50, one error per worker, the builder's error", r.Requests, r.Errors, r.FirstErr)
 	}
 }
