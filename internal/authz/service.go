@@ -100,28 +100,30 @@ func internal(err error) error {
 // introspection or revocation endpoint. Every failure is invalid_client
 // with the same description, so client ids cannot be probed.
 func (s *Service) AuthenticateClient(ctx context.Context, id, sec, method string) (store.Client, error) {
-	bad := oauth.ErrInvalidClient("client authentication failed")
 	if id == "" {
-		return store.Client{}, bad
+		return store.Client{}, badClient()
 	}
 	c, err := s.cachedClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, bad
+		return store.Client{}, badClient()
 	}
 	if err != nil {
 		return store.Client{}, internal(err)
 	}
 	if c.Public {
 		if method != "none" {
-			return store.Client{}, bad
+			return store.Client{}, badClient()
 		}
 		return c, nil
 	}
 	if method == "none" || c.SecretHash == "" || !secret.Equal(secret.Hash(sec), c.SecretHash) {
-		return store.Client{}, bad
+		return store.Client{}, badClient()
 	}
 	return c, nil
 }
+
+// badClient is every client authentication failure (made only on failure).
+func badClient() error { return oauth.ErrInvalidClient("client authentication failed") }
 
 // auditReplay records a detected replay (a used code, a rotated refresh
 // token) and the revocation it caused. presentedBy is the client that

@@ -20,11 +20,11 @@ func detailsJSON(d map[string]string) (sql.NullString, error) {
 	if len(d) == 0 {
 		return sql.NullString{}, nil
 	}
-	b, err := json.Marshal(d)
+	v, err := detailsObject(d)
 	if err != nil {
 		return sql.NullString{}, err
 	}
-	return sql.NullString{String: string(b), Valid: true}, nil
+	return sql.NullString{String: v, Valid: true}, nil
 }
 
 func parseDetails(v sql.NullString) (map[string]string, error) {

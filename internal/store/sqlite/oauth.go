@@ -13,16 +13,6 @@ import (
 
 // ---- encoding helpers ----
 
-// strList encodes a string list as a JSON array; nil and empty are both
-// "[]".
-func strList(v []string) (string, error) {
-	if len(v) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
 // parseStrList decodes strList's encoding; an empty list comes back nil.
 func parseStrList(s string) ([]string, error) {
 	var v []string
