@@ -105,7 +105,12 @@ func sanitize(s string) string {
 
 // WriteJSON writes v as JSON with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	// Assigned, like NoStore's: Header.Set canonicalizes and allocates.
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// jsonContentType is shared by every answer; len == cap, so an Add to it
+// copies instead of writing into it.
+var jsonContentType = []string{"application/json"}
