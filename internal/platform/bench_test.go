@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"io"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -30,7 +31,7 @@ func BenchmarkBareHandler(b *testing.B) { httpbench.BenchmarkBare(b) }
 func BenchmarkTokenExchange(b *testing.B) {
 	for _, alg := range []string{"ES256", "RS256"} {
 		b.Run(alg, func(b *testing.B) {
-			s := tolktest.New(b, tolktest.Options{Config: func(c *config.Config) { c.ExchangeAlg = alg }})
+			s := tolktest.New(b, tolktest.Options{LogTo: io.Discard, Config: func(c *config.Config) { c.ExchangeAlg = alg }})
 			_, tok := newAPIToken(b, s, "bench", time.Time{})
 			body := exchangeForm(tok.Secret).Encode()
 			c := httpbench.Client()
