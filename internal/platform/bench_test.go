@@ -1,12 +1,12 @@
 package platform_test
 
 import (
-	"io"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
