@@ -96,6 +96,22 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, now, until time.Time) {
 	c.m[k] = entry[V]{v: v, until: end, gen: gen}
 }
 
+// Update replaces the value of k's entry if it is still of generation gen
+// and live at now, keeping its deadline: a change the caller made to what
+// it looked up (a last-used time) must not make the lookup live longer.
+// It reports whether it replaced anything.
+func (c *Cache[K, V]) Update(k K, v V, gen uint64, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || e.gen != gen || gen != c.gen.Load() || !now.Before(e.until) {
+		return false
+	}
+	e.v = v
+	c.m[k] = e
+	return true
+}
+
 // Len is the number of entries held, stale ones included.
 func (c *Cache[K, V]) Len() int {
 	c.mu.RLock()

@@ -67,3 +67,36 @@ func TestCacheBound(t *testing.T) {
 		t.Error("the newest entry is missing")
 	}
 }
+
+// TestUpdateKeepsDeadline: Update changes a live entry's value but never
+// its deadline, and never brings back an expired or invalidated one.
+func TestUpdateKeepsDeadline(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	c := &Cache[string, int]{TTL: 5 * time.Second, Now: func() time.Time { return now }}
+	g := c.Gen()
+	c.Put("a", 1, g, now, time.Time{})
+	now = t0.Add(4 * time.Second)
+	if !c.Update("a", 2, g, now) {
+		t.Fatal("Update of a live entry refused")
+	}
+	if v, ok := c.Get("a", g, now); !ok || v != 2 {
+		t.Fatalf("Get = %v, %v after Update", v, ok)
+	}
+	now = t0.Add(5 * time.Second)
+	if _, ok := c.Get("a", g, now); ok {
+		t.Error("Update extended the entry past its deadline")
+	}
+	if c.Update("a", 3, g, now) {
+		t.Error("Update brought back an expired entry")
+	}
+	now = t0
+	c.Put("b", 1, g, now, time.Time{})
+	c.Invalidate()
+	if c.Update("b", 2, g, now) {
+		t.Error("Update of an invalidated entry")
+	}
+	if c.Update("missing", 1, c.Gen(), now) {
+		t.Error("Update created an entry")
+	}
+}

@@ -149,11 +149,12 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 		if _, err := s.Store.TouchPlatformToken(ctx, tok.ID, now, TouchEvery); err != nil {
 			s.logWarn(ctx, "platform: update last used", "token_id", tok.ID, "err", err)
 		} else if c := s.Subjects; c != nil {
-			// So that the cached copy does not touch again on every use;
-			// with the lookup's generation, so that a revocation since
-			// then still drops it.
+			// So that the cached copy does not touch again on every use.
+			// Update keeps the lookup's deadline and generation: the
+			// touch may have found the row gone (revoked elsewhere), and
+			// must not extend how long that lookup is believed.
 			tok.LastUsedAt = now
-			c.Put(hash, subject{tok, u}, gen, c.Time(), tok.ExpiresAt)
+			c.Update(hash, subject{tok, u}, gen, c.Time())
 		}
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.PlatformExchanged, ActorUID: u.UID, ClientID: ClientIDPrefix + tok.ID, OrgUID: u.OrgUID,

@@ -422,3 +422,23 @@ func TestExchangeSubjectCache(t *testing.T) {
 		refused(t, s, c.Secret, "without the cache")
 	})
 }
+
+// TestExchangeTouchKeepsCacheBound: the last-used update of a cached
+// subject token does not make the lookup live longer. With a cache bound
+// longer than the touch interval, a token revoked elsewhere is refused
+// once the bound has passed, though exchanges kept touching it meanwhile.
+func TestExchangeTouchKeepsCacheBound(t *testing.T) {
+	t.Parallel()
+	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.VerifyCacheTTL = 2 * time.Minute }})
+	u, c := newAPIToken(t, s, "fay", time.Time{})
+	exchange(t, s, c.Secret)
+	if err := s.Store.DeletePlatformToken(context.Background(), u.UID, c.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(61 * time.Second) // past platform.TouchEvery: this exchange touches
+	exchange(t, s, c.Secret)
+	s.Clock.Advance(61 * time.Second) // 122 s after the lookup
+	if resp, m := post(t, s, "/oauth/token", exchangeForm(c.Secret)); resp.StatusCode != 400 || m["error"] != "invalid_request" {
+		t.Errorf("exchange past verify_cache_ttl of a revoked token = %d %v, want invalid_request", resp.StatusCode, m)
+	}
+}
