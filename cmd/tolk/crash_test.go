@@ -57,6 +57,7 @@ func TestT47_TokensAnsweredSurviveSIGKILL(t *testing.T) {
 				redeemed []pending // codes answered with 200
 				stop     atomic.Bool
 				n        atomic.Int64
+				nCodes   atomic.Int64
 				wg       sync.WaitGroup
 			)
 			keep := func(r reply, err error) bool {
@@ -91,6 +92,7 @@ func TestT47_TokensAnsweredSurviveSIGKILL(t *testing.T) {
 						mu.Lock()
 						redeemed = append(redeemed, pc)
 						mu.Unlock()
+						nCodes.Add(1)
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
@@ -109,9 +111,11 @@ func TestT47_TokensAnsweredSurviveSIGKILL(t *testing.T) {
 				}
 			}()
 
-			// Kill mid-load: once a good number of tokens were answered.
+			// Kill mid-load: once a good number of tokens were answered,
+			// a code redemption among them (client_credentials alone can
+			// reach 300 before the first redemption is answered).
 			deadline := time.Now().Add(30 * time.Second)
-			for n.Load() < 300 && time.Now().Before(deadline) {
+			for (n.Load() < 300 || nCodes.Load() == 0) && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			if err := p.cmd.Process.Kill(); err != nil { // SIGKILL
