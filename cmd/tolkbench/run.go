@@ -115,10 +115,13 @@ func run(o options) error {
 	cfg.ClientRequestBurst = 1 << 30
 	// The collector's target tolk serve sets (gc_percent), for the whole
 	// process: tolk, the bare handler and the load generator alike.
-	gcTarget := fmt.Sprintf("GOGC=%s from the environment", os.Getenv("GOGC"))
-	if gctune.Apply(cfg.GCPercent, os.Getenv) {
+	var gcTarget string
+	switch gogc := os.Getenv("GOGC"); {
+	case gctune.Apply(cfg.GCPercent, os.Getenv):
 		gcTarget = fmt.Sprintf("GC target %d (gc_percent)", cfg.GCPercent)
-	} else if os.Getenv("GOGC") == "" {
+	case gogc != "":
+		gcTarget = "GOGC=" + gogc + " from the environment"
+	default:
 		gcTarget = "GC target 100 (Go's default)"
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -151,6 +151,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	if cmd == "loadtest" { // a client of a running tolk: no database here
 		return loadtestRun(ctx, root.Loadtest, io)
 	}
+	if io.Env == nil { // as config.Load would; serve's gctune reads it too
+		io.Env = os.Getenv
+	}
 	cfg, err := config.Load(config.Sources{File: root.Config, Env: io.Env, Flags: root.flags()})
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -180,11 +183,7 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	}
 	switch cmd {
 	case "serve":
-		env := io.Env
-		if env == nil {
-			env = os.Getenv
-		}
-		if gctune.Apply(cfg.GCPercent, env) {
+		if gctune.Apply(cfg.GCPercent, io.Env) {
 			log.Debug("garbage collector target set", "gc_percent", cfg.GCPercent)
 		}
 		listen := io.Listen

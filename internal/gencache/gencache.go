@@ -18,7 +18,7 @@ const DefaultSize = 100000
 
 // Cache maps K to V. The zero value (plus TTL) is ready to use.
 type Cache[K comparable, V any] struct {
-	TTL  time.Duration // how long an entry may be used at most
+	TTL  time.Duration // how long an entry may be used at most; 0 caches nothing
 	Size int           // at most this many entries (default DefaultSize)
 	Now  func() time.Time
 
@@ -66,6 +66,9 @@ func (c *Cache[K, V]) Get(k K, gen uint64, now time.Time) (V, bool) {
 // deadline of its own). When the cache is full it first drops stale
 // entries, then arbitrary ones.
 func (c *Cache[K, V]) Put(k K, v V, gen uint64, now, until time.Time) {
+	if c.TTL <= 0 {
+		return
+	}
 	end := now.Add(c.TTL)
 	if !until.IsZero() && until.Before(end) {
 		end = until

@@ -100,3 +100,12 @@ func TestUpdateKeepsDeadline(t *testing.T) {
 		t.Error("Update created an entry")
 	}
 }
+
+func TestZeroTTLCachesNothing(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	c := &Cache[string, int]{Now: func() time.Time { return now }}
+	c.Put("a", 1, c.Gen(), now, time.Time{})
+	if _, ok := c.Get("a", c.Gen(), now); ok || c.Len() != 0 {
+		t.Fatalf("TTL 0 kept an entry (Len %d)", c.Len())
+	}
+}

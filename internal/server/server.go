@@ -167,9 +167,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	s.VerifyCache = &forwardauth.Cache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
 	// Token exchange checks its subject_token as /auth/verify checks a
 	// credential, with the same bound on staleness (SECURITY.md T42).
-	if cfg.VerifyCacheTTL > 0 {
-		pt.Subjects = &platform.SubjectCache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
-	}
+	pt.Subjects = &platform.SubjectCache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
 	fwd := &forwardauth.Resolver{Authn: s.Authn, Cache: s.VerifyCache}
 	if cfg.VerifyCacheTTL <= 0 {
 		fwd.Cache = nil
@@ -179,11 +177,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	s.routes(mux, t, ui, api)
 	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
 	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
-	invalidate := []forwardauth.Invalidator{s.VerifyCache}
-	if pt.Subjects != nil {
-		invalidate = append(invalidate, pt.Subjects)
-	}
-	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(invalidate...)(mux)),
+	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache, pt.Subjects)(mux)),
 		httpx.WithRequestID,
 		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),

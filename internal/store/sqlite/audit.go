@@ -84,21 +84,18 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 	}
 	// Prepare before queueing: the writer is busy inside the batch.
 	sizes := auditChunks(len(es))
-	stmts := make(map[int]*sql.Stmt, len(sizes))
-	for _, n := range sizes {
-		if stmts[n] != nil {
-			continue
-		}
+	stmts := make([]*sql.Stmt, len(sizes)) // stmts[i] inserts sizes[i] rows
+	for i, n := range sizes {
 		st, err := s.ws.get(ctx, insertAuditEventsSQL(n))
 		if err != nil {
 			return wrap("append audit events", err)
 		}
-		stmts[n] = st
+		stmts[i] = st
 	}
 	args := make([]any, 0, auditCols*min(len(es), maxAuditRows))
 	err := s.inIssueTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rest := es
-		for _, n := range sizes {
+		for i, n := range sizes {
 			args = args[:0]
 			for _, e := range rest[:n] {
 				details, err := detailsJSON(e.Details)
@@ -108,7 +105,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 				args = append(args, e.ID, micros(e.Time), e.Type, e.ActorUID, e.ClientID, e.SubjectUID,
 					e.OrgUID, e.ClientAddr, e.RequestID, e.Outcome, details)
 			}
-			if _, err := tx.StmtContext(ctx, stmts[n]).ExecContext(ctx, args...); err != nil {
+			if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 				return err
 			}
 			rest = rest[n:]

@@ -17,14 +17,7 @@ import (
 // commit is what makes it scale past one fsync per token.
 func BenchmarkCreateAccessToken(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st := benchStore(b)
 	now := time.Now().UTC()
 	org := store.Organization{UID: "00000000-0000-4000-8000-0000000000b1", Name: "b", CreatedAt: now}
 	_ = st.CreateOrganization(ctx, org)
@@ -51,14 +44,7 @@ func BenchmarkCreateAccessToken(b *testing.B) {
 // (about 10 ms of token_issued events at 20k tokens a second), per event.
 func BenchmarkAppendAuditEvents(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st := benchStore(b)
 	const batch = 200
 	now := time.Now().UTC()
 	es := make([]store.AuditEvent, batch)
@@ -75,4 +61,17 @@ func BenchmarkAppendAuditEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchStore opens and migrates a fresh database, closed when b ends.
+func benchStore(b *testing.B) *sqlite.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return st
 }

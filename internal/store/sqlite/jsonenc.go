@@ -46,9 +46,7 @@ func strList(v []string) (string, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
+		quoted(&b, s)
 	}
 	b.WriteByte(']')
 	return b.String(), nil
@@ -76,12 +74,17 @@ func detailsObject(d map[string]string) (string, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('"')
-		b.WriteString(k)
-		b.WriteString(`":"`)
-		b.WriteString(d[k])
-		b.WriteByte('"')
+		quoted(&b, k)
+		b.WriteByte(':')
+		quoted(&b, d[k])
 	}
 	b.WriteByte('}')
 	return b.String(), nil
+}
+
+// quoted writes a plain string as a JSON string.
+func quoted(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
