@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -84,6 +85,9 @@ func TestVerifier_Dialects(t *testing.T) {
 		{"ApiToken of another application", stringsRead, map[string]string{"Authorization": "ApiToken " + apiToken}, 401, "", ""},
 		{"PAT", stringsRead, map[string]string{"Authorization": "token " + pat}, 200, verify.MethodPAT, u.UID},
 		{"PAT missing scope", stringsWrite, map[string]string{"Authorization": "token " + pat}, 403, "", ""},
+		{"PAT as Basic user", stringsRead, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(pat+":"))}, 200, verify.MethodPAT, u.UID},
+		{"Basic with a password", stringsRead, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(pat+":pw"))}, 401, "", ""},
+		{"Basic not base64", stringsRead, map[string]string{"Authorization": "Basic %%%"}, 401, "", ""},
 		{"PAT of another application", tmsRead, map[string]string{"Authorization": "token " + pat}, 401, "", ""},
 		{"Platform JWT, verified locally", stringsRead, map[string]string{"Authorization": "Bearer " + jwt}, 200, verify.MethodJWT, u.UID},
 		{"Platform JWT of another application", tmsRead, map[string]string{"Authorization": "Bearer " + jwt}, 401, "", ""},
