@@ -65,6 +65,7 @@ func TestVerifier_Dialects(t *testing.T) {
 	tmsRead := serve(t, v, verify.Require{Audience: "tms", Scopes: []string{"read"}}).URL
 	stringsRead := serve(t, v, verify.Require{Audience: "strings", Scopes: []string{"read"}}).URL
 	stringsWrite := serve(t, v, verify.Require{Audience: "strings", Scopes: []string{"write"}}).URL
+	routeScope := map[string]string{tmsRead: "read", stringsRead: "read", stringsWrite: "write"}
 
 	apiToken := verifytest.APIToken(t, s, "lena", "lena-password-1")
 	pat := verifytest.PAT(t, s, u, "read")
@@ -110,6 +111,16 @@ func TestVerifier_Dialects(t *testing.T) {
 			}
 			if p.Method != tc.method || p.Subject != tc.sub {
 				t.Errorf("principal %+v, want method %s subject %s", p, tc.method, tc.sub)
+			}
+			// The rest of the principal: the user (or, for a
+			// client_credentials token, the client and no user), the
+			// organization, and a scope that satisfies the route.
+			wantUser, wantClient := u.UID, p.ClientID
+			if tc.sub != u.UID {
+				wantUser, wantClient = "", tc.sub
+			}
+			if p.UserUID != wantUser || p.ClientID != wantClient || p.OrgUID != u.OrgUID || !p.HasScope(routeScope[tc.url]) {
+				t.Errorf("principal %+v, want user %q, client %q, org %s, scope %s", p, wantUser, wantClient, u.OrgUID, routeScope[tc.url])
 			}
 		})
 	}
