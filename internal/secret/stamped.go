@@ -82,7 +82,7 @@ func stampOf(s string) (string, bool) {
 	}
 	// Only the length of a StampedHex JWT id: other hex secrets (a PAT is
 	// 64 hex characters) key by their hash alone.
-	if len(s) == stampLen+2*JTIBytes && isStamp(s[:stampLen]) && isHex(s[stampLen:]) {
+	if len(s) == stampLen+2*JTIBytes && isHex(s) {
 		return s[:stampLen], true
 	}
 	return "", false

@@ -353,9 +353,9 @@ type SigningKeys interface {
 	DeleteUnpublishedKeys(ctx context.Context, t time.Time) (int, error)
 }
 
-// Qualified prefixes every column of a comma-separated column list with a
+// qualified prefixes every column of a comma-separated column list with a
 // table alias, for the backends' joins over their shared column lists.
-func Qualified(alias, columns string) string {
+func qualified(alias, columns string) string {
 	parts := strings.Split(columns, ",")
 	for i, c := range parts {
 		parts[i] = alias + "." + strings.TrimSpace(c)
@@ -367,6 +367,6 @@ func Qualified(alias, columns string) string {
 // (a placeholder), with columns, joined with its user's userColumns: one
 // read for the grants, the exchange and JWT verification, which need both.
 func WithUser(table, columns, userColumns, key, param string) string {
-	return `SELECT ` + Qualified("t", columns) + `, ` + Qualified("u", userColumns) + `
+	return `SELECT ` + qualified("t", columns) + `, ` + qualified("u", userColumns) + `
 		FROM ` + table + ` t JOIN users u ON u.uid = t.user_uid WHERE t.` + key + ` = ` + param
 }

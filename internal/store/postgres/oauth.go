@@ -212,17 +212,15 @@ func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Tim
 	if refresh != nil {
 		q, args = redeemCodeWithRefresh, append(args, refreshTokenArgs(*refresh)...)
 	}
-	err := s.claimAndIssue(ctx, q, args)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
-	}
+	err := s.claimAndIssue(ctx, q, args, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
 	return wrap("redeem auth code", err)
 }
 
 // claimAndIssue runs q, a statement of claimAndIssueSQL: one round trip
-// instead of four (BEGIN, UPDATE, INSERT, COMMIT). It returns
-// pgx.ErrNoRows when the claim matched nothing (nothing is written).
-func (s *Store) claimAndIssue(ctx context.Context, q string, args []any) error {
+// instead of four (BEGIN, UPDATE, INSERT, COMMIT). When the claim matched
+// nothing (nothing is written), exists (given hash) tells
+// store.ErrAlreadyUsed from not found (usedOrMissing).
+func (s *Store) claimAndIssue(ctx context.Context, q string, args []any, exists, hash string) error {
 	var n int
 	// One statement is its own transaction, and can deadlock as one (its
 	// row locks against a client's deletion cascading the other way).
@@ -230,18 +228,19 @@ func (s *Store) claimAndIssue(ctx context.Context, q string, args []any) error {
 		return err
 	}
 	if n == 0 {
-		return pgx.ErrNoRows
+		return s.usedOrMissing(ctx, exists, hash)
 	}
 	return nil
 }
 
+// claimAuthCode claims an unused code.
+const claimAuthCode = `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`
+
 // The claim-and-issue statements, built once.
 var (
-	redeemCode = claimAndIssueSQL(
-		`UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, 2, false)
-	redeemCodeWithRefresh = claimAndIssueSQL(
-		`UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, 2, true)
-	rotateRefresh = claimAndIssueSQL(`UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
+	redeemCode            = claimAndIssueSQL(claimAuthCode, 2, false)
+	redeemCodeWithRefresh = claimAndIssueSQL(claimAuthCode, 2, true)
+	rotateRefresh         = claimAndIssueSQL(`UPDATE refresh_tokens SET used_at = coalesce(used_at, $1)
 			WHERE hash = $2 AND (used_at IS NULL OR used_at > $3::timestamptz)`, 3, true)
 )
 
@@ -359,12 +358,6 @@ func refreshTokenArgs(t store.RefreshToken) []any {
 		nullTime(t.AuthTime), t.CreatedAt, nullTime(t.ExpiresAt), nullTime(t.UsedAt)}
 }
 
-func insertRefreshToken(ctx context.Context, db execer, t store.RefreshToken) error {
-	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, refreshTokenArgs(t)...)
-	return err
-}
-
 // GetRefreshToken implements store.Tokens. It returns the token whether
 // used or expired; callers check.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.RefreshToken, error) {
@@ -424,10 +417,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 		cutoff = at.Add(-grace)
 	}
 	args := append(append([]any{at, oldHash, cutoff}, accessTokenArgs(access)...), refreshTokenArgs(refresh)...)
-	err := s.claimAndIssue(ctx, rotateRefresh, args)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.usedOrMissing(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
-	}
+	err := s.claimAndIssue(ctx, rotateRefresh, args, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
 	return wrap("rotate refresh token", err)
 }
 

@@ -239,25 +239,37 @@ func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.Auth
 	return c, u, nil
 }
 
+const claimAuthCodeSQL = `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`
+
 // RedeemAuthCode implements store.Tokens. The conditional UPDATE claims the
 // code; on the single writer connection only the first of concurrent
 // callers finds it unused. It does not check the code's expiry (callers
 // do, as with GetAuthCode).
-const claimAuthCodeSQL = `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`
-
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	pt, err := s.prepared(ctx, claimAuthCodeSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
+	err := s.claimAndIssue(ctx, claimAuthCodeSQL, []any{micros(at), codeHash},
+		`SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = ?)`, codeHash, access, refresh)
+	return wrap("redeem auth code", err)
+}
+
+// claimAndIssue claims a single-use credential with claim (a conditional
+// UPDATE of one row) and stores the tokens issued for it, in one
+// transaction on statements prepared beforehand (preparedSet). When the
+// claim finds no row, exists (given hash) tells store.ErrAlreadyUsed from
+// not found.
+func (s *Store) claimAndIssue(ctx context.Context, claim string, claimArgs []any, exists, hash string,
+	access store.AccessToken, refresh *store.RefreshToken) error {
+	pt, err := s.prepared(ctx, claim, insertAccessTokenSQL, insertRefreshTokenSQL)
 	if err != nil {
-		return wrap("redeem auth code", err)
+		return err
 	}
-	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ex := pt.on(tx)
-		res, err := ex.ExecContext(ctx, claimAuthCodeSQL, micros(at), codeHash)
+		res, err := ex.ExecContext(ctx, claim, claimArgs...)
 		if err != nil {
 			return err
 		}
 		if oneRow(res) != nil {
-			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = ?)`, codeHash)
+			return usedOrMissing(ctx, tx, exists, hash)
 		}
 		if err := insertAccessToken(ctx, ex, access); err != nil {
 			return err
@@ -267,7 +279,6 @@ func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Tim
 		}
 		return nil
 	})
-	return wrap("redeem auth code", err)
 }
 
 // usedOrMissing tells why a single-use credential could not be claimed:
@@ -422,13 +433,13 @@ func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.
 	return t, u, nil
 }
 
+const claimRefreshTokenSQL = `UPDATE refresh_tokens SET used_at = coalesce(used_at, ?)
+			WHERE hash = ? AND (used_at IS NULL OR used_at > ?)`
+
 // RotateRefreshToken implements store.Tokens. The old token is claimed by
 // a conditional UPDATE: unused, or (grace > 0) used after at-grace, in
 // which case its first UsedAt is kept. It does not check the old token's
 // expiry (callers do).
-const claimRefreshTokenSQL = `UPDATE refresh_tokens SET used_at = coalesce(used_at, ?)
-			WHERE hash = ? AND (used_at IS NULL OR used_at > ?)`
-
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration,
 	access store.AccessToken, refresh store.RefreshToken) error {
 	// NULL when there is no grace: "used_at > NULL" is never true.
@@ -436,24 +447,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 	if grace > 0 {
 		cutoff = sql.NullInt64{Int64: micros(at.Add(-grace)), Valid: true}
 	}
-	pt, err := s.prepared(ctx, claimRefreshTokenSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
-	if err != nil {
-		return wrap("rotate refresh token", err)
-	}
-	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		ex := pt.on(tx)
-		res, err := ex.ExecContext(ctx, claimRefreshTokenSQL, micros(at), oldHash, cutoff)
-		if err != nil {
-			return err
-		}
-		if oneRow(res) != nil {
-			return usedOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = ?)`, oldHash)
-		}
-		if err := insertAccessToken(ctx, ex, access); err != nil {
-			return err
-		}
-		return insertRefreshToken(ctx, ex, refresh)
-	})
+	err := s.claimAndIssue(ctx, claimRefreshTokenSQL, []any{micros(at), oldHash, cutoff},
+		`SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = ?)`, oldHash, access, &refresh)
 	return wrap("rotate refresh token", err)
 }
 
