@@ -52,6 +52,7 @@ func TestPragmas(t *testing.T) {
 			"foreign_keys": "1",
 			"synchronous":  "1", // NORMAL: the committer fsyncs the WAL itself (groupcommit.go)
 			"busy_timeout": "5000",
+			"temp_store":   "2", // MEMORY: savepoint and statement journals off the disk
 		} {
 			got, err := db.q(t.Context(), pragma)
 			if err != nil {
