@@ -58,6 +58,9 @@ type accessClaims struct {
 	OrgUID   string   `json:"org_uid,omitempty"`
 }
 
+// JWTID implements signing.Claims.
+func (c accessClaims) JWTID() string { return c.JTI }
+
 // mintAccess makes an access token for sub and the record to store. An
 // opaque token is stored by its hash, a JWT by the hash of its jti, so
 // both can be revoked and introspected.
@@ -140,8 +143,14 @@ type idTokenClaims struct {
 	AZP      string `json:"azp"`
 	AtHash   string `json:"at_hash,omitempty"`
 	CHash    string `json:"c_hash,omitempty"`
+	// JTI makes every id_token unique, as signing.Claims asks; OIDC Core
+	// neither requires nor forbids it (Keycloak sets one too).
+	JTI string `json:"jti"`
 	userClaims
 }
+
+// JWTID implements signing.Claims.
+func (c idTokenClaims) JWTID() string { return c.JTI }
 
 // userClaims are the claims released by scope (OIDC Core §5.4).
 type userClaims struct {
@@ -168,10 +177,14 @@ func claimsFor(u store.User, scopes []string) userClaims {
 
 func (s *Service) idToken(ctx context.Context, sub subject, p IDTokenParams) (string, error) {
 	now := s.now()
+	jti, err := s.Gen.StampedHex(now, secret.JTIBytes)
+	if err != nil {
+		return "", err
+	}
 	c := idTokenClaims{
 		Issuer: s.Config.Issuer, Subject: sub.user.UID, Audience: sub.client.ID,
 		Expiry: now.Add(s.Config.IDTokenTTL).Unix(), IssuedAt: now.Unix(), AuthTime: sub.authTime.Unix(),
-		Nonce: p.Nonce, AZP: sub.client.ID, userClaims: claimsFor(*sub.user, sub.scopes),
+		Nonce: p.Nonce, AZP: sub.client.ID, JTI: jti, userClaims: claimsFor(*sub.user, sub.scopes),
 	}
 	if p.AccessToken != "" {
 		c.AtHash = oauth.HalfHash(p.AccessToken)

@@ -1106,6 +1106,7 @@ func TestT30_IDTokenClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	jtis := map[string]bool{}
 	check := func(t *testing.T, c *tokClient, raw string) map[string]any {
 		t.Helper()
 		idt, err := e.provider.Verifier(&oidc.Config{ClientID: c.ID}).Verify(e.ctx, raw)
@@ -1135,6 +1136,11 @@ func TestT30_IDTokenClaims(t *testing.T) {
 		if at, ok := cl["auth_time"].(float64); !ok || at <= 0 || at > iat {
 			t.Fatalf("auth_time %v (iat %v)", cl["auth_time"], cl["iat"])
 		}
+		// Every id_token has its own jti (signing.Claims).
+		if j, _ := cl["jti"].(string); j == "" || jtis[j] {
+			t.Fatalf("jti %v: missing or seen before", cl["jti"])
+		}
+		jtis[cl["jti"].(string)] = true
 		return cl
 	}
 

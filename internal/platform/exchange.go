@@ -52,6 +52,9 @@ type claims struct {
 	OrgUID   string   `json:"org_uid"`
 }
 
+// JWTID implements signing.Claims.
+func (c claims) JWTID() string { return c.JTI }
+
 // badSubject is the one answer for every unusable subject_token (unknown,
 // malformed, expired, revoked, of an inactive user): RFC 8693 §2.2.2 names
 // invalid_request, and one description tells a prober nothing.

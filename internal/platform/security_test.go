@@ -22,6 +22,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/authn"
 	"github.com/tolk-project/tolk/internal/platform"
+	"github.com/tolk-project/tolk/internal/signing"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
@@ -121,7 +122,7 @@ func TestT42_TokenAndUserCheckedOnEveryUse(t *testing.T) {
 			for k, v := range set {
 				cl[k] = v
 			}
-			tok, err := s.Tolk.Keys.Sign(ctx, "ES256", "at+jwt", cl)
+			tok, err := s.Tolk.Keys.Sign(ctx, "ES256", "at+jwt", signing.MapClaims(cl))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +279,7 @@ func TestT31_ExchangedJWTForgeries(t *testing.T) {
 		mac.Write([]byte(h + "." + p))
 		return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 	}
-	wrongTyp, err := s.Tolk.Keys.Sign(context.Background(), "ES256", "JWT", cl)
+	wrongTyp, err := s.Tolk.Keys.Sign(context.Background(), "ES256", "JWT", signing.MapClaims(cl))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,9 +133,13 @@ func (k *key) joseSigner(alg, typ string) (jose.Signer, error) {
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
+	var sk any = k.signer
+	if ec, ok := k.signer.(*ecdsa.PrivateKey); ok && alg == ES256 {
+		sk = es256Signer{priv: ec, pub: &jose.JSONWebKey{Key: &ec.PublicKey, KeyID: k.meta.KID, Algorithm: alg}}
+	}
 	s, err := jose.NewSigner(jose.SigningKey{
 		Algorithm: jose.SignatureAlgorithm(alg),
-		Key:       jose.JSONWebKey{Key: k.signer, KeyID: k.meta.KID, Algorithm: alg},
+		Key:       jose.JSONWebKey{Key: sk, KeyID: k.meta.KID, Algorithm: alg},
 	}, opts)
 	if err != nil {
 		return nil, err
@@ -381,12 +385,36 @@ func publicEqual(a, b crypto.PublicKey) bool {
 // instance changed the keys.
 func (kr *Keyring) invalidate() { kr.cache.Store(nil) }
 
-// Sign returns a compact JWS of claims (marshalled with encoding/json; it
-// must encode as a JSON object) with the header alg, kid and typ, signed by
-// the active key of alg.
-func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims any) (string, error) {
+// Claims are what Sign signs: marshalled with encoding/json, they must
+// encode as a JSON object.
+type Claims interface {
+	// JWTID is the token's jti, fresh randomness for every token (a
+	// secret.Generator value), so that no two messages tolk signs are ever
+	// alike: that is what makes deterministic ES256 signatures safe (see
+	// es256Signer).
+	JWTID() string
+}
+
+// MapClaims are claims as a map; JWTID is its "jti" member.
+type MapClaims map[string]any
+
+// JWTID implements Claims.
+func (m MapClaims) JWTID() string {
+	s, _ := m["jti"].(string)
+	return s
+}
+
+// ErrNoJTI: Sign was given claims without a jti.
+var ErrNoJTI = errors.New("signing: claims without a jti")
+
+// Sign returns a compact JWS of claims with the header alg, kid and typ,
+// signed by the active key of alg.
+func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (string, error) {
 	if err := checkAlg(alg); err != nil {
 		return "", err
+	}
+	if claims == nil || claims.JWTID() == "" {
+		return "", ErrNoJTI
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {

@@ -61,8 +61,9 @@ func (e *env) keyring(t testing.TB) *Keyring {
 	return New(e.st, testSealer(t), Options{Now: e.clk.Now, RefreshInterval: 5 * time.Second, MaxTokenLifetime: 24 * time.Hour})
 }
 
-func testClaims(now time.Time) map[string]any {
-	return map[string]any{
+func testClaims(now time.Time) MapClaims {
+	return MapClaims{
+		"jti": newJTI(),
 		"iss": "https://id.example.com/",
 		"sub": "user-1",
 		"aud": "client-1",
@@ -71,7 +72,22 @@ func testClaims(now time.Time) map[string]any {
 	}
 }
 
-func mustSign(t testing.TB, kr *Keyring, alg, typ string, claims any) string {
+// newJTI returns a fresh jti, as signing.Claims asks.
+func newJTI() string { return rand.Text() }
+
+// jtiOnly are claims with nothing but a fresh jti.
+func jtiOnly() MapClaims { return MapClaims{"jti": newJTI()} }
+
+// notObject are claims that do not encode as a JSON object.
+type notObject []int
+
+func (notObject) JWTID() string { return "jti" }
+
+type notObjectString string
+
+func (notObjectString) JWTID() string { return "jti" }
+
+func mustSign(t testing.TB, kr *Keyring, alg, typ string, claims Claims) string {
 	t.Helper()
 	tok, err := kr.Sign(ctx, alg, typ, claims)
 	if err != nil {
@@ -195,15 +211,18 @@ func TestSignRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		alg    string
-		claims any
+		claims Claims
 		want   error
 	}{
-		{"HS256", "HS256", map[string]any{}, ErrUnsupportedAlg},
-		{"none", "none", map[string]any{}, ErrUnsupportedAlg},
-		{"PS256", "PS256", map[string]any{}, ErrUnsupportedAlg},
-		{"not ensured", ES256, map[string]any{}, ErrNoKey},
-		{"array claims", RS256, []int{1}, nil},
-		{"string claims", RS256, "x", nil},
+		{"HS256", "HS256", jtiOnly(), ErrUnsupportedAlg},
+		{"none", "none", jtiOnly(), ErrUnsupportedAlg},
+		{"PS256", "PS256", jtiOnly(), ErrUnsupportedAlg},
+		{"not ensured", ES256, jtiOnly(), ErrNoKey},
+		{"array claims", RS256, notObject{1}, nil},
+		{"string claims", RS256, notObjectString("x"), nil},
+		{"no jti", ES256, MapClaims{"sub": "u1"}, ErrNoJTI},
+		{"empty jti", RS256, MapClaims{"jti": ""}, ErrNoJTI},
+		{"nil claims", RS256, nil, ErrNoJTI},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.kr.Sign(ctx, tc.alg, TypJWT, tc.claims)
@@ -257,7 +276,7 @@ func TestTampered(t *testing.T) {
 	e := newEnv(t, RS256, ES256)
 	for _, alg := range []string{RS256, ES256} {
 		tok := mustSign(t, e.kr, alg, TypJWT, testClaims(e.clk.Now()))
-		other := mustSign(t, e.kr, alg, TypJWT, map[string]any{"sub": "admin"})
+		other := mustSign(t, e.kr, alg, TypJWT, MapClaims{"sub": "admin", "jti": newJTI()})
 		parts := strings.Split(tok, ".")
 		otherParts := strings.Split(other, ".")
 		flipSig := []byte(parts[2])
@@ -537,7 +556,7 @@ func TestRotationOnAnotherInstance(t *testing.T) {
 	a := e.kr
 	b := e.keyring(t)
 	oldKID := activeKey(t, a, ES256).meta.KID
-	_ = mustSign(t, a, ES256, TypAtJWT, map[string]any{}) // warm a's cache
+	_ = mustSign(t, a, ES256, TypAtJWT, jtiOnly()) // warm a's cache
 
 	rotated, err := b.Rotate(ctx, ES256)
 	if err != nil {
@@ -548,7 +567,7 @@ func TestRotationOnAnotherInstance(t *testing.T) {
 	// Within RefreshInterval a may still sign with the old key; that is
 	// fine because the old key stays published.
 	e.clk.Advance(4 * time.Second)
-	if tok := mustSign(t, a, ES256, TypAtJWT, map[string]any{}); kidOf(tok) != oldKID {
+	if tok := mustSign(t, a, ES256, TypAtJWT, jtiOnly()); kidOf(tok) != oldKID {
 		t.Logf("a picked up the rotation early (allowed)")
 	} else if _, err := b.Verify(ctx, tok, TypAtJWT); err != nil {
 		t.Errorf("b rejects a's token signed with the retired key: %v", err)
@@ -556,13 +575,13 @@ func TestRotationOnAnotherInstance(t *testing.T) {
 
 	// b's new token verifies on a once a reloads (an unknown kid reloads
 	// early, rate-limited).
-	bTok := mustSign(t, b, ES256, TypAtJWT, map[string]any{})
+	bTok := mustSign(t, b, ES256, TypAtJWT, jtiOnly())
 	if _, err := a.Verify(ctx, bTok, TypAtJWT); err != nil {
 		t.Errorf("a cannot verify b's token with the new key: %v", err)
 	}
 
 	e.clk.Advance(1 * time.Second) // now RefreshInterval after a's load
-	if got := kidOf(mustSign(t, a, ES256, TypAtJWT, map[string]any{})); got != rotated.KID {
+	if got := kidOf(mustSign(t, a, ES256, TypAtJWT, jtiOnly())); got != rotated.KID {
 		t.Errorf("after RefreshInterval a signs with %v, want %s", got, rotated.KID)
 	}
 }
@@ -585,7 +604,7 @@ func TestCacheAvoidsStoreOnHotPath(t *testing.T) {
 		t.Errorf("%d store reads during 2.5 s of signing, want at most 1", got)
 	}
 	e.clk.Advance(5 * time.Second)
-	mustSign(t, e.kr, RS256, TypJWT, map[string]any{})
+	mustSign(t, e.kr, RS256, TypJWT, jtiOnly())
 	if got := e.st.listCalls() - before; got < 1 {
 		t.Errorf("cache not refreshed after RefreshInterval")
 	}
@@ -606,7 +625,7 @@ func TestConcurrentUse(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for range 20 {
-				tok, err := e.kr.Sign(ctx, ES256, TypAtJWT, map[string]any{"i": i})
+				tok, err := e.kr.Sign(ctx, ES256, TypAtJWT, MapClaims{"i": i, "jti": newJTI()})
 				if err != nil {
 					t.Error(err)
 					return
@@ -706,7 +725,7 @@ func TestWrongSealKeyFailsLoudly(t *testing.T) {
 	e := newEnv(t, ES256)
 	other, _ := seal.New(bytes.Repeat([]byte{8}, 32))
 	kr := New(e.st, other, Options{Now: e.clk.Now})
-	if _, err := kr.Sign(ctx, ES256, TypJWT, map[string]any{}); err == nil || !strings.Contains(err.Error(), "wrong seal key") {
+	if _, err := kr.Sign(ctx, ES256, TypJWT, jtiOnly()); err == nil || !strings.Contains(err.Error(), "wrong seal key") {
 		t.Fatalf("Sign with the wrong seal key = %v", err)
 	}
 }
@@ -723,7 +742,7 @@ func TestSealedKeyBoundToRow(t *testing.T) {
 	e.st.keys[1].SealedKey = bytes.Clone(e.st.keys[0].SealedKey)
 	e.st.mu.Unlock()
 	kr := e.keyring(t)
-	if _, err := kr.Sign(ctx, ES256, TypJWT, map[string]any{}); err == nil {
+	if _, err := kr.Sign(ctx, ES256, TypJWT, jtiOnly()); err == nil {
 		t.Fatal("a sealed key moved to another row was accepted")
 	}
 }
