@@ -82,7 +82,7 @@ func stampOf(s string) (string, bool) {
 	}
 	// Only the length of a StampedHex JWT id: other hex secrets (a PAT is
 	// 64 hex characters) key by their hash alone.
-	if len(s) == stampLen+2*JTIBytes && isHex(s) {
+	if IsJTI(s) {
 		return s[:stampLen], true
 	}
 	return "", false
@@ -91,6 +91,10 @@ func stampOf(s string) (string, bool) {
 // JTIBytes is the random part of a stamped JWT id (StampedHex(now,
 // JTIBytes)), the one hex length Key reads a stamp from.
 const JTIBytes = 16
+
+// IsJTI reports whether s has the shape of a JWT id made by
+// StampedHex(now, JTIBytes).
+func IsJTI(s string) bool { return len(s) == stampLen+2*JTIBytes && isHex(s) }
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

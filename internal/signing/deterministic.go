@@ -12,21 +12,23 @@ import (
 )
 
 // es256Signer signs ES256 with RFC 6979 deterministic nonces: the nonce
-// is derived from the private key and the message, so no signature
-// depends on the random number generator at signing time (the failure
-// that has leaked ECDSA keys in practice), and it costs a fifth less than
-// Go's hedged signature, whose SHA-512 DRBG was most of the difference
-// (BenchmarkSign). The hedged variant's extra defence is against fault
-// attacks that sign one message twice; Sign refuses claims without a jti,
-// and every jti is fresh randomness, so tolk never signs a message twice.
-type es256Signer struct {
-	priv *ecdsa.PrivateKey
-	pub  *jose.JSONWebKey
-}
+// is derived from the private key and the message alone. Go's default,
+// hedged signing derives it from those plus fresh randomness, which adds
+// a defence against fault and some side-channel attacks that observe one
+// message signed more than once; its SHA-512 DRBG costs a fifth of a
+// signature (BenchmarkSign/ES256 −16%, exchange ratio 0.30 → 0.33–0.35 in
+// docs/performance.md). That defence is not needed when no message is
+// ever signed twice, and that is what Keyring.Sign enforces: every
+// payload carries its own jti of 128 random bits from crypto/rand
+// (Claims, ErrNoJTI): resistance to those attacks rests on that.
+type es256Signer struct{ priv *ecdsa.PrivateKey }
 
 var _ jose.OpaqueSigner = es256Signer{}
 
-func (s es256Signer) Public() *jose.JSONWebKey { return s.pub }
+// Public returns the public key alone: go-jose takes the kid and alg of
+// the header from the JSONWebKey that wraps the signer (joseSigner) and
+// only the key from here; a nil key would drop the kid.
+func (s es256Signer) Public() *jose.JSONWebKey { return &jose.JSONWebKey{Key: s.priv.Public()} }
 
 func (s es256Signer) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAlgorithm{jose.ES256} }
 

@@ -37,6 +37,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/tolk-project/tolk/internal/seal"
+	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -135,7 +136,7 @@ func (k *key) joseSigner(alg, typ string) (jose.Signer, error) {
 	}
 	var sk any = k.signer
 	if ec, ok := k.signer.(*ecdsa.PrivateKey); ok && alg == ES256 {
-		sk = es256Signer{priv: ec, pub: &jose.JSONWebKey{Key: &ec.PublicKey, KeyID: k.meta.KID, Algorithm: alg}}
+		sk = es256Signer{ec}
 	}
 	s, err := jose.NewSigner(jose.SigningKey{
 		Algorithm: jose.SignatureAlgorithm(alg),
@@ -386,12 +387,12 @@ func publicEqual(a, b crypto.PublicKey) bool {
 func (kr *Keyring) invalidate() { kr.cache.Store(nil) }
 
 // Claims are what Sign signs: marshalled with encoding/json, they must
-// encode as a JSON object.
+// encode as a JSON object that carries the jti JWTID names.
 type Claims interface {
-	// JWTID is the token's jti, fresh randomness for every token (a
-	// secret.Generator value), so that no two messages tolk signs are ever
-	// alike: that is what makes deterministic ES256 signatures safe (see
-	// es256Signer).
+	// JWTID is the token's jti, made by secret.Generator.StampedHex(now,
+	// secret.JTIBytes) for this token alone: 128 fresh random bits in
+	// every message, which is what deterministic ES256 signing relies on
+	// (es256Signer).
 	JWTID() string
 }
 
@@ -404,8 +405,9 @@ func (m MapClaims) JWTID() string {
 	return s
 }
 
-// ErrNoJTI: Sign was given claims without a jti.
-var ErrNoJTI = errors.New("signing: claims without a jti")
+// ErrNoJTI: Sign was given claims without a jti of the StampedHex shape,
+// or whose payload does not carry it.
+var ErrNoJTI = errors.New("signing: claims without a stamped jti")
 
 // Sign returns a compact JWS of claims with the header alg, kid and typ,
 // signed by the active key of alg.
@@ -413,7 +415,7 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	if err := checkAlg(alg); err != nil {
 		return "", err
 	}
-	if claims == nil || claims.JWTID() == "" {
+	if claims == nil || !secret.IsJTI(claims.JWTID()) {
 		return "", ErrNoJTI
 	}
 	payload, err := json.Marshal(claims)
@@ -422,6 +424,11 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	}
 	if len(payload) == 0 || payload[0] != '{' {
 		return "", errors.New("signing: claims must be a JSON object")
+	}
+	// The jti must be in what is signed, not only named (a field tagged
+	// json:"-" would be). It is hex, so JSON writes it as is.
+	if !bytes.Contains(payload, []byte(`"jti":"`+claims.JWTID()+`"`)) {
+		return "", ErrNoJTI
 	}
 	snap, err := kr.current(ctx)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/tolk-project/tolk/internal/seal"
+	"github.com/tolk-project/tolk/internal/secret"
 )
 
 var ctx = context.Background()
@@ -73,7 +74,21 @@ func testClaims(now time.Time) MapClaims {
 }
 
 // newJTI returns a fresh jti, as signing.Claims asks.
-func newJTI() string { return rand.Text() }
+func newJTI() string {
+	jti, err := secret.Generator{}.StampedHex(time.Now(), secret.JTIBytes)
+	if err != nil {
+		panic(err)
+	}
+	return jti
+}
+
+// hiddenJTI names a jti that its JSON leaves out.
+type hiddenJTI struct {
+	Sub string `json:"sub"`
+	JTI string `json:"-"`
+}
+
+func (h hiddenJTI) JWTID() string { return h.JTI }
 
 // jtiOnly are claims with nothing but a fresh jti.
 func jtiOnly() MapClaims { return MapClaims{"jti": newJTI()} }
@@ -81,11 +96,11 @@ func jtiOnly() MapClaims { return MapClaims{"jti": newJTI()} }
 // notObject are claims that do not encode as a JSON object.
 type notObject []int
 
-func (notObject) JWTID() string { return "jti" }
+func (notObject) JWTID() string { return newJTI() }
 
 type notObjectString string
 
-func (notObjectString) JWTID() string { return "jti" }
+func (notObjectString) JWTID() string { return newJTI() }
 
 func mustSign(t testing.TB, kr *Keyring, alg, typ string, claims Claims) string {
 	t.Helper()
@@ -222,6 +237,9 @@ func TestSignRejects(t *testing.T) {
 		{"string claims", RS256, notObjectString("x"), nil},
 		{"no jti", ES256, MapClaims{"sub": "u1"}, ErrNoJTI},
 		{"empty jti", RS256, MapClaims{"jti": ""}, ErrNoJTI},
+		{"jti not stamped", ES256, MapClaims{"jti": "1"}, ErrNoJTI},
+		{"jti not a string", ES256, MapClaims{"jti": 12}, ErrNoJTI},
+		{"jti named but not signed", ES256, hiddenJTI{Sub: "u1", JTI: newJTI()}, ErrNoJTI},
 		{"nil claims", RS256, nil, ErrNoJTI},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
