@@ -96,9 +96,10 @@ const JTIBytes = 16
 // StampedHex(now, JTIBytes).
 func IsJTI(s string) bool { return len(s) == stampLen+2*JTIBytes && isHex(s) }
 
+// isHex reports whether s is lowercase hex.
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(hexDigits, s[i]) < 0 {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

@@ -91,3 +91,27 @@ func TestStampedHex(t *testing.T) {
 		t.Fatal("two ids in the same millisecond are equal")
 	}
 }
+
+func TestIsJTI(t *testing.T) {
+	var g Generator
+	jti, err := g.StampedHex(time.Now(), JTIBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{
+		jti:                                      true,
+		strings.ToUpper(jti):                     false,
+		jti[:len(jti)-1]:                         false,
+		jti + "0":                                false,
+		jti[:len(jti)-1] + "g":                   false,
+		jti[:len(jti)-1] + "/":                   false, // just below '0'
+		jti[:len(jti)-1] + ":":                   false, // just above '9'
+		jti[:len(jti)-1] + "`":                   false, // just below 'a'
+		"":                                       false,
+		strings.Repeat("0", stampLen+2*JTIBytes): true,
+	} {
+		if got := IsJTI(s); got != want {
+			t.Errorf("IsJTI(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
