@@ -1,6 +1,6 @@
 # Performance measurements (docs/performance.md). Every run is bounded in
 # time and sends traffic only to 127.0.0.1.
-BENCH_FLAGS ?= -d 3s -warmup 500ms
+BENCH_FLAGS ?= -d 6s -warmup 500ms
 # Admin DSN of a PostgreSQL server that may CREATE DATABASE; the bench
 # creates a fresh database and drops it afterwards. Empty: SQLite only.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
