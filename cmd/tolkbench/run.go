@@ -249,9 +249,7 @@ func run(o options) error {
 		}
 		switch sc.name {
 		case "authorization_code":
-			if sc.build, err = b.codeScenario(); err != nil {
-				return err
-			}
+			sc.prepare = b.codeScenario
 		case "refresh_token":
 			sc.prepare = b.refreshScenario
 		}
@@ -430,13 +428,16 @@ func (b *bench) mintCodes(n int, scopes []string) ([]string, error) {
 // runs dry ends its workers with "code pool exhausted" in the table.
 const codeRate = 15000
 
-// codeScenario pre-mints enough codes for the warm-up and the measurement
-// and redeems each once.
-func (b *bench) codeScenario() (loadgen.Request, error) {
-	n := int((b.o.dur + b.o.warm).Seconds() * codeRate)
+// codeScenario pre-mints enough codes for the warm-up or one window, and
+// redeems each once. It is a prepare, run before each of them: codes live
+// 30 s, so a pool minted once for the whole measurement expired under a
+// long -d (every redemption then failed).
+func (b *bench) codeScenario() (loadgen.Request, func(int, int, []byte), error) {
+	window := b.o.dur / time.Duration(max(b.o.rounds, 1))
+	n := int(max(window, b.o.warm).Seconds() * codeRate)
 	codes, err := b.mintCodes(n, []string{"read"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var next atomic.Int64
 	return func(int, int) (*http.Request, error) {
@@ -446,7 +447,7 @@ func (b *bench) codeScenario() (loadgen.Request, error) {
 		}
 		v := url.Values{"grant_type": {"authorization_code"}, "code": {codes[i]}, "redirect_uri": {redirectURI}}
 		return b.form("/oauth/token", b.web.ID, b.webSec, v)(0, 0)
-	}, nil
+	}, nil, nil
 }
 
 // refreshScenario gives every connection its own refresh token chain: each
