@@ -82,7 +82,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 		rec.Hash = secret.Key(tok)
 		return tok, rec, nil
 	}
-	jti, err := s.Gen.StampedHex(now, secret.JTIBytes)
+	jti, err := s.Gen.JTI(now)
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}
@@ -177,7 +177,7 @@ func claimsFor(u store.User, scopes []string) userClaims {
 
 func (s *Service) idToken(ctx context.Context, sub subject, p IDTokenParams) (string, error) {
 	now := s.now()
-	jti, err := s.Gen.StampedHex(now, secret.JTIBytes)
+	jti, err := s.Gen.JTI(now)
 	if err != nil {
 		return "", err
 	}

@@ -133,7 +133,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	}
 	// The jti is not stored; it is unique per JWT (RFC 9068 §2.2) for
 	// audit logs and resource servers that keep their own replay state.
-	jti, err := s.Gen.StampedHex(now, secret.JTIBytes)
+	jti, err := s.Gen.JTI(now)
 	if err != nil {
 		return Exchanged{}, internal(err)
 	}

@@ -92,8 +92,10 @@ func stampOf(s string) (string, bool) {
 // JTIBytes)), the one hex length Key reads a stamp from.
 const JTIBytes = 16
 
-// IsJTI reports whether s has the shape of a JWT id made by
-// StampedHex(now, JTIBytes).
+// JTI returns a fresh JWT id issued at now: StampedHex(now, JTIBytes).
+func (g Generator) JTI(now time.Time) (string, error) { return g.StampedHex(now, JTIBytes) }
+
+// IsJTI reports whether s has the shape of a JWT id made by JTI.
 func IsJTI(s string) bool { return len(s) == stampLen+2*JTIBytes && isHex(s) }
 
 // isHex reports whether s is lowercase hex.

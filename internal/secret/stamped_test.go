@@ -94,7 +94,7 @@ func TestStampedHex(t *testing.T) {
 
 func TestIsJTI(t *testing.T) {
 	var g Generator
-	jti, err := g.StampedHex(time.Now(), JTIBytes)
+	jti, err := g.JTI(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,16 +66,27 @@ func TestES256SignerRFC6979(t *testing.T) {
 func mustDER(t *testing.T, sig []byte) []byte {
 	t.Helper()
 	n := len(sig) / 2
-	integer := func(v []byte) []byte {
+	minimal := func(v []byte) []byte {
 		v = bytes.TrimLeft(v, "\x00")
 		if len(v) == 0 || v[0]&0x80 != 0 {
 			v = append([]byte{0}, v...)
 		}
-		return append([]byte{0x02, byte(len(v))}, v...)
+		return v
 	}
-	body := append(integer(sig[:n]), integer(sig[n:])...)
+	return derSequence(derInteger(minimal(sig[:n])), derInteger(minimal(sig[n:])))
+}
+
+// derSequence and derInteger encode short DER values as given, so that
+// tests can build malformed ones too.
+func derSequence(parts ...[]byte) []byte {
+	var body []byte
+	for _, p := range parts {
+		body = append(body, p...)
+	}
 	return append([]byte{0x30, byte(len(body))}, body...)
 }
+
+func derInteger(v []byte) []byte { return append([]byte{0x02, byte(len(v))}, v...) }
 
 // TestRawSignature: the ASN.1 to r||s conversion pads short integers,
 // drops DER's sign byte, and refuses anything that is not two integers
@@ -83,29 +94,21 @@ func mustDER(t *testing.T, sig []byte) []byte {
 func TestRawSignature(t *testing.T) {
 	full := bytes.Repeat([]byte{0x7f}, 32)
 	high := bytes.Repeat([]byte{0x80}, 32)
-	der := func(parts ...[]byte) []byte {
-		var body []byte
-		for _, p := range parts {
-			body = append(body, p...)
-		}
-		return append([]byte{0x30, byte(len(body))}, body...)
-	}
-	integer := func(v []byte) []byte { return append([]byte{0x02, byte(len(v))}, v...) }
 	for _, tc := range []struct {
 		name string
 		in   []byte
 		want []byte // nil: refused
 	}{
-		{"full size", der(integer(full), integer(full)), append(full[:32:32], full...)},
-		{"sign byte dropped", der(integer(append([]byte{0}, high...)), integer(full)), append(high[:32:32], full...)},
-		{"short integers padded", der(integer([]byte{1}), integer([]byte{2, 3})),
+		{"full size", derSequence(derInteger(full), derInteger(full)), append(full[:32:32], full...)},
+		{"sign byte dropped", derSequence(derInteger(append([]byte{0}, high...)), derInteger(full)), append(high[:32:32], full...)},
+		{"short integers padded", derSequence(derInteger([]byte{1}), derInteger([]byte{2, 3})),
 			append(append(make([]byte, 31), 1), append(make([]byte, 30), 2, 3)...)},
-		{"too large", der(integer(append([]byte{1}, full...)), integer(full)), nil},
-		{"negative", der(integer(high), integer(full)), nil},
-		{"one integer", der(integer(full)), nil},
-		{"three integers", der(integer(full), integer(full), integer(full)), nil},
-		{"trailing bytes", append(der(integer(full), integer(full)), 0), nil},
-		{"not a sequence", integer(full), nil},
+		{"too large", derSequence(derInteger(append([]byte{1}, full...)), derInteger(full)), nil},
+		{"negative", derSequence(derInteger(high), derInteger(full)), nil},
+		{"one integer", derSequence(derInteger(full)), nil},
+		{"three integers", derSequence(derInteger(full), derInteger(full), derInteger(full)), nil},
+		{"trailing bytes", append(derSequence(derInteger(full), derInteger(full)), 0), nil},
+		{"not a sequence", derInteger(full), nil},
 		{"empty", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -389,8 +389,8 @@ func (kr *Keyring) invalidate() { kr.cache.Store(nil) }
 // Claims are what Sign signs: marshalled with encoding/json, they must
 // encode as a JSON object that carries the jti JWTID names.
 type Claims interface {
-	// JWTID is the token's jti, made by secret.Generator.StampedHex(now,
-	// secret.JTIBytes) for this token alone: 128 fresh random bits in
+	// JWTID is the token's jti, made by secret.Generator.JTI for this
+	// token alone: 128 fresh random bits in
 	// every message, which is what deterministic ES256 signing relies on
 	// (es256Signer).
 	JWTID() string
@@ -415,7 +415,11 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	if err := checkAlg(alg); err != nil {
 		return "", err
 	}
-	if claims == nil || !secret.IsJTI(claims.JWTID()) {
+	if claims == nil {
+		return "", ErrNoJTI
+	}
+	jti := claims.JWTID()
+	if !secret.IsJTI(jti) {
 		return "", ErrNoJTI
 	}
 	payload, err := json.Marshal(claims)
@@ -427,7 +431,7 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	}
 	// The jti must be in what is signed, not only named (a field tagged
 	// json:"-" would be). It is hex, so JSON writes it as is.
-	if !bytes.Contains(payload, []byte(`"jti":"`+claims.JWTID()+`"`)) {
+	if !bytes.Contains(payload, []byte(`"jti":"`+jti+`"`)) {
 		return "", ErrNoJTI
 	}
 	snap, err := kr.current(ctx)

@@ -75,7 +75,7 @@ func testClaims(now time.Time) MapClaims {
 
 // newJTI returns a fresh jti, as signing.Claims asks.
 func newJTI() string {
-	jti, err := secret.Generator{}.StampedHex(time.Now(), secret.JTIBytes)
+	jti, err := secret.Generator{}.JTI(time.Now())
 	if err != nil {
 		panic(err)
 	}

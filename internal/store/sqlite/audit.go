@@ -86,7 +86,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 	sizes := auditChunks(len(es))
 	stmts := make([]*sql.Stmt, len(sizes)) // stmts[i] inserts sizes[i] rows
 	for i, n := range sizes {
-		st, err := s.ws.get(ctx, insertAuditEventsSQL(n))
+		st, err := s.ws.get(ctx, auditInserts[n])
 		if err != nil {
 			return wrap("append audit events", err)
 		}
@@ -136,17 +136,20 @@ func auditChunks(n int) []int {
 	return out
 }
 
-// insertAuditEventsSQL inserts n events.
-func insertAuditEventsSQL(n int) string {
-	if n == 1 {
-		return insertAuditEvent
-	}
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	return `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
-}
+// auditRow is the placeholders of one event.
+const auditRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditRow
+
+// auditInserts[n] inserts n events, for every size auditChunks makes
+// (powers of two up to maxAuditRows), built once.
+var auditInserts = func() map[int]string {
+	m := map[int]string{}
+	for n := 1; n <= maxAuditRows; n *= 2 {
+		m[n] = `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + strings.Repeat(auditRow+", ", n-1) + auditRow
+	}
+	return m
+}()
 
 // listAuditEvents is planned once, as a scan of audit_events_time that
 // filters as it goes (TestAuditListPlan), whatever the filters.

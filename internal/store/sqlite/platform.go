@@ -61,8 +61,14 @@ var getPlatformTokenAndUser = store.WithUser("platform_tokens", platformTokenCol
 
 // GetPlatformTokenAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenAndUser(ctx context.Context, hash string) (store.PlatformToken, store.User, error) {
+	return s.platformTokenWithUser(ctx, getPlatformTokenAndUser, hash)
+}
+
+// platformTokenWithUser runs q, a store.WithUser query of platform_tokens
+// by key.
+func (s *Store) platformTokenWithUser(ctx context.Context, q, key string) (store.PlatformToken, store.User, error) {
 	var ts platformTokenScan
-	u, err := s.getWithUser(ctx, getPlatformTokenAndUser, hash, ts.dests())
+	u, err := s.getWithUser(ctx, q, key, ts.dests())
 	if err != nil {
 		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
 	}
@@ -75,12 +81,7 @@ var getPlatformTokenByIDAndUser = store.WithUser("platform_tokens", platformToke
 
 // GetPlatformTokenByIDAndUser implements store.PlatformTokens in one query.
 func (s *Store) GetPlatformTokenByIDAndUser(ctx context.Context, id string) (store.PlatformToken, store.User, error) {
-	var ts platformTokenScan
-	u, err := s.getWithUser(ctx, getPlatformTokenByIDAndUser, id, ts.dests())
-	if err != nil {
-		return store.PlatformToken{}, store.User{}, wrap("get platform token and user", err)
-	}
-	return ts.token(), u, nil
+	return s.platformTokenWithUser(ctx, getPlatformTokenByIDAndUser, id)
 }
 
 // GetPlatformToken implements store.PlatformTokens: a primary-key read on
