@@ -19,11 +19,7 @@ import (
 func TestClaimAndIssueRetriesADeadlock(t *testing.T) {
 	ctx := t.Context()
 	s, dsn, org, now := clientsDB(t, "dl-client")
-	u := store.User{UID: "00000000-0000-4000-8000-0000000000c9", ID: "dl", OrgUID: org.UID, UserName: "dl", Email: "dl@example.com",
-		Role: store.RoleLinguist, PasswordHash: "x", Active: true, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createUser(t, s, org, now, "00000000-0000-4000-8000-0000000000c9", "dl")
 	refresh := func(i int) store.RefreshToken {
 		return store.RefreshToken{Hash: fmt.Sprint("dl-rt-", i), ClientID: "dl-client", UserUID: u.UID, OrgUID: org.UID,
 			GrantID: "dl-grant", CreatedAt: now}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -25,9 +26,9 @@ func (s *Store) MaxConns() (main, issue int32) {
 // multi-row INSERT, or row by row when that fails) and returns each
 // token's outcome, for tests.
 func (s *Store) InsertTokenBatch(ctx context.Context, toks []store.AccessToken) []error {
-	batch := make([]tokenInsert, len(toks))
+	batch := make([]pendingOp[store.AccessToken], len(toks))
 	for i, t := range toks {
-		batch[i] = tokenInsert{ctx: ctx, t: t, done: make(chan error, 1)}
+		batch[i] = pendingOp[store.AccessToken]{ctx: ctx, v: t, done: make(chan error, 1)}
 	}
 	s.tokens.run(batch)
 	errs := make([]error, len(toks))
@@ -35,4 +36,76 @@ func (s *Store) InsertTokenBatch(ctx context.Context, toks []store.AccessToken) 
 		errs[i] = wrap("create access token", <-op.done)
 	}
 	return errs
+}
+
+// Redemption is one RedeemAuthCode (Refresh nil or not) or, with
+// OldRefresh set, one RotateRefreshToken, for ClaimBatch.
+type Redemption struct {
+	Code       string
+	OldRefresh string
+	Grace      time.Duration
+	At         time.Time
+	Access     store.AccessToken
+	Refresh    *store.RefreshToken
+}
+
+// ClaimBatch runs rs as one batch of the claim batcher (one pipeline, or
+// one by one when that fails) and returns each one's outcome as
+// RedeemAuthCode or RotateRefreshToken would, for tests.
+func (s *Store) ClaimBatch(ctx context.Context, rs []Redemption) []error {
+	cs := make([]claim, len(rs))
+	for i, r := range rs {
+		if r.OldRefresh != "" {
+			cs[i] = rotateClaim(r.OldRefresh, r.At, r.Grace, r.Access, *r.Refresh)
+		} else {
+			cs[i] = codeClaim(r.Code, r.At, r.Access, r.Refresh)
+		}
+	}
+	errs := s.RawClaimBatch(ctx, cs)
+	for i := range errs {
+		errs[i] = wrap("claim", s.claimed(ctx, cs[i], errs[i]))
+	}
+	return errs
+}
+
+// RawClaim is a claim statement of a test's own: q returns one count.
+type RawClaim = claim
+
+// NewRawClaim makes a RawClaim.
+func NewRawClaim(q string, args ...any) RawClaim { return claim{q: q, args: args} }
+
+// RawClaimBatch runs cs as one batch of the claim batcher and returns what
+// it answered each (errUnclaimed as ErrUnclaimed), for tests.
+func (s *Store) RawClaimBatch(ctx context.Context, cs []RawClaim) []error {
+	batch := make([]pendingOp[claim], len(cs))
+	for i, c := range cs {
+		batch[i] = pendingOp[claim]{ctx: ctx, v: c, done: make(chan error, 1)}
+	}
+	s.claims.run(batch)
+	errs := make([]error, len(cs))
+	for i, op := range batch {
+		errs[i] = <-op.done
+	}
+	return errs
+}
+
+// ErrUnclaimed is what the claim batcher answers a claim that matched
+// nothing.
+var ErrUnclaimed = errUnclaimed
+
+// ReadBatch runs one single-text-column query per key as one batch of the
+// read batcher and returns each value and error (pgx.ErrNoRows for no
+// row), for tests.
+func (s *Store) ReadBatch(ctx context.Context, qs []string, keys []string) ([]string, []error) {
+	vals := make([]string, len(qs))
+	batch := make([]pendingOp[rowRead], len(qs))
+	for i, q := range qs {
+		batch[i] = pendingOp[rowRead]{ctx: ctx, v: rowRead{q: q, args: []any{keys[i]}, dests: []any{&vals[i]}}, done: make(chan error, 1)}
+	}
+	s.reads.run(batch)
+	errs := make([]error, len(qs))
+	for i, op := range batch {
+		errs[i] = <-op.done
+	}
+	return vals, errs
 }

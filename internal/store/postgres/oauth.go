@@ -202,35 +202,48 @@ func (s *Store) GetAuthCodeAndUser(ctx context.Context, hash string) (store.Auth
 	return cs.code(), u, nil
 }
 
-// RedeemAuthCode implements store.Tokens in one statement (claimAndIssue):
+// RedeemAuthCode implements store.Tokens in one statement (claimAndIssueSQL):
 // the conditional UPDATE claims the code: concurrent callers queue on its
 // row lock and, under READ COMMITTED, re-check "used_at IS NULL" against
-// the winner's committed row, so only the first matches. It does not
+// the winner's committed row, so only the first matches (in one batch of
+// claimbatch.go, the claims are in order within one transaction: the
+// second sees the first's row). It does not
 // check the code's expiry (callers do, as with GetAuthCode).
 func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
-	q, args := redeemCode, append([]any{at, codeHash}, accessTokenArgs(access)...)
-	if refresh != nil {
-		q, args = redeemCodeWithRefresh, append(args, refreshTokenArgs(*refresh)...)
-	}
-	err := s.claimAndIssue(ctx, q, args, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE hash = $1)`, codeHash)
-	return wrap("redeem auth code", err)
+	return wrap("redeem auth code", s.claim(ctx, codeClaim(codeHash, at, access, refresh)))
 }
 
-// claimAndIssue runs q, a statement of claimAndIssueSQL: one round trip
-// instead of four (BEGIN, UPDATE, INSERT, COMMIT). When the claim matched
-// nothing (nothing is written), exists (given hash) tells
-// store.ErrAlreadyUsed from not found (usedOrMissing).
-func (s *Store) claimAndIssue(ctx context.Context, q string, args []any, exists, hash string) error {
-	var n int
-	// One statement is its own transaction, and can deadlock as one (its
-	// row locks against a client's deletion cascading the other way).
-	if err := retrying(ctx, func() error { return s.pool.QueryRow(ctx, q, args...).Scan(&n) }); err != nil {
+// codeClaim is RedeemAuthCode's statement.
+func codeClaim(codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) claim {
+	c := claim{q: redeemCode, args: append([]any{at, codeHash}, accessTokenArgs(access)...), hash: codeHash, table: "auth_codes"}
+	if refresh != nil {
+		c.q, c.args = redeemCodeWithRefresh, append(c.args, refreshTokenArgs(*refresh)...)
+	}
+	return c
+}
+
+// claim runs c, one round trip instead of four (BEGIN, UPDATE, INSERT,
+// COMMIT), shared with the redemptions made at the same time
+// (claimbatch.go).
+func (s *Store) claim(ctx context.Context, c claim) error {
+	return s.claimed(ctx, c, s.claims.do(ctx, c))
+}
+
+// claimed is c's outcome given err, what running it answered: when the
+// claim matched nothing (nothing is written), store.ErrAlreadyUsed if the
+// credential exists, else pgx.ErrNoRows.
+func (s *Store) claimed(ctx context.Context, c claim, err error) error {
+	if !errors.Is(err, errUnclaimed) {
 		return err
 	}
-	if n == 0 {
-		return s.usedOrMissing(ctx, exists, hash)
+	var found bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+c.table+` WHERE hash = $1)`, c.hash).Scan(&found); err != nil {
+		return err
 	}
-	return nil
+	if found {
+		return store.ErrAlreadyUsed
+	}
+	return pgx.ErrNoRows
 }
 
 // claimAuthCode claims an unused code.
@@ -275,19 +288,6 @@ func claimAndIssueSQL(claim string, claimArgs int, refresh bool) string {
 	return q.String()
 }
 
-// usedOrMissing tells why a single-use credential could not be claimed:
-// store.ErrAlreadyUsed if exists finds it, else pgx.ErrNoRows.
-func (s *Store) usedOrMissing(ctx context.Context, exists, hash string) error {
-	var found bool
-	if err := s.pool.QueryRow(ctx, exists, hash).Scan(&found); err != nil {
-		return err
-	}
-	if found {
-		return store.ErrAlreadyUsed
-	}
-	return pgx.ErrNoRows
-}
-
 // ---- access tokens ----
 
 const accessTokenColumns = `hash, client_id, user_uid, org_uid, scopes, audiences, grant_id,
@@ -311,7 +311,7 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // (client_credentials) is stored as NULL. Concurrent calls share one
 // multi-row INSERT (tokenBatcher).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", s.tokens.insert(ctx, t))
+	return wrap("create access token", s.tokens.do(ctx, t))
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its
@@ -411,14 +411,18 @@ func (s *Store) GetRefreshTokenAndUser(ctx context.Context, hash string) (store.
 // expiry (callers do).
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration,
 	access store.AccessToken, refresh store.RefreshToken) error {
+	return wrap("rotate refresh token", s.claim(ctx, rotateClaim(oldHash, at, grace, access, refresh)))
+}
+
+// rotateClaim is RotateRefreshToken's statement.
+func rotateClaim(oldHash string, at time.Time, grace time.Duration, access store.AccessToken, refresh store.RefreshToken) claim {
 	// NULL when there is no grace: "used_at > NULL" is never true.
 	var cutoff any
 	if grace > 0 {
 		cutoff = at.Add(-grace)
 	}
 	args := append(append([]any{at, oldHash, cutoff}, accessTokenArgs(access)...), refreshTokenArgs(refresh)...)
-	err := s.claimAndIssue(ctx, rotateRefresh, args, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1)`, oldHash)
-	return wrap("rotate refresh token", err)
+	return claim{q: rotateRefresh, args: args, hash: oldHash, table: "refresh_tokens"}
 }
 
 // RevokeGrant implements store.Tokens. The grant's authorization code, if

@@ -43,7 +43,12 @@ type Store struct {
 	// sizes each pool.
 	issue *pgxpool.Pool
 	// tokens batches CreateAccessToken on issue (tokenbatch.go).
-	tokens *tokenBatcher
+	tokens *batcher[store.AccessToken]
+	// claims batches the redemption of codes and refresh tokens on pool
+	// (claimbatch.go).
+	claims *batcher[claim]
+	// reads batches the token endpoint's reads on pool (readbatch.go).
+	reads *batcher[rowRead]
 }
 
 // Options tune a Store.
@@ -101,7 +106,9 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	s.tokens = &tokenBatcher{pool: s.issue}
+	s.tokens = newTokenBatcher(s.issue)
+	s.claims = newClaimBatcher(s.pool)
+	s.reads = newReadBatcher(s.pool)
 	return s, nil
 }
 

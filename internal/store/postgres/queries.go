@@ -105,7 +105,7 @@ func (s *userScan) user() store.User {
 // dests and returning its user.
 func (s *Store) getWithUser(ctx context.Context, q, key string, dests []any) (store.User, error) {
 	var us userScan
-	if err := s.pool.QueryRow(ctx, q, key).Scan(append(dests, us.dests()...)...); err != nil {
+	if err := s.reads.do(ctx, rowRead{q: q, args: []any{key}, dests: append(dests, us.dests()...)}); err != nil {
 		return store.User{}, err
 	}
 	return us.user(), nil

@@ -171,3 +171,14 @@ func clientsDB(t *testing.T, clients ...string) (*postgres.Store, string, store.
 	}
 	return s, dsn, org, now
 }
+
+// createUser stores an active linguist of org named name.
+func createUser(t *testing.T, s *postgres.Store, org store.Organization, now time.Time, uid, name string) store.User {
+	t.Helper()
+	u := store.User{UID: uid, ID: name, OrgUID: org.UID, UserName: name, Email: name + "@example.com",
+		Role: store.RoleLinguist, PasswordHash: "x", Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

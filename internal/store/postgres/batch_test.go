@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBatcherGathersQueuedCallers: while the one lane is busy, callers
+// queue, and the next batch takes them together, at most max at a time;
+// each caller gets its own operation's outcome.
+func TestBatcherGathersQueuedCallers(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+		mu.Lock()
+		sizes = append(sizes, len(vs))
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			<-release
+		}
+		for i, v := range vs {
+			errs[i] = fmt.Errorf("op %d", v)
+		}
+	}}
+	ctx := t.Context()
+	results := make(chan string, 11)
+	call := func(v int) {
+		err := b.do(ctx, v)
+		results <- fmt.Sprintf("%d:%v", v, err)
+	}
+	go call(0)
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
+	for v := 1; v <= 10; v++ {
+		go call(v)
+	}
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 10 })
+	close(release)
+	for range 11 {
+		r := <-results
+		var v int
+		var e string
+		if _, err := fmt.Sscanf(r, "%d:op %s", &v, &e); err != nil || e != fmt.Sprint(v) {
+			t.Errorf("outcome %q, want the caller's own", r)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{1, 4, 4, 2}; !slices.Equal(sizes, want) {
+		t.Errorf("batch sizes %v, want %v", sizes, want)
+	}
+}
+
+// TestBatcherCallerMayLeave: a queued caller whose context ends returns
+// at once with its context's error, and its operation is never run.
+func TestBatcherCallerMayLeave(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var ran []int
+	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+		mu.Lock()
+		ran = append(ran, vs...)
+		mu.Unlock()
+		if slices.Contains(vs, 0) {
+			<-release
+		}
+	}}
+	ctx := t.Context()
+	done := make(chan error, 1)
+	go func() { done <- b.do(ctx, 0) }()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(ran) == 1 })
+	short, cancel := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() { left <- b.do(short, 1) }()
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 1 })
+	cancel()
+	select {
+	case err := <-left:
+		if err != context.Canceled {
+			t.Errorf("caller that left: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a queued caller whose context ended still waits")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.do(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{0, 2}; !slices.Equal(ran, want) {
+		t.Errorf("ran %v, want %v (never the caller that left)", ran, want)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// rowRead is a query of at most one row and where to scan it.
+type rowRead struct {
+	q     string
+	args  []any
+	dests []any
+}
+
+// maxReadBatch bounds a read batch.
+const maxReadBatch = 32
+
+// newReadBatcher pipelines the single-row reads that the token endpoint
+// makes at the same time (the code or refresh token being redeemed, with
+// its user) on pool: one round trip and one transaction for the batch.
+// Each read takes its own snapshot, as it would alone.
+func newReadBatcher(pool *pgxpool.Pool) *batcher[rowRead] {
+	return &batcher[rowRead]{lanes: 2, max: maxReadBatch, exec: func(ctx context.Context, rs []rowRead, errs []error) {
+		readRows(ctx, pool, rs, errs)
+	}}
+}
+
+// readRows runs rs and answers each in errs: nil, pgx.ErrNoRows or the
+// error of its query.
+func readRows(ctx context.Context, pool *pgxpool.Pool, rs []rowRead, errs []error) {
+	if len(rs) > 1 {
+		b := &pgx.Batch{}
+		for _, r := range rs {
+			b.Queue(r.q, r.args...)
+		}
+		br := pool.SendBatch(ctx, b)
+		failed := false
+		for i, r := range rs {
+			err := br.QueryRow().Scan(r.dests...)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				failed = true
+				break
+			}
+			errs[i] = err
+		}
+		if err := br.Close(); err == nil && !failed {
+			return
+		}
+	}
+	// Alone, or after a pipeline that failed (a lost connection): each
+	// read on its own.
+	for i, r := range rs {
+		errs[i] = pool.QueryRow(ctx, r.q, r.args...).Scan(r.dests...)
+	}
+}
