@@ -275,6 +275,9 @@ func run(o options) error {
 		if m.Errors > 0 {
 			fmt.Fprintf(tw, "  first error: %s"+noteCells, m.FirstErr)
 		}
+		if m.stalled > 0 {
+			fmt.Fprintf(tw, "  %d of %d windows completed no request"+noteCells, m.stalled, max(b.o.rounds, 1))
+		}
 		if sc.name == "ApiToken login" && argon > 0 {
 			fmt.Fprintf(tw, "  ratio to raw argon2id: %.2f"+noteCells, m.RPS()/argon)
 		}
@@ -489,6 +492,7 @@ type measurement struct {
 	// scenario's (zero for the bare row and for in-process operations).
 	bare    loadgen.Result
 	bareCPU float64
+	stalled int // windows in which no request completed
 }
 
 // measure runs sc for the measurement duration, after a warm-up. An HTTP
@@ -558,18 +562,36 @@ func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 		r, err := runOnce(sc, window)
 		cpu += cpuTime() - cpu0
 		prof.stop()
+		stalled, err := windowStalled(err, rounds)
 		if err != nil {
 			return m, err
+		}
+		if stalled {
+			m.stalled++
 		}
 		runs = append(runs, r)
 	}
 	m.Result = loadgen.Merge(runs...)
+	if m.Requests == 0 {
+		return m, loadgen.ErrNoneCompleted
+	}
 	m.cpu = cpu.Seconds() / float64(max(m.Requests, 1))
 	if bare != nil {
 		m.bare = loadgen.Merge(bares...)
 		m.bareCPU = bareCPU.Seconds() / float64(max(m.bare.Requests, 1))
 	}
 	return m, nil
+}
+
+// windowStalled tells whether a window that ended with err completed no
+// request, which is a measurement (of a server that stalled, or of this
+// shared machine: PostgreSQL logged 1 s statements here while nothing held
+// a lock) when it is one of several windows; any other error is returned.
+func windowStalled(err error, rounds int) (bool, error) {
+	if errors.Is(err, loadgen.ErrNoneCompleted) && rounds > 1 {
+		return true, nil
+	}
+	return false, err
 }
 
 // scenarioProfile profiles one scenario's measured windows, one file per

@@ -71,6 +71,10 @@ func Merge(rs ...Result) Result {
 	return m
 }
 
+// ErrNoneCompleted is Run's error when no request completed within the
+// duration; its Result still holds the elapsed time and the errors.
+var ErrNoneCompleted = errors.New("loadgen: no request completed")
+
 // RPS is requests per second.
 func (r Result) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
 
@@ -193,7 +197,7 @@ func run(ctx context.Context, client *http.Client, build Request, conns int, d t
 	r := Result{Elapsed: time.Since(start), Errors: errs.Load(), FirstErr: firstErr, lat: &lat}
 	r.Requests = lat.n
 	if lat.n == 0 {
-		return r, errors.New("loadgen: no request completed")
+		return r, ErrNoneCompleted
 	}
 	r.P50, r.P99 = lat.quantile(0.5), lat.quantile(0.99)
 	return r, nil

@@ -70,3 +70,23 @@ func TestBuildErrorEndsWorker(t *testing.T) {
 		t.Fatalf("requests=%d errors=%d first=%q, want 50, one error per worker, the builder's error", r.Requests, r.Errors, r.FirstErr)
 	}
 }
+
+// TestNoneCompleted: when no request completes within the duration (the
+// server stalls), Run stops on time with ErrNoneCompleted and a Result
+// that still holds the elapsed time, so that a caller can count the window.
+func TestNoneCompleted(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	build := func(int, int) (*http.Request, error) { return http.NewRequest("GET", srv.URL, nil) }
+	r, err := Run(context.Background(), srv.URL, build, Options{Connections: 2, Duration: 100 * time.Millisecond})
+	if !errors.Is(err, ErrNoneCompleted) || r.Requests != 0 || r.Elapsed < 100*time.Millisecond {
+		t.Fatalf("Run against a stalled server: %+v, %v; want ErrNoneCompleted, no request, the elapsed time", r, err)
+	}
+}
