@@ -71,3 +71,19 @@ func AuditLimit(n int) int {
 	}
 	return n
 }
+
+// BatchSizes splits n rows into batches whose sizes are powers of two of
+// at most max (itself a power of two), largest first: a backend then
+// prepares one multi-row statement per size rather than one per count.
+func BatchSizes(n, max int) []int {
+	var out []int
+	for n > 0 {
+		c := max
+		for c > n {
+			c /= 2
+		}
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}

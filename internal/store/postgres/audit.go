@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,26 +65,66 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
-// AppendAuditEvents implements store.AuditLog: the inserts go to the
-// server as one pipelined batch inside one transaction, one round trip and
-// one commit for the whole batch. Only the high-volume events written
-// behind the response come here, so it is an issuance write.
+// AppendAuditEvents implements store.AuditLog: multi-row INSERTs of
+// power-of-two sizes (auditInserts), sent as one pipelined batch inside
+// one transaction, one round trip and one commit for the whole batch. Only
+// the high-volume events written behind the response come here, so it is
+// an issuance write.
 func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error {
 	if len(es) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
-	for _, e := range es {
-		details, err := detailsJSON(e.Details)
-		if err != nil {
-			return wrap("append audit events", err)
+	rest := es
+	for _, n := range store.BatchSizes(len(es), maxAuditRows) {
+		args := make([]any, 0, n*auditCols)
+		for _, e := range rest[:n] {
+			details, err := detailsJSON(e.Details)
+			if err != nil {
+				return wrap("append audit events", err)
+			}
+			args = append(args, e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
+				e.ClientAddr, e.RequestID, e.Outcome, details)
 		}
-		b.Queue(insertAuditEvent, e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
-			e.ClientAddr, e.RequestID, e.Outcome, details)
+		b.Queue(auditInserts[n], args...)
+		rest = rest[n:]
 	}
 	err := s.inIssueTx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	return wrap("append audit events", err)
 }
+
+// maxAuditRows bounds one INSERT of audit events (11 parameters a row,
+// far below PostgreSQL's 65535).
+const (
+	maxAuditRows = 64
+	auditCols    = 11
+)
+
+// auditInserts[n] inserts n events, for every size store.BatchSizes makes
+// (powers of two up to maxAuditRows), built once: one statement per size
+// to prepare, where one per event cost an executor start per event.
+var auditInserts = func() map[int]string {
+	m := map[int]string{}
+	for n := 1; n <= maxAuditRows; n *= 2 {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
+		for r := range n {
+			if r > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for c := range auditCols {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "$%d", r*auditCols+c+1)
+			}
+			q.WriteByte(')')
+		}
+		m[n] = q.String()
+	}
+	return m
+}()
 
 // ListAuditEvents implements store.AuditLog with one static, parameterized
 // query whose empty filters match everything. Ids compare bytewise, as in

@@ -83,7 +83,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) er
 		return nil
 	}
 	// Prepare before queueing: the writer is busy inside the batch.
-	sizes := auditChunks(len(es))
+	sizes := store.BatchSizes(len(es), maxAuditRows)
 	stmts := make([]*sql.Stmt, len(sizes)) // stmts[i] inserts sizes[i] rows
 	for i, n := range sizes {
 		st, err := s.ws.get(ctx, auditInserts[n])
@@ -122,26 +122,12 @@ const (
 	auditCols    = 11
 )
 
-// auditChunks splits n rows into INSERTs of powers of two, largest first.
-func auditChunks(n int) []int {
-	var out []int
-	for n > 0 {
-		c := maxAuditRows
-		for c > n {
-			c /= 2
-		}
-		out = append(out, c)
-		n -= c
-	}
-	return out
-}
-
 // auditRow is the placeholders of one event.
 const auditRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 const insertAuditEvent = `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditRow
 
-// auditInserts[n] inserts n events, for every size auditChunks makes
+// auditInserts[n] inserts n events, for every size store.BatchSizes makes
 // (powers of two up to maxAuditRows), built once.
 var auditInserts = func() map[int]string {
 	m := map[int]string{}

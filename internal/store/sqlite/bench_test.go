@@ -10,6 +10,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/sqlite"
+	"github.com/tolk-project/tolk/internal/store/storetest"
 )
 
 // BenchmarkCreateAccessToken measures durable token inserts from 16
@@ -62,6 +63,14 @@ func BenchmarkAppendAuditEvents(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRedeemAuthCode: the code grant's store calls from 16
+// concurrent callers (storetest.BenchRedeemAuthCode).
+func BenchmarkRedeemAuthCode(b *testing.B) { storetest.BenchRedeemAuthCode(b, benchStore(b)) }
+
+// BenchmarkRotateRefreshToken: the refresh grant's store calls from 16
+// concurrent callers, one chain each (storetest.BenchRotateRefreshToken).
+func BenchmarkRotateRefreshToken(b *testing.B) { storetest.BenchRotateRefreshToken(b, benchStore(b)) }
 
 // benchStore opens and migrates a fresh database, closed when b ends.
 func benchStore(b *testing.B) *sqlite.Store {

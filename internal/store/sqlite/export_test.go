@@ -49,5 +49,3 @@ func (s *Store) plan(ctx context.Context, query string, args ...any) ([]string, 
 	return plan, rows.Err()
 }
 
-// AuditChunks is auditChunks.
-var AuditChunks = auditChunks

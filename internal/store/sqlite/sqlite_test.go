@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,16 +203,3 @@ func TestAccessTokenPlans(t *testing.T) {
 	}
 }
 
-func TestAuditChunks(t *testing.T) {
-	for _, c := range []struct {
-		n    int
-		want []int
-	}{
-		{0, nil}, {1, []int{1}}, {3, []int{2, 1}}, {64, []int{64}}, {65, []int{64, 1}},
-		{200, []int{64, 64, 64, 8}}, {127, []int{64, 32, 16, 8, 4, 2, 1}},
-	} {
-		if got := sqlite.AuditChunks(c.n); !slices.Equal(got, c.want) {
-			t.Errorf("AuditChunks(%d) = %v, want %v", c.n, got, c.want)
-		}
-	}
-}
