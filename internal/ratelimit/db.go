@@ -41,7 +41,7 @@ func (d *DB) Limiter(p Policy) Limiter {
 // an occasional request takes one token, as without leases.
 const (
 	leaseDivisor = 64   // a lease is burst/leaseDivisor tokens ...
-	maxLease     = 16   // ... at most this many; bursts under 128 take one at a time
+	maxLease     = 64   // ... at most this many; bursts under 128 take one at a time
 	maxLeaseKeys = 4096 // bound on the keys tracked; beyond it, leases are dropped
 )
 

@@ -376,6 +376,13 @@ func TestDBLeases(t *testing.T) {
 			t.Fatalf("%s: lease of %d", q.Name, n)
 		}
 	}
+	// A client allowed thousands of requests a second (a raised
+	// client_request_burst) takes 64 tokens a trip: with 16 at a time,
+	// its one row's upserts were PostgreSQL's largest cost per
+	// client_credentials token.
+	if n := leaseSize(Policy{Name: "client-req", Burst: 1 << 20, Interval: time.Millisecond, Lease: true}); n != 64 {
+		t.Fatalf("lease of %d tokens for a burst of 1<<20, want 64", n)
+	}
 }
 
 // dbLimiter1 is p's limiter on a DB backend of its own SQLite store, on a
