@@ -52,7 +52,7 @@ func newClient(org store.Organization) store.Client {
 	}
 }
 
-func mustClient(t *testing.T, s store.Store, c store.Client) store.Client {
+func mustClient(t testing.TB, s store.Store, c store.Client) store.Client {
 	t.Helper()
 	if err := s.CreateClient(t.Context(), c); err != nil {
 		t.Fatalf("CreateClient(%q): %v", c.ID, err)
@@ -67,7 +67,7 @@ type party struct {
 	client store.Client
 }
 
-func mustParty(t *testing.T, s store.Store) party {
+func mustParty(t testing.TB, s store.Store) party {
 	t.Helper()
 	o := mustOrg(t, s)
 	return party{
@@ -125,7 +125,7 @@ func (p party) refresh(grantID string) store.RefreshToken {
 	}
 }
 
-func mustCode(t *testing.T, s store.Store, c store.AuthCode) store.AuthCode {
+func mustCode(t testing.TB, s store.Store, c store.AuthCode) store.AuthCode {
 	t.Helper()
 	if err := s.CreateAuthCode(t.Context(), c); err != nil {
 		t.Fatalf("CreateAuthCode: %v", err)

@@ -121,7 +121,7 @@ func newSession(userUID string) store.WebSession {
 	}
 }
 
-func mustOrg(t *testing.T, s store.Store) store.Organization {
+func mustOrg(t testing.TB, s store.Store) store.Organization {
 	t.Helper()
 	o := newOrg()
 	if err := s.CreateOrganization(t.Context(), o); err != nil {
@@ -130,7 +130,7 @@ func mustOrg(t *testing.T, s store.Store) store.Organization {
 	return o
 }
 
-func mustUser(t *testing.T, s store.Store, u store.User) store.User {
+func mustUser(t testing.TB, s store.Store, u store.User) store.User {
 	t.Helper()
 	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser(%q): %v", u.UserName, err)
