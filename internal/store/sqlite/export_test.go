@@ -48,4 +48,3 @@ func (s *Store) plan(ctx context.Context, query string, args ...any) ([]string, 
 	}
 	return plan, rows.Err()
 }
-

@@ -202,4 +202,3 @@ func TestAccessTokenPlans(t *testing.T) {
 		}
 	}
 }
-
