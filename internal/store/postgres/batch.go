@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -15,9 +16,10 @@ import (
 // executor start, commit, foreign-key lock) is most of a token request's.
 //
 // As in SQLite's group commit, there is no goroutine of its own: a caller
-// that finds fewer than lanes batches in flight leads one, first yielding
-// once so that the callers runnable now can join, and hands the lead on to
-// the first caller that queued meanwhile.
+// that finds fewer than lanes batches in flight leads one (alone, unless
+// callers queued meanwhile: batches form once every lane is busy), and
+// hands the lead on to the first caller that queued while it ran, which
+// takes the queue with it.
 type batcher[T any] struct {
 	// lanes bounds the batches in flight: enough to keep connections busy,
 	// few enough that batches fill.
@@ -85,19 +87,24 @@ func (b *batcher[T]) do(ctx context.Context, v T) error {
 	b.queue = append(b.queue[:0], b.queue[n:]...)
 	b.mu.Unlock()
 
+	defer b.handOn()
 	b.run(batch)
+	return <-op.done
+}
 
+// handOn ends a leader's batch: the lane goes to the first queued caller,
+// or is freed.
+func (b *batcher[T]) handOn() {
 	b.mu.Lock()
 	if len(b.queue) > 0 {
 		next := b.queue[0]
 		b.queue = b.queue[1:]
 		b.mu.Unlock()
 		next.done <- errLead
-	} else {
-		b.flight--
-		b.mu.Unlock()
+		return
 	}
-	return <-op.done
+	b.flight--
+	b.mu.Unlock()
 }
 
 // leave takes op off the queue, if it is still there.
@@ -137,6 +144,17 @@ func (b *batcher[T]) run(batch []pendingOp[T]) {
 		vs[i] = op.v
 	}
 	errs := make([]error, len(live))
+	defer func() {
+		// A panic in exec answers the batch's callers (and, through
+		// do's handOn, passes the lane on) before it goes on up the
+		// leader's stack.
+		if r := recover(); r != nil {
+			for _, op := range live {
+				op.done <- fmt.Errorf("postgres: batch failed: %v", r)
+			}
+			panic(r)
+		}
+	}()
 	b.exec(ctx, vs, errs)
 	for i, op := range live {
 		op.done <- errs[i]

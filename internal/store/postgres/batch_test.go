@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestBatcherGathersQueuedCallers: while the one lane is busy, callers
@@ -109,5 +112,96 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatcherSurvivesPanic: a batch whose exec panics answers every caller
+// in it and passes the lane on; the panic goes on up the leader's stack,
+// and later batches run.
+func TestBatcherSurvivesPanic(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	calls := 0
+	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch n {
+		case 1:
+			<-release
+		case 2:
+			panic("boom")
+		}
+	}}
+	ctx := t.Context()
+	first := make(chan error, 1)
+	go func() { first <- b.do(ctx, 0) }()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return calls == 1 })
+	// These queue behind the first batch; the first of them leads the
+	// second, which panics.
+	panicked := make(chan any, 3)
+	results := make(chan error, 3)
+	for v := 1; v <= 3; v++ {
+		go func() {
+			defer func() { panicked <- recover() }()
+			results <- b.do(ctx, v)
+		}()
+	}
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 3 })
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var leaderPanics, answered int
+	for range 3 {
+		select {
+		case p := <-panicked:
+			if p != nil {
+				leaderPanics++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a caller of the batch that panicked was never answered")
+		}
+	}
+	close(results)
+	for err := range results {
+		if err == nil {
+			t.Errorf("caller of the batch that panicked answered nil")
+		}
+		answered++
+	}
+	if leaderPanics != 1 || answered != 2 {
+		t.Errorf("%d leaders panicked and %d callers answered, want 1 and 2", leaderPanics, answered)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.do(ctx, 4) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lane of the batch that panicked was never passed on")
+	}
+}
+
+// TestRolledBack: a pipeline is run again claim by claim only after an
+// error the server reported, its session alive; after any other (a lost
+// connection, a deadline), it may have committed.
+func TestRolledBack(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Severity: "ERROR", Code: "23503"}, true},
+		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Severity: "ERROR", Code: "40P01"}), true},
+		{&pgconn.PgError{Severity: "FATAL", Code: "57P01"}, false},
+		{io.ErrUnexpectedEOF, false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := rolledBack(tc.err); got != tc.want {
+			t.Errorf("rolledBack(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

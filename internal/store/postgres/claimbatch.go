@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -43,15 +44,35 @@ func newClaimBatcher(pool *pgxpool.Pool) *batcher[claim] {
 // runClaims runs cs and answers each in errs: nil, errUnclaimed or the
 // error of its statement.
 func runClaims(ctx context.Context, pool *pgxpool.Pool, cs []claim, errs []error) {
-	if len(cs) > 1 && claimPipeline(ctx, pool, cs, errs) == nil {
-		return
+	if len(cs) > 1 {
+		err := claimPipeline(ctx, pool, cs, errs)
+		if err == nil {
+			return
+		}
+		if !rolledBack(err) {
+			// The pipeline may have committed (the connection was lost
+			// after its commit, say): run again, its claims would find
+			// their credentials used and report replays.
+			for i := range errs {
+				errs[i] = err
+			}
+			return
+		}
 	}
-	// Alone, or after a batch that failed as a whole (a deadlock against
-	// a client's deletion, a token whose client was just deleted): each
-	// claim on its own, so that each gets its own outcome.
+	// Alone, or after a batch that the server rolled back (a deadlock
+	// against a client's deletion, a token whose client was just
+	// deleted): each claim on its own, so that each gets its own outcome.
 	for i, c := range cs {
 		errs[i] = claimOne(ctx, pool, c)
 	}
+}
+
+// rolledBack tells whether err, a pipeline's, certainly left its
+// transaction rolled back: an error the server reported for a statement
+// or the commit, the session still alive.
+func rolledBack(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Severity != "FATAL" && pe.Severity != "PANIC"
 }
 
 // claimOne runs one claim as its own transaction.
@@ -69,8 +90,8 @@ func claimOne(ctx context.Context, pool *pgxpool.Pool, c claim) error {
 }
 
 // claimPipeline runs cs as one pipeline, in one implicit transaction, and
-// answers each in errs; on an error nothing was committed and errs is
-// untouched.
+// answers each in errs; on an error errs is untouched (and whether the
+// transaction committed is rolledBack's to tell).
 //
 // The claims run in the order of their credentials' hashes: two batches
 // in flight that claim the same two credentials (a replay of both) then

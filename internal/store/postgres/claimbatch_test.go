@@ -194,3 +194,44 @@ func TestReadBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchesAreOneTransaction: the claims of a batch run in one
+// transaction (one commit for all), and so do the reads of a batch; one
+// by one, each would have a transaction of its own.
+func TestBatchesAreOneTransaction(t *testing.T) {
+	ctx := t.Context()
+	s, dsn, _, _ := clientsDB(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE seen (xid bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `WITH w AS (INSERT INTO seen VALUES (txid_current())) SELECT 1`
+	cs := []postgres.RawClaim{postgres.NewRawClaim(q), postgres.NewRawClaim(q), postgres.NewRawClaim(q)}
+	for i, err := range s.RawClaimBatch(ctx, cs) {
+		if err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+	}
+	var rows, xids int
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT xid) FROM seen`).Scan(&rows, &xids); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 || xids != 1 {
+		t.Errorf("claims: %d rows in %d transactions, want 3 in 1", rows, xids)
+	}
+
+	const read = `SELECT txid_current()::text || $1`
+	vals, errs := s.ReadBatch(ctx, []string{read, read, read}, []string{"", "", ""})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	if vals[0] != vals[1] || vals[1] != vals[2] {
+		t.Errorf("reads in transactions %v, want one", vals)
+	}
+}

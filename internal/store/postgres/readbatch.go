@@ -18,10 +18,11 @@ type rowRead struct {
 // maxReadBatch bounds a read batch.
 const maxReadBatch = 32
 
-// newReadBatcher pipelines the single-row reads that the token endpoint
-// makes at the same time (the code or refresh token being redeemed, with
-// its user) on pool: one round trip and one transaction for the batch.
-// Each read takes its own snapshot, as it would alone.
+// newReadBatcher pipelines the single-row reads of a credential with its
+// user made at the same time (getWithUser: the code or refresh token being
+// redeemed, the platform token being exchanged or verified) on pool: one
+// round trip and one transaction for the batch. Each read takes its own
+// snapshot, as it would alone.
 func newReadBatcher(pool *pgxpool.Pool) *batcher[rowRead] {
 	return &batcher[rowRead]{lanes: 2, max: maxReadBatch, exec: func(ctx context.Context, rs []rowRead, errs []error) {
 		readRows(ctx, pool, rs, errs)
