@@ -46,10 +46,19 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 1000, "idle keep-alive connections to open for the per-connection memory figure (0: skip)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each scenario's measured windows (server and load generator together, no warm-up, no bare handler) to `prefix`.<scenario>.<window>.prof")
 	flag.Parse()
-	if *pg != "" {
-		dsn, drop, err := freshPostgres(*pg)
+	if err := runIn(o, *pg); err != nil {
+		fail(err)
+	}
+}
+
+// runIn runs o on a fresh PostgreSQL database made through pg, or, with
+// neither pg nor o.dsn, on SQLite in a temporary directory; either is
+// removed when the run ends, failed or not.
+func runIn(o options, pg string) error {
+	if pg != "" {
+		dsn, drop, err := freshPostgres(pg)
 		if err != nil {
-			fail(err)
+			return err
 		}
 		defer drop()
 		o.dsn = dsn
@@ -57,14 +66,12 @@ func main() {
 	if o.dsn == "" {
 		dir, err := os.MkdirTemp("", "tolkbench")
 		if err != nil {
-			fail(err)
+			return err
 		}
 		defer os.RemoveAll(dir)
 		o.dsn = "sqlite:" + filepath.Join(dir, "bench.db")
 	}
-	if err := run(o); err != nil {
-		fail(err)
-	}
+	return run(o)
 }
 
 func fail(err error) {
