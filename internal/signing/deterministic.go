@@ -16,8 +16,7 @@ import (
 // hedged signing derives it from those plus fresh randomness, which adds
 // a defence against fault and some side-channel attacks that observe one
 // message signed more than once; its SHA-512 DRBG costs a fifth of a
-// signature (BenchmarkSign/ES256 −16%, exchange ratio 0.30 → 0.33–0.35 in
-// docs/performance.md). That defence is not needed when no message is
+// signature (docs/performance.md). That defence is not needed when no message is
 // ever signed twice, and that is what Keyring.Sign enforces: every
 // payload carries its own jti of 128 random bits from crypto/rand
 // (Claims, ErrNoJTI): resistance to those attacks rests on that.

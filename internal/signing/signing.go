@@ -390,9 +390,8 @@ func (kr *Keyring) invalidate() { kr.cache.Store(nil) }
 // encode as a JSON object that carries the jti JWTID names.
 type Claims interface {
 	// JWTID is the token's jti, made by secret.Generator.JTI for this
-	// token alone: 128 fresh random bits in
-	// every message, which is what deterministic ES256 signing relies on
-	// (es256Signer).
+	// token alone: 128 fresh random bits in every message, which is what
+	// deterministic ES256 signing relies on (es256Signer).
 	JWTID() string
 }
 

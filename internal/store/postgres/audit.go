@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,22 +105,7 @@ const (
 var auditInserts = func() map[int]string {
 	m := map[int]string{}
 	for n := 1; n <= maxAuditRows; n *= 2 {
-		var q strings.Builder
-		q.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
-		for r := range n {
-			if r > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := range auditCols {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, "$%d", r*auditCols+c+1)
-			}
-			q.WriteByte(')')
-		}
-		m[n] = q.String()
+		m[n] = insertRows("audit_events", auditColumns, n, auditCols)
 	}
 	return m
 }()

@@ -26,14 +26,9 @@ func (s *Store) MaxConns() (main, issue int32) {
 // multi-row INSERT, or row by row when that fails) and returns each
 // token's outcome, for tests.
 func (s *Store) InsertTokenBatch(ctx context.Context, toks []store.AccessToken) []error {
-	batch := make([]pendingOp[store.AccessToken], len(toks))
-	for i, t := range toks {
-		batch[i] = pendingOp[store.AccessToken]{ctx: ctx, v: t, done: make(chan error, 1)}
-	}
-	s.tokens.run(batch)
-	errs := make([]error, len(toks))
-	for i, op := range batch {
-		errs[i] = wrap("create access token", <-op.done)
+	errs := runAsBatch(ctx, s.tokens, toks)
+	for i, err := range errs {
+		errs[i] = wrap("create access token", err)
 	}
 	return errs
 }
@@ -77,16 +72,7 @@ func NewRawClaim(q string, args ...any) RawClaim { return claim{q: q, args: args
 // RawClaimBatch runs cs as one batch of the claim batcher and returns what
 // it answered each (errUnclaimed as ErrUnclaimed), for tests.
 func (s *Store) RawClaimBatch(ctx context.Context, cs []RawClaim) []error {
-	batch := make([]pendingOp[claim], len(cs))
-	for i, c := range cs {
-		batch[i] = pendingOp[claim]{ctx: ctx, v: c, done: make(chan error, 1)}
-	}
-	s.claims.run(batch)
-	errs := make([]error, len(cs))
-	for i, op := range batch {
-		errs[i] = <-op.done
-	}
-	return errs
+	return runAsBatch(ctx, s.claims, cs)
 }
 
 // ErrUnclaimed is what the claim batcher answers a claim that matched
@@ -98,14 +84,23 @@ var ErrUnclaimed = errUnclaimed
 // row), for tests.
 func (s *Store) ReadBatch(ctx context.Context, qs []string, keys []string) ([]string, []error) {
 	vals := make([]string, len(qs))
-	batch := make([]pendingOp[rowRead], len(qs))
+	rs := make([]rowRead, len(qs))
 	for i, q := range qs {
-		batch[i] = pendingOp[rowRead]{ctx: ctx, v: rowRead{q: q, args: []any{keys[i]}, dests: []any{&vals[i]}}, done: make(chan error, 1)}
+		rs[i] = rowRead{q: q, args: []any{keys[i]}, dests: []any{&vals[i]}}
 	}
-	s.reads.run(batch)
-	errs := make([]error, len(qs))
+	return vals, runAsBatch(ctx, s.reads, rs)
+}
+
+// runAsBatch runs vs as one batch of b and returns each one's outcome.
+func runAsBatch[T any](ctx context.Context, b *batcher[T], vs []T) []error {
+	batch := make([]pendingOp[T], len(vs))
+	for i, v := range vs {
+		batch[i] = pendingOp[T]{ctx: ctx, v: v, done: make(chan error, 1)}
+	}
+	b.run(batch)
+	errs := make([]error, len(vs))
 	for i, op := range batch {
 		errs[i] = <-op.done
 	}
-	return vals, errs
+	return errs
 }

@@ -50,25 +50,29 @@ func insertTokens(ctx context.Context, pool *pgxpool.Pool, toks []store.AccessTo
 var multiRowInserts = func() []string {
 	qs := make([]string, maxTokenBatch+1)
 	for k := 2; k <= maxTokenBatch; k++ {
-		var q strings.Builder
-		q.WriteString("INSERT INTO access_tokens (" + accessTokenColumns + ") VALUES ")
-		p := 1
-		for r := 0; r < k; r++ {
-			if r > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := range accessTokenTypes {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteByte('$')
-				q.WriteString(strconv.Itoa(p))
-				p++
-			}
-			q.WriteByte(')')
-		}
-		qs[k] = q.String()
+		qs[k] = insertRows("access_tokens", accessTokenColumns, k, len(accessTokenTypes))
 	}
 	return qs
 }()
+
+// insertRows is an INSERT into table of rows rows of cols parameters each
+// ($1 … $rows×cols, row by row).
+func insertRows(table, columns string, rows, cols int) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	for r := range rows {
+		if r > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('$')
+			q.WriteString(strconv.Itoa(r*cols + c + 1))
+		}
+		q.WriteByte(')')
+	}
+	return q.String()
+}
