@@ -19,7 +19,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -71,6 +73,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %q: path must not contain '?'", path)
 	}
 
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -104,6 +109,22 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	ws := newStmtCache(w)
 	return &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
 		rx: readExec{newStmtCache(r)}, ws: ws}, nil
+}
+
+// createPrivate creates the database file at path, empty (which SQLite
+// reads as an empty database) and readable by its owner only, unless it
+// exists. SQLite would create it 0644, and it gives the -wal and -shm files
+// the mode of the database file: all three hold password and token hashes
+// and sealed keys.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn builds the driver DSN. The pragmas are DSN parameters, not statements
