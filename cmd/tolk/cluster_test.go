@@ -26,7 +26,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, extraEnv ...string) cluster {
 	t.Helper()
-	db := pgtest.NewDatabase(t)
+	db := pgtest.NewMigrated(t)
 	env := append([]string{"TOLK_SECRET_KEY=" + testSecretKey, "TOLK_ADMIN_PASSWORD=" + adminPassword,
 		"TOLK_ISSUER=http://tolk.lb.test"}, extraEnv...)
 	pa := start(t, db, env...)

@@ -26,7 +26,7 @@ func TestT47_TokensAnsweredSurviveSIGKILL(t *testing.T) {
 		env  []string
 	}{
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "tolk.db") }, nil},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }, []string{"TOLK_SECRET_KEY=" + testSecretKey}},
+		{"postgres", func(t *testing.T) string { return pgtest.NewMigrated(t) }, []string{"TOLK_SECRET_KEY=" + testSecretKey}},
 	} {
 		t.Run(backend.name, func(t *testing.T) {
 			db := backend.db(t)

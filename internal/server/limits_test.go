@@ -49,7 +49,7 @@ func requireRedis(t *testing.T) string {
 // by the caller.
 func twoInstances(t *testing.T, backend string, more ...func(*config.Config)) (a, b *tolktest.Server) {
 	t.Helper()
-	dsn := pgtest.NewDatabase(t)
+	dsn := pgtest.NewMigrated(t)
 	prefix := ""
 	var redisURL string
 	if backend == "redis" {
@@ -215,7 +215,7 @@ func TestT37_MemoryLimitsArePerInstance(t *testing.T) {
 // TestT37_DefaultBackendFollowsTheDatabase: postgres on PostgreSQL,
 // memory on SQLite.
 func TestT37_DefaultBackendFollowsTheDatabase(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pgtest.NewMigrated(t)
 	cfg := func(c *config.Config) { c.LoginUserBurst, c.LoginUserInterval = 2, time.Minute }
 	a := tolktest.New(t, tolktest.Options{DSN: dsn, Config: cfg})
 	b := tolktest.New(t, tolktest.Options{DSN: dsn, Config: cfg})
@@ -236,7 +236,7 @@ func TestT37_DefaultBackendFollowsTheDatabase(t *testing.T) {
 // TestT37_TokenEndpointClientRequestRate: successful token requests of
 // one client are counted too, generously, across instances.
 func TestT37_TokenEndpointClientRequestRate(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pgtest.NewMigrated(t)
 	cfg := func(c *config.Config) { c.ClientRequestBurst, c.ClientRequestInterval = 2, time.Minute }
 	a := tolktest.New(t, tolktest.Options{DSN: dsn, Config: cfg})
 	b := tolktest.New(t, tolktest.Options{DSN: dsn, Config: cfg})

@@ -18,7 +18,7 @@ func BenchmarkRotateRefreshToken(b *testing.B) { storetest.BenchRotateRefreshTok
 
 // benchStore opens and migrates a fresh database, closed when b ends.
 func benchStore(b *testing.B) *postgres.Store {
-	s, err := postgres.Open(b.Context(), pgtest.NewDatabase(b))
+	s, err := postgres.Open(b.Context(), pgtest.NewMigrated(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"strconv"
@@ -99,4 +101,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// SchemaDigest names the schema the embedded migrations build: 16 hex
+// digits of a SHA-256 over their names and contents. Tests key migrated
+// template databases by it.
+func SchemaDigest() (string, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", m.name, len(m.sql), m.sql)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

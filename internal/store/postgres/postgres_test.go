@@ -15,7 +15,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
+		s, err := postgres.Open(t.Context(), pgtest.NewMigrated(t))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -94,7 +94,7 @@ func TestConcurrentMigrateAndBootstrap(t *testing.T) {
 // single-use steps and EnsureSigningKey.
 func TestInstances(t *testing.T) {
 	storetest.RunInstances(t, func(t *testing.T, n int) []store.Store {
-		dsn := pgtest.NewDatabase(t)
+		dsn := pgtest.NewMigrated(t)
 		stores := make([]store.Store, n)
 		for i := range stores {
 			s, err := postgres.Open(t.Context(), dsn)
@@ -112,7 +112,7 @@ func TestInstances(t *testing.T) {
 // through connections with it on; SyncIssuance puts both on; the pools
 // are sized for a busy token endpoint unless the DSN sizes them.
 func TestIssuanceCommitsAsynchronously(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := pgtest.NewMigrated(t)
 	for _, c := range []struct {
 		name        string
 		sync        bool

@@ -150,7 +150,7 @@ func TestTokenBatchCallerMayLeave(t *testing.T) {
 func clientsDB(t *testing.T, clients ...string) (*postgres.Store, string, store.Organization, time.Time) {
 	t.Helper()
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
+	dsn := pgtest.NewMigrated(t)
 	s, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

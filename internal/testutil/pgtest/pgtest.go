@@ -1,4 +1,6 @@
-// Package pgtest gives tests a fresh, empty PostgreSQL database each.
+// Package pgtest gives tests a fresh PostgreSQL database each: empty
+// (NewDatabase) or already migrated to the current schema (NewMigrated),
+// copied from a template so that no test pays for the migrations.
 //
 // The server is named by TOLK_TEST_POSTGRES (an admin DSN whose user may
 // CREATE DATABASE), defaulting to DefaultAdminDSN. When it is unreachable,
@@ -32,6 +34,13 @@ const EnvAdminDSN = "TOLK_TEST_POSTGRES"
 // before the drop.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, "")
+}
+
+// newDatabase creates a fresh database, a copy of template unless that is
+// empty.
+func newDatabase(t testing.TB, template string) string {
+	t.Helper()
 	adminDSN := os.Getenv(EnvAdminDSN)
 	if adminDSN == "" {
 		adminDSN = DefaultAdminDSN
@@ -50,11 +59,19 @@ func NewDatabase(t testing.TB) string {
 	}
 	defer admin.Close(context.Background())
 
+	create := "CREATE DATABASE "
 	name := "tolk_test_" + randomHex(8)
-	// Identifiers cannot be query parameters; name is our own hex, and
-	// Sanitize quotes it anyway.
+	// Identifiers cannot be query parameters; names are our own hex, and
+	// Sanitize quotes them anyway.
 	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+	create += ident
+	if template != "" {
+		if err := ensureTemplate(ctx, admin, adminDSN, template); err != nil {
+			t.Fatalf("pgtest: template %s: %v", template, err)
+		}
+		create += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tolk-project/tolk/internal/store/postgres"
 )
 
 func TestWithDatabase(t *testing.T) {
@@ -57,5 +59,63 @@ func TestNewDatabase(t *testing.T) {
 	}
 	if exists {
 		t.Errorf("database %s still exists after cleanup", name)
+	}
+}
+
+// TestNewMigrated: concurrent callers each get their own database, already
+// at the newest migration, copied from one template; writes to one copy do
+// not reach another.
+func TestNewMigrated(t *testing.T) {
+	ctx := context.Background()
+	ms, err := postgres.SchemaDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 16 {
+		t.Fatalf("SchemaDigest = %q, want 16 hex digits", ms)
+	}
+	const n = 4
+	dsns := make([]string, n)
+	t.Run("parallel", func(t *testing.T) {
+		for i := range n {
+			t.Run("", func(t *testing.T) {
+				t.Parallel()
+				dsns[i] = NewMigrated(t)
+				c, err := pgx.Connect(ctx, dsns[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close(ctx)
+				var applied, users int
+				if err := c.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&users); err != nil {
+					t.Fatal(err)
+				}
+				if applied == 0 || users != 0 {
+					t.Errorf("migrations applied = %d, users = %d; want > 0 and 0", applied, users)
+				}
+				// The copy migrates as a no-op.
+				s, err := postgres.Open(ctx, dsns[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Exec(ctx, `CREATE TABLE mine (x int)`); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
+	seen := map[string]bool{}
+	for _, d := range dsns {
+		if seen[d] {
+			t.Errorf("two callers got %s", d)
+		}
+		seen[d] = true
 	}
 }

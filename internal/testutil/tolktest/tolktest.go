@@ -93,7 +93,7 @@ func New(t testing.TB, opts ...Options) *Server {
 	}
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "tolk.db")
 	if o.Postgres {
-		dsn = pgtest.NewDatabase(t)
+		dsn = pgtest.NewMigrated(t)
 	}
 	if o.DSN != "" {
 		dsn = o.DSN
