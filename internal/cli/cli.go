@@ -162,6 +162,19 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg, io.Stderr)
+	var ln net.Listener
+	if cmd == "serve" {
+		// Bound before anything else: a busy port must leave no fresh
+		// database, key file or printed admin password behind.
+		listen := io.Listen
+		if listen == nil {
+			listen = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+		}
+		if ln, err = listen(cfg.Addr); err != nil {
+			return err
+		}
+		defer ln.Close() // Serve closes it too; this covers a failure before Serve
+	}
 	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance})
 	if err != nil {
 		return err
@@ -185,14 +198,6 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	case "serve":
 		if gctune.Apply(cfg.GCPercent, io.Env) {
 			log.Debug("garbage collector target set", "gc_percent", cfg.GCPercent)
-		}
-		listen := io.Listen
-		if listen == nil {
-			listen = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
-		}
-		ln, err := listen(cfg.Addr)
-		if err != nil {
-			return err
 		}
 		if io.Ready != nil {
 			io.Ready(ln.Addr().String())
