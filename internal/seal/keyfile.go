@@ -17,11 +17,19 @@ import (
 // dozen bytes, so anything large is a wrong path, not a key.
 const maxKeyFileSize = 4096
 
+// ErrKeyFileMissing is LoadOrCreateKeyFile's answer for a missing key file
+// whose key has already sealed data: a new key could not open that data.
+var ErrKeyFileMissing = errors.New("seal: key file missing")
+
 // LoadOrCreateKeyFile returns the secret stored in the file at path,
 // creating the file with 32 random bytes (base64, mode 0600) if it does not
-// exist. An existing file may hold the secret base64-encoded (standard or
-// URL alphabet, padded or not) or raw; either way it must give at least
-// MinSecretLen bytes.
+// exist and sealed reports that nothing has been sealed yet. An existing
+// file may hold the secret base64-encoded (standard or URL alphabet, padded
+// or not) or raw; either way it must give at least MinSecretLen bytes.
+//
+// A missing file when sealed reports sealed data (a database restored
+// without its key file, say) is ErrKeyFileMissing, with the remedy, rather
+// than a new key that would fail later on every sealed value.
 //
 // A file that group or others may read is refused rather than used: the
 // key is what keeps a database dump useless, so a world-readable key file
@@ -31,9 +39,24 @@ const maxKeyFileSize = 4096
 // hard-linked into place, which fails if path exists. So several processes
 // starting at once on a fresh data directory all end up with the same key,
 // and none ever reads a half-written file.
-func LoadOrCreateKeyFile(path string) ([]byte, error) {
+func LoadOrCreateKeyFile(path string, sealed func() (bool, error)) ([]byte, error) {
 	key, err := readKeyFile(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	inUse, err := sealed()
+	if err != nil {
+		return nil, fmt.Errorf("seal: key file %s is missing and the sealed data could not be checked: %w", path, err)
+	}
+	if inUse {
+		// A process starting at the same time on a fresh data directory
+		// creates the file before it seals anything: read again.
+		key, err := readKeyFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist, but the database holds keys sealed with the key it held "+
+				"(restored without it?); a new key could not open them: restore the key file saved with the database",
+				ErrKeyFileMissing, path)
+		}
 		return key, err
 	}
 	if err := createKeyFile(path); err != nil {

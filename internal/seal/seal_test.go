@@ -133,7 +133,7 @@ func TestOpenFailures(t *testing.T) {
 
 func TestLoadOrCreateKeyFileCreates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "seal.key")
-	key, err := LoadOrCreateKeyFile(path)
+	key, err := LoadOrCreateKeyFile(path, nothingSealed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestLoadOrCreateKeyFileCreates(t *testing.T) {
 	if err != nil || !bytes.Equal(dec, key) {
 		t.Errorf("file is not the base64 of the key: %q", data)
 	}
-	again, err := LoadOrCreateKeyFile(path)
+	again, err := LoadOrCreateKeyFile(path, nothingSealed)
 	if err != nil || !bytes.Equal(again, key) {
 		t.Fatalf("second load = %x, %v; want the same key", again, err)
 	}
@@ -165,6 +165,75 @@ func TestLoadOrCreateKeyFileCreates(t *testing.T) {
 	}
 }
 
+// nothingSealed is the sealed check of a fresh database.
+func nothingSealed() (bool, error) { return false, nil }
+
+// TestLoadOrCreateKeyFileMissingWithSealedData: a database that holds
+// sealed data but whose key file is gone (restored without it) is refused
+// with the remedy, and no new key is made; a key file that another process
+// creates while the check runs is used.
+func TestLoadOrCreateKeyFileMissingWithSealedData(t *testing.T) {
+	theirs := base64.StdEncoding.EncodeToString(randBytes(t, 32))
+	for _, tc := range []struct {
+		name    string
+		sealed  func(path string) func() (bool, error)
+		wantErr string // "" = success with the file's key
+		want    string // the key file afterwards; "" = none
+	}{
+		{"sealed data, no key file", func(string) func() (bool, error) {
+			return func() (bool, error) { return true, nil }
+		}, "restore the key file", ""},
+		{"check fails", func(string) func() (bool, error) {
+			return func() (bool, error) { return false, errors.New("database down") }
+		}, "database down", ""},
+		{"created meanwhile by another process", func(path string) func() (bool, error) {
+			return func() (bool, error) {
+				if err := os.WriteFile(path, []byte(theirs), 0o600); err != nil {
+					return false, err
+				}
+				return true, nil
+			}
+		}, "", theirs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tolk.db.key")
+			key, err := LoadOrCreateKeyFile(path, tc.sealed(path))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("err = %v, want it to name %s and contain %q", err, path, tc.wantErr)
+				}
+				if tc.wantErr == "restore the key file" && !errors.Is(err, ErrKeyFileMissing) {
+					t.Errorf("err = %v, want ErrKeyFileMissing", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("a key file was created: %q", data)
+				}
+				return
+			}
+			if string(data) != tc.want {
+				t.Errorf("key file = %q, want %q", data, tc.want)
+			}
+			if dec, _ := base64.StdEncoding.DecodeString(tc.want); !bytes.Equal(key, dec) {
+				t.Errorf("key = %x, want the file's", key)
+			}
+		})
+	}
+	t.Run("existing file: no check", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tolk.db.key")
+		if err := os.WriteFile(path, []byte(theirs), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadOrCreateKeyFile(path, func() (bool, error) { t.Fatal("checked"); return false, nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestLoadOrCreateKeyFileConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "seal.key")
 	const n = 16
@@ -172,7 +241,7 @@ func TestLoadOrCreateKeyFileConcurrent(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { keys[i], errs[i] = LoadOrCreateKeyFile(path) })
+		wg.Go(func() { keys[i], errs[i] = LoadOrCreateKeyFile(path, nothingSealed) })
 	}
 	wg.Wait()
 	for i := range n {
@@ -205,7 +274,7 @@ func TestLoadKeyFileFormats(t *testing.T) {
 			if err := os.WriteFile(path, tc.content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := LoadOrCreateKeyFile(path)
+			got, err := LoadOrCreateKeyFile(path, nothingSealed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +313,7 @@ func TestLoadKeyFileRejects(t *testing.T) {
 			if err := os.Chmod(path, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadOrCreateKeyFile(path)
+			_, err := LoadOrCreateKeyFile(path, nothingSealed)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 			}
@@ -264,13 +333,13 @@ func TestLoadKeyFileDirectory(t *testing.T) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateKeyFile(dir); err == nil {
+	if _, err := LoadOrCreateKeyFile(dir, nothingSealed); err == nil {
 		t.Fatal("a directory was accepted as a key file")
 	}
 }
 
 func TestLoadKeyFileMissingDir(t *testing.T) {
-	_, err := LoadOrCreateKeyFile(filepath.Join(t.TempDir(), "nope", "k"))
+	_, err := LoadOrCreateKeyFile(filepath.Join(t.TempDir(), "nope", "k"), nothingSealed)
 	if err == nil {
 		t.Fatal("want error for a missing directory")
 	}

@@ -79,7 +79,7 @@ type Server struct {
 
 // New builds a server over an opened and migrated store.
 func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
-	sealer, err := newSealer(cfg)
+	sealer, err := newSealer(cfg, st)
 	if err != nil {
 		return nil, err
 	}
@@ -194,13 +194,21 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 }
 
 // newSealer builds the sealer of secrets at rest from secret_key, or, on
-// SQLite without one, from a key file beside the database (mode 0600).
-func newSealer(cfg config.Config) (*seal.Sealer, error) {
+// SQLite without one, from a key file beside the database (mode 0600),
+// created only while the database holds no signing key: the first start
+// seals its signing keys before anything else, so a database with keys but
+// no key file was restored without it, and a new key would open nothing.
+func newSealer(cfg config.Config, st store.SigningKeys) (*seal.Sealer, error) {
 	key := []byte(cfg.SecretKey)
 	if len(key) == 0 {
 		path := strings.TrimPrefix(cfg.DB, "sqlite:") + ".key"
+		sealed := func() (bool, error) {
+			// New has no context; this runs once, only when the file is missing.
+			keys, err := st.ListSigningKeys(context.Background())
+			return len(keys) > 0, err
+		}
 		var err error
-		if key, err = seal.LoadOrCreateKeyFile(path); err != nil {
+		if key, err = seal.LoadOrCreateKeyFile(path, sealed); err != nil {
 			return nil, fmt.Errorf("secret key file: %w", err)
 		}
 	}
