@@ -72,7 +72,7 @@ func (s *Service) ParseAuthRequest(ctx context.Context, p url.Values) (*AuthRequ
 	if cid == "" {
 		return nil, &PageError{"authorize.no_client"}
 	}
-	c, err := s.Store.GetClient(ctx, cid)
+	c, err := s.getClient(ctx, cid)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &PageError{"authorize.unknown_client"}
 	}
@@ -161,6 +161,10 @@ func (s *Service) ParseAuthRequest(ctx context.Context, p url.Values) (*AuthRequ
 		return nil, redirect(oauth.ErrInvalidScope("response_type id_token requires the openid scope"))
 	}
 	ar.Nonce = p.Get("nonce")
+	if !store.ValidText(ar.Nonce) {
+		// The code keeps the nonce for its id_token.
+		return nil, redirect(oauth.ErrInvalidRequest("nonce must be UTF-8 text without NUL"))
+	}
 	if slices.Contains(rt, "id_token") && ar.Nonce == "" {
 		return nil, redirect(oauth.ErrInvalidRequest("nonce is required when an id_token is returned from the authorization endpoint"))
 	}

@@ -39,7 +39,7 @@ func (s *Service) cachedClient(ctx context.Context, id string) (store.Client, er
 			return e.c, nil
 		}
 	}
-	c, err := s.Store.GetClient(ctx, id)
+	c, err := s.getClient(ctx, id)
 	if err != nil || cc.ttl <= 0 {
 		return c, err
 	}

@@ -45,6 +45,10 @@ func (s *Service) normalize(spec *ClientSpec) error {
 		return &FieldError{"name", "must be at most 200 characters"}
 	case utf8.RuneCountInString(spec.Description) > 2000:
 		return &FieldError{"description", "must be at most 2000 characters"}
+	case !store.ValidText(spec.Name):
+		return &FieldError{"name", "must be text without NUL"}
+	case !store.ValidText(spec.Description):
+		return &FieldError{"description", "must be text without NUL"}
 	}
 	if len(spec.GrantTypes) == 0 {
 		spec.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
@@ -64,7 +68,7 @@ func (s *Service) normalize(spec *ClientSpec) error {
 		return &FieldError{"redirect_uris", "at least one redirect URI is required for authorization_code or implicit"}
 	}
 	for _, u := range uris {
-		if !oauth.ValidRedirectURI(u) {
+		if !store.ValidText(u) || !oauth.ValidRedirectURI(u) {
 			return &FieldError{"redirect_uris", fmt.Sprintf("%q is not allowed: use https (http only on localhost), no fragment", u)}
 		}
 	}
@@ -134,7 +138,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (store.Clie
 
 // UpdateClient changes an app's registration; the secret stays.
 func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) (store.Client, error) {
-	c, err := s.Store.GetClient(ctx, id)
+	c, err := s.getClient(ctx, id)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -155,6 +159,9 @@ func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) 
 
 // DeleteClient removes an app with everything issued to it.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	defer s.forgetClient(id)
 	var org, name string
 	if s.Audit != nil {
@@ -174,9 +181,19 @@ var ErrNoSuchClient = errors.New("authz: no such app")
 
 // ClientInOrg returns an app only if it belongs to orgUID.
 func (s *Service) ClientInOrg(ctx context.Context, orgUID, id string) (store.Client, error) {
-	c, err := s.Store.GetClient(ctx, id)
+	c, err := s.getClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.OrgUID != orgUID) {
 		return store.Client{}, ErrNoSuchClient
 	}
 	return c, err
+}
+
+// getClient reads the app a request names. An id that no backend could
+// hold is not found without a query: PostgreSQL would answer it with an
+// error, SQLite with no row (T43).
+func (s *Service) getClient(ctx context.Context, id string) (store.Client, error) {
+	if !store.ValidText(id) {
+		return store.Client{}, store.ErrNotFound
+	}
+	return s.Store.GetClient(ctx, id)
 }

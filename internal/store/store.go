@@ -9,6 +9,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors every backend returns (possibly wrapped), so callers can
@@ -19,6 +20,15 @@ var (
 	// ErrConflict: a uniqueness constraint would be violated.
 	ErrConflict = errors.New("store: conflict")
 )
+
+// ValidText reports whether every backend can keep and look up s alike:
+// valid UTF-8 without NUL. PostgreSQL refuses other text with an error
+// where SQLite would store or compare it, so every id, name or value a
+// request hands to a store is checked with ValidText first, and refused
+// (or not found) the same way on both (SECURITY.md T43).
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
 
 // Role is a user's role, as in Phrase TMS.
 type Role string

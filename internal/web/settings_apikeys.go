@@ -88,7 +88,10 @@ func (h *Handler) apiKeysCreate(w http.ResponseWriter, r *http.Request) {
 	d := &apiKeysData{Selected: r.PostForm.Get("user"), Note: r.PostForm.Get("note")}
 	// Only a user of the admin's own organization; any other uid is as
 	// unknown as a made-up one.
-	target, err := h.ID.Store.GetUser(r.Context(), d.Selected)
+	target, err := store.User{}, store.ErrNotFound
+	if store.ValidText(d.Selected) {
+		target, err = h.ID.Store.GetUser(r.Context(), d.Selected)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.internalError(w, r, err)
 		return

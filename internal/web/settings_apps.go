@@ -389,6 +389,10 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !store.ValidText(r.PathValue("id")) {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound") // no app has such an id (T43)
+		return
+	}
 	// DeleteConsent is keyed by the signed-in user, so nobody can revoke
 	// another user's consent; an unknown one is already gone.
 	if err := h.Authz.Store.DeleteConsent(r.Context(), u.UID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -47,7 +47,7 @@ func cursor(e store.AuditEvent) string {
 
 func parseCursor(s string) (time.Time, string, bool) {
 	m, id, ok := strings.Cut(s, ".")
-	if !ok || len(id) > 64 {
+	if !ok || len(id) > 64 || !store.ValidText(id) {
 		return time.Time{}, "", false
 	}
 	v, err := strconv.ParseInt(m, 10, 64)

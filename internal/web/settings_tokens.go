@@ -158,8 +158,12 @@ func (h *Handler) tokensRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Keyed by the signed-in user: another user's token is "not found".
-	err := h.Platform.Revoke(r.Context(), u.UID, r.PathValue("id"))
+	// Keyed by the signed-in user: another user's token is "not found",
+	// as is an id no token could have (T43).
+	err := platform.ErrNotFound
+	if id := r.PathValue("id"); store.ValidText(id) {
+		err = h.Platform.Revoke(r.Context(), u.UID, id)
+	}
 	switch {
 	case errors.Is(err, platform.ErrNotFound):
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")

@@ -200,6 +200,12 @@ func wrap(op string, err error) error {
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrConflict, err)
 	}
+	if errors.As(err, &pe) && pe.Code == "22021" { // character_not_in_repertoire: NUL or invalid UTF-8
+		// No row can hold such text, so none matches it. Callers refuse
+		// it before (store.ValidText); this keeps one they missed a "not
+		// found", as on SQLite, instead of a 500.
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrNotFound, err)
+	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 

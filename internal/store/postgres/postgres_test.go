@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -150,5 +151,30 @@ func TestIssuanceCommitsAsynchronously(t *testing.T) {
 	defer s.Close()
 	if m, i := s.MaxConns(); m != 3 || i != 3 {
 		t.Fatalf("pool_max_conns=3 gave pools of %d and %d", m, i)
+	}
+}
+
+// TestInvalidTextIsNotFound: PostgreSQL refuses NUL and invalid UTF-8 in
+// text with an error where SQLite finds no row; the store answers such a
+// key "not found" too, in case a caller did not check it (T43).
+func TestInvalidTextIsNotFound(t *testing.T) {
+	s, err := postgres.Open(t.Context(), pgtest.NewMigrated(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, key := range []string{"a\x00b", "a\xffb"} {
+		if _, err := s.GetClient(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetClient(%q): %v, want ErrNotFound", key, err)
+		}
+		if _, err := s.GetUserByUserName(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetUserByUserName(%q): %v, want ErrNotFound", key, err)
+		}
+		if _, err := s.GetConsent(t.Context(), key, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetConsent(%q): %v, want ErrNotFound", key, err)
+		}
+		if err := s.DeletePlatformToken(t.Context(), key, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("DeletePlatformToken(%q): %v, want ErrNotFound", key, err)
+		}
 	}
 }
