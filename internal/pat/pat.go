@@ -99,22 +99,36 @@ func (s *Service) apply(t *store.PersonalAccessToken, c Changes, create bool) er
 		t.Scopes = scopes
 	}
 	if c.ExpiresAt != nil {
-		if c.ExpiresAt.Never {
+		e, err := c.ExpiresAt.time()
+		switch {
+		case err != nil:
+			return err
+		case e.IsZero():
 			t.ExpiresAt = time.Time{}
-		} else {
-			e, err := time.Parse(time.RFC3339, c.ExpiresAt.Value)
-			if err != nil {
-				return &ValidationError{"expires_at", "is not a valid RFC 3339 date and time"}
-			}
-			// Strings shows whole seconds; keep what it shows.
-			e = e.UTC().Truncate(time.Second)
-			if !e.After(s.now()) {
-				return &ValidationError{"expires_at", "must be in the future"}
-			}
+		case !e.After(s.now()):
+			return &ValidationError{"expires_at", "must be in the future"}
+		default:
 			t.ExpiresAt = e
 		}
 	}
 	return nil
+}
+
+// time is the requested expiry, zero for never. "" and Go's zero time
+// (0001-01-01T00:00:00Z) mean never, like null: Phrase's Go SDK, and the
+// CLI built on it, send the zero time whenever the caller sets no expiry
+// (its ExpiresAt is a time.Time, which omitempty never omits).
+func (e Expiry) time() (time.Time, error) {
+	if e.Never || e.Value == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, e.Value)
+	if err != nil {
+		return time.Time{}, &ValidationError{"expires_at", "is not a valid RFC 3339 date and time"}
+	}
+	// Strings shows whole seconds; keep what it shows. A zero instant
+	// with fractions or another offset is the zero time too.
+	return t.UTC().Truncate(time.Second), nil
 }
 
 // Create makes a token for u. The token is returned only here.

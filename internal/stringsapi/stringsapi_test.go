@@ -188,6 +188,53 @@ func TestUpdateAndDelete(t *testing.T) {
 	}
 }
 
+// TestExpiresAtNeverForms: absent, null, "" and Go's zero time all mean
+// "never expires" on create and on update (SPEC §3.3); Phrase's Go SDK
+// and CLI send the zero time whenever the caller sets no expiry. On
+// update, absent leaves the expiry as it is (a PATCH changes what it names).
+func TestExpiresAtNeverForms(t *testing.T) {
+	_, c := setup(t)
+	for _, tt := range []struct{ name, field string }{
+		{"null", `,"expires_at":null`},
+		{"empty string", `,"expires_at":""`},
+		{"Go zero time", `,"expires_at":"0001-01-01T00:00:00Z"`},
+		{"Go zero time with fractions", `,"expires_at":"0001-01-01T00:00:00.000Z"`},
+		{"zero instant at another offset", `,"expires_at":"0001-01-01T01:00:00+01:00"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c
+			c.t = t
+			if a := c.create(`{"note":"n"` + tt.field + `}`); a.ExpiresAt != nil {
+				t.Errorf("create: expires_at %q, want null", *a.ExpiresAt)
+			}
+			a := c.create(`{"note":"n","expires_at":"2027-01-01T00:00:00Z"}`)
+			resp, b := c.do("PATCH", "/v2/authorizations/"+a.ID, `{"note":"m"`+tt.field+`}`)
+			var u authz
+			if err := json.Unmarshal(b, &u); err != nil || resp.StatusCode != 200 || u.ExpiresAt != nil {
+				t.Errorf("update: %d %s, want 200 with expires_at null", resp.StatusCode, b)
+			}
+		})
+	}
+	t.Run("absent", func(t *testing.T) {
+		c := c
+		c.t = t
+		if a := c.create(`{"note":"n"}`); a.ExpiresAt != nil {
+			t.Errorf("create: expires_at %q, want null", *a.ExpiresAt)
+		}
+		a := c.create(`{"note":"n","expires_at":"2027-01-01T00:00:00Z"}`)
+		resp, b := c.do("PATCH", "/v2/authorizations/"+a.ID, `{"note":"m"}`)
+		var u authz
+		if err := json.Unmarshal(b, &u); err != nil || resp.StatusCode != 200 || u.ExpiresAt == nil || *u.ExpiresAt != "2027-01-01T00:00:00Z" {
+			t.Errorf("update without expires_at: %d %s, want the expiry kept", resp.StatusCode, b)
+		}
+	})
+	// One second after the zero time is a time in the past, not "never".
+	resp, b := c.do("POST", "/v2/authorizations", `{"note":"n","expires_at":"0001-01-01T00:00:01Z"}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "expires_at") {
+		t.Errorf("0001-01-01T00:00:01Z: %d %s, want 422 on expires_at", resp.StatusCode, b)
+	}
+}
+
 func TestPagination(t *testing.T) {
 	s, c := setup(t)
 	var ids []string
