@@ -47,8 +47,8 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/jwks.json", h.jwks)
 	mux.HandleFunc("GET /userinfo", h.userinfo)
 	mux.HandleFunc("POST /userinfo", h.userinfo)
-	mux.HandleFunc("GET /user", h.user)
-	mux.HandleFunc("GET /v2/user", h.user)
+	mux.HandleFunc("GET /user", h.prozUser)
+	mux.HandleFunc("GET /v2/user", h.stringsUser)
 }
 
 // writeError answers an OAuth error as RFC 6749 §5.2 JSON. Anything that
@@ -224,9 +224,21 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, authz.UserInfo(*p.User, p.Scopes))
 }
 
-// user serves GET /user and /v2/user: the current user in the ProZ and
-// Strings shapes together.
-func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
+// prozUser serves GET /user (ProZ): the email only with user.email (or
+// OIDC's email), the scopes by which ProZ grants it.
+func (h *Handler) prozUser(w http.ResponseWriter, r *http.Request) {
+	h.user(w, r, func(p authn.Principal) bool { return p.HasScope("user.email") || p.HasScope("email") })
+}
+
+// stringsUser serves GET /v2/user (Strings): Strings has no email scope,
+// so every credential accepted here sees the email (SPEC §4).
+func (h *Handler) stringsUser(w http.ResponseWriter, r *http.Request) {
+	h.user(w, r, func(authn.Principal) bool { return true })
+}
+
+// user answers the current user in the ProZ and Strings shapes together;
+// showEmail says whether the email is part of it.
+func (h *Handler) user(w http.ResponseWriter, r *http.Request, showEmail func(authn.Principal) bool) {
 	p, ok := h.principal(w, r)
 	if !ok {
 		return
@@ -239,7 +251,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 		"id":           u.ID, "username": u.UserName, "name": name,
 		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339),
 	}
-	if p.HasScope("user.email") || p.HasScope("email") {
+	if showEmail(p) {
 		out["email"] = u.Email
 	}
 	httpx.NoStore(w)

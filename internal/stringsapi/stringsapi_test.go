@@ -517,6 +517,37 @@ func TestPATAtResourceEndpoints(t *testing.T) {
 	}
 }
 
+// TestV2UserShowsEmail: Strings has no email scope, so GET /v2/user shows
+// the email to every personal access token in every form it is sent in,
+// while ProZ's GET /user keeps it behind user.email (SPEC §4).
+func TestV2UserShowsEmail(t *testing.T) {
+	s, c := setup(t)
+	tokens := map[string]string{
+		"read":      c.create(`{"note":"read","scopes":["read"]}`).Token,
+		"no scopes": c.create(`{"note":"none"}`).Token,
+		"write":     c.create(`{"note":"write","scopes":["write"]}`).Token,
+	}
+	for name, tok := range tokens {
+		for _, form := range []string{"token", "bearer", "basic"} {
+			t.Run(name+" as "+form, func(t *testing.T) {
+				resp, b := usePAT(t, s, "/v2/user", form, tok)
+				var u struct{ Username, Email string }
+				if err := json.Unmarshal(b, &u); err != nil || resp.StatusCode != 200 || u.Username != "lena" || u.Email != "lena@example.com" {
+					t.Errorf("/v2/user: %d %s, want lena with her email", resp.StatusCode, b)
+				}
+				resp, b = usePAT(t, s, "/user", form, tok)
+				if resp.StatusCode != 200 || strings.Contains(string(b), "lena@example.com") || strings.Contains(string(b), `"email"`) {
+					t.Errorf("/user: %d %s, want no email without user.email", resp.StatusCode, b)
+				}
+			})
+		}
+	}
+	withEmail := c.create(`{"note":"email","scopes":["user.email"]}`).Token
+	if _, b := usePAT(t, s, "/user", "token", withEmail); !strings.Contains(string(b), `"email":"lena@example.com"`) {
+		t.Errorf("/user with user.email: %s, want the email", b)
+	}
+}
+
 // TestT40_DeletedPATFailsAtOnce: deleting a token ends it on the next request.
 func TestT40_DeletedPATFailsAtOnce(t *testing.T) {
 	s, c := setup(t)
