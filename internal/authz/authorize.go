@@ -118,6 +118,15 @@ func (s *Service) ParseAuthRequest(ctx context.Context, p url.Values) (*AuthRequ
 	default:
 		return nil, redirect(oauth.ErrInvalidRequest("unsupported response_mode"))
 	}
+	// Request objects are not supported (discovery says so): answering
+	// without the parameters they may carry would silently ignore them
+	// (OIDC Core §6).
+	if p.Has("request") {
+		return nil, redirect(oauth.ErrRequestNotSupported("the request parameter is not supported"))
+	}
+	if p.Has("request_uri") {
+		return nil, redirect(oauth.ErrRequestURINotSupported("the request_uri parameter is not supported"))
+	}
 	if len(rt) == 0 {
 		return nil, redirect(oauth.ErrInvalidRequest("response_type is required"))
 	}

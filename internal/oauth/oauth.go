@@ -58,6 +58,8 @@ var (
 	ErrInvalidToken            = newErr("invalid_token", http.StatusUnauthorized)
 	ErrInsufficientScope       = newErr("insufficient_scope", http.StatusForbidden)
 	ErrUnsupportedTokenType    = newErr("unsupported_token_type", http.StatusBadRequest)
+	ErrRequestNotSupported     = newErr("request_not_supported", http.StatusBadRequest)     // OIDC Core §3.1.2.6
+	ErrRequestURINotSupported  = newErr("request_uri_not_supported", http.StatusBadRequest) // OIDC Core §3.1.2.6
 )
 
 // AsError returns err as an *Error, or nil.
