@@ -149,6 +149,13 @@ func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 	return decide(l.p, tat, now, ok), nil
 }
 
+// Refund implements Limiter. A refunded token goes back to the shared
+// bucket, even if it came from a lease (leasing policies are request
+// ceilings that nothing refunds).
+func (l *dbLimiter) Refund(ctx context.Context, key string) error {
+	return l.d.Store.RefundRateLimit(ctx, fullKey(l.p, key), l.p.Interval)
+}
+
 // fromLease spends a token of key's lease if it holds one that is still
 // good: its remaining tokens could not yet have come back to the bucket.
 // Otherwise it reports whether key is busy: its previous trip to the

@@ -61,6 +61,23 @@ func (f *Failures) Hit(_ context.Context, key string) (Decision, error) {
 	return decide(f.p, tat, now, ok), nil
 }
 
+// Refund implements Limiter.
+func (f *Failures) Refund(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key = normKey(key)
+	tat, ok := f.buckets[key]
+	if !ok {
+		return nil // full (or swept, which is the same)
+	}
+	if tat = tat.Add(-f.p.Interval); tat.After(f.now()) {
+		f.buckets[key] = tat
+	} else {
+		delete(f.buckets, key)
+	}
+	return nil
+}
+
 func (f *Failures) take(key string) (tat, now time.Time, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

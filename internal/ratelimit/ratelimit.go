@@ -1,9 +1,12 @@
 // Package ratelimit holds tolk's abuse limits: token buckets per key (a
 // user name, a client address, a client id). Each Limiter has a Policy, a
 // capacity of Burst tokens refilled at one per Interval. Failure limits
-// spend a token per failure (Fail) and refuse while the bucket is empty
-// (Check), so a user who signs in correctly is never slowed; request
-// limits spend a token per request (Hit).
+// in front of a guessable credential reserve a token before the
+// credential is checked and give it back when it was right (Reservation),
+// so that concurrent guesses can never be more than the tokens left and a
+// user who signs in correctly is never slowed; failure limits behind an
+// unguessable one spend a token per failure (Fail) and refuse while the
+// bucket is empty (Check); request limits spend a token per request (Hit).
 //
 // Three backends share one algorithm (GCRA: a bucket is the instant at
 // which it will be full again) and one conformance suite: Memory (in
@@ -54,9 +57,68 @@ type Limiter interface {
 	// Fail records one failure of key: it spends a token if there is one.
 	Fail(ctx context.Context, key string) error
 	// Hit spends a token of key if there is one (OK) and refuses
-	// otherwise: plain request counting.
+	// otherwise: plain request counting, and the take of a Reservation.
 	Hit(ctx context.Context, key string) (Decision, error)
+	// Refund gives back one token that Hit spent, in one atomic step,
+	// never filling the bucket beyond its burst: the attempt it was
+	// reserved for turned out not to be a failure.
+	Refund(ctx context.Context, key string) error
 }
+
+// Reservation holds tokens taken from failure buckets before a guessable
+// credential (a password, a second-factor code) is checked. Checking the
+// bucket first and spending after the check failed let every attempt in
+// flight pass while one token was left; a backend's take is atomic, so
+// with the token taken first at most the burst of attempts is ever
+// evaluated, on every instance together. A failed attempt keeps its
+// tokens (they are its failure); any other outcome gives them back
+// (Release). The zero value holds nothing; it is not safe for concurrent
+// use.
+type Reservation struct {
+	held []held
+}
+
+type held struct {
+	l   Limiter
+	key string
+}
+
+// Take takes one token of key in l and holds it. When the bucket is
+// empty nothing is taken and the Decision says so (OK false, with
+// RetryAfter); the caller then usually releases what it holds and
+// refuses the attempt. Taking a key already held takes nothing more.
+func (r *Reservation) Take(ctx context.Context, l Limiter, key string) (Decision, error) {
+	for _, h := range r.held {
+		if h.l == l && h.key == key {
+			return Decision{OK: true}, nil
+		}
+	}
+	d, err := l.Hit(ctx, key)
+	if err == nil && d.OK {
+		r.held = append(r.held, held{l, key})
+	}
+	return d, err
+}
+
+// Release gives back every token held. It runs even when ctx is done (a
+// client that hangs up after a right password must not cost its user a
+// token); an error of the backend only loses the token, which makes the
+// limit stricter, so Release reports the first error for logging and
+// gives back the rest.
+func (r *Reservation) Release(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	var first error
+	for _, h := range r.held {
+		if err := h.l.Refund(ctx, h.key); err != nil && first == nil {
+			first = err
+		}
+	}
+	r.held = nil
+	return first
+}
+
+// Keep forgets the tokens held: the attempt failed, and they stay spent.
+func (r *Reservation) Keep() { r.held = nil }
 
 // Backend makes the limiters of each policy.
 type Backend interface {

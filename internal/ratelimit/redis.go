@@ -74,6 +74,22 @@ redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.max(1, math.ceil
 return {1, string.format('%d', nxt)}
 `)
 
+// refundScript gives one take back atomically. KEYS[1] is the bucket;
+// ARGV: now and cost in microseconds. A bucket without a key is full
+// already; one that the refund fills is deleted.
+var refundScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local now = tonumber(ARGV[1])
+local nxt = tonumber(v) - tonumber(ARGV[2])
+if nxt <= now then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.max(1, math.ceil((nxt - now) / 1000)))
+return 1
+`)
+
 type redisLimiter struct {
 	r *Redis
 	p Policy
@@ -119,6 +135,14 @@ func (l *redisLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 		return Decision{}, fmt.Errorf("ratelimit: redis: %w", err)
 	}
 	return decide(l.p, fromMicros(tat), now, taken == 1), nil
+}
+
+func (l *redisLimiter) Refund(ctx context.Context, key string) error {
+	err := refundScript.Run(ctx, l.r.Client, []string{l.key(key)}, l.r.now().UnixMicro(), l.p.Interval.Microseconds()).Err()
+	if err != nil {
+		return fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	return nil
 }
 
 func fromMicros(v int64) time.Time {

@@ -87,7 +87,7 @@ var backends = map[string]factory{
 		return func(now func() time.Time) Backend { return &DB{Store: st, Now: now} }
 	},
 	"Postgres": func(t *testing.T) func(now func() time.Time) Backend {
-		dsn := pgtest.NewDatabase(t)
+		dsn := pgtest.NewMigrated(t)
 		return func(now func() time.Time) Backend { return &DB{Store: openStore(t, dsn), Now: now} }
 	},
 	"Redis": func(t *testing.T) func(now func() time.Time) Backend {
@@ -161,6 +161,22 @@ func runSuite(t *testing.T, f factory) {
 			{do: "advance", advance: time.Minute - time.Millisecond},
 			{do: "check", key: "ana", wantOK: false, wait: time.Second},
 		}},
+		{"refund gives one token back", []op{
+			{do: "hit", key: "ana", wantOK: true, wantRem: 2}, {do: "hit", key: "ana", wantOK: true, wantRem: 1},
+			{do: "hit", key: "ana", wantOK: true, wantRem: 0}, {do: "hit", key: "ana", wantOK: false, wait: time.Minute},
+			{do: "refund", key: "ana"},
+			{do: "check", key: "ana", wantOK: true, wantRem: 1},
+			{do: "hit", key: "ana", wantOK: true, wantRem: 0}, {do: "hit", key: "ana", wantOK: false, wait: time.Minute},
+		}},
+		{"refund never fills beyond the burst", []op{
+			{do: "refund", key: "ana"}, {do: "check", key: "ana", wantOK: true, wantRem: 3},
+			{do: "hit", key: "ana", wantOK: true, wantRem: 2},
+			{do: "advance", advance: 30 * time.Second},
+			{do: "refund", key: "ana"}, {do: "refund", key: "ana"},
+			{do: "check", key: "ana", wantOK: true, wantRem: 3},
+			{do: "hit", key: "ana", wantOK: true, wantRem: 2}, {do: "hit", key: "ana", wantOK: true, wantRem: 1},
+			{do: "hit", key: "ana", wantOK: true, wantRem: 0}, {do: "hit", key: "ana", wantOK: false, wait: time.Minute},
+		}},
 		{"huge and binary keys are bounded and distinct", []op{
 			{do: "fail", key: strings.Repeat("x", 1<<20)}, {do: "fail", key: strings.Repeat("x", 1<<20)},
 			{do: "fail", key: strings.Repeat("x", 1<<20)},
@@ -183,6 +199,11 @@ func runSuite(t *testing.T, f factory) {
 				case "fail":
 					if err := l.Fail(ctx, o.key); err != nil {
 						t.Fatalf("op %d: Fail: %v", i, err)
+					}
+					continue
+				case "refund":
+					if err := l.Refund(ctx, o.key); err != nil {
+						t.Fatalf("op %d: Refund: %v", i, err)
 					}
 					continue
 				case "check":
@@ -246,6 +267,78 @@ func runSuite(t *testing.T, f factory) {
 		}
 		if ok.Load() != 7 {
 			t.Fatalf("%d of %d concurrent hits allowed, want exactly 7", ok.Load(), n)
+		}
+	})
+	t.Run("concurrent reservations evaluate at most the burst", func(t *testing.T) {
+		// Two instances (for Memory, one process), a user's and an
+		// address's bucket, attempts behind a barrier: an attempt is
+		// evaluated only with both tokens held; every third is right and
+		// gives its tokens back. No more wrong attempts are evaluated
+		// than the user's burst, and the right ones cost nothing.
+		clk := &clock{t: time.Unix(1_800_000_000, 0)}
+		mk := f(t)
+		user := Policy{Name: "u", Burst: 5, Interval: time.Hour}
+		addr := Policy{Name: "a", Burst: 50, Interval: time.Hour}
+		type inst struct{ user, addr Limiter }
+		insts := []inst{}
+		for range 2 {
+			b := mk(clk.now)
+			insts = append(insts, inst{b.Limiter(user), b.Limiter(addr)})
+		}
+		const n = 40
+		var wrong, right, refused atomic.Int32
+		var firstErr atomic.Value
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				in := insts[i%2]
+				<-start
+				var res Reservation
+				for _, k := range []struct {
+					l   Limiter
+					key string
+				}{{in.addr, "10.0.0.1"}, {in.user, "ana"}} {
+					d, err := res.Take(ctx, k.l, k.key)
+					if err != nil {
+						firstErr.Store(err)
+					}
+					if err != nil || !d.OK {
+						if err := res.Release(ctx); err != nil {
+							firstErr.Store(err)
+						}
+						refused.Add(1)
+						return
+					}
+				}
+				if i%3 == 0 {
+					right.Add(1)
+					if err := res.Release(ctx); err != nil {
+						firstErr.Store(err)
+					}
+					return
+				}
+				wrong.Add(1)
+				res.Keep()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if err := firstErr.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if wrong.Load() > int32(user.Burst) || wrong.Load() == 0 {
+			t.Fatalf("%d wrong attempts evaluated with a burst of %d (%d right, %d refused)", wrong.Load(), user.Burst, right.Load(), refused.Load())
+		}
+		// What the right attempts held came back: the buckets hold
+		// exactly what the wrong ones left.
+		for i, in := range insts {
+			if d, err := in.user.Check(ctx, "ana"); err != nil || d.Remaining != user.Burst-int(wrong.Load()) {
+				t.Fatalf("instance %d: user bucket %+v %v after %d wrong attempts", i+1, d, err, wrong.Load())
+			}
+			if d, err := in.addr.Check(ctx, "10.0.0.1"); err != nil || d.Remaining != addr.Burst-int(wrong.Load()) {
+				t.Fatalf("instance %d: address bucket %+v %v after %d wrong attempts", i+1, d, err, wrong.Load())
+			}
 		}
 	})
 	t.Run("two instances count together", func(t *testing.T) {

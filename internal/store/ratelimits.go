@@ -19,6 +19,10 @@ type RateLimits interface {
 	// the bucket is full). Of concurrent calls on one bucket, exactly as
 	// many succeed as the bucket holds tokens.
 	TakeRateLimit(ctx context.Context, key string, cost, capacity time.Duration, now time.Time) (taken bool, tat time.Time, err error)
+	// RefundRateLimit gives back cost tokens that TakeRateLimit spent, in
+	// one atomic statement: the bucket's instant moves back by cost (an
+	// instant in the past is a full bucket). No row: nothing to give back.
+	RefundRateLimit(ctx context.Context, key string, cost time.Duration) error
 	// GetRateLimit returns the bucket's instant; the zero time when there
 	// is no row (a full bucket).
 	GetRateLimit(ctx context.Context, key string) (time.Time, error)

@@ -37,6 +37,17 @@ func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity ti
 	return true, tat.UTC(), nil
 }
 
+// RefundRateLimit implements store.RateLimits, committed asynchronously
+// like the take it gives back (a crash can only lose the refund, which
+// makes the limit stricter).
+func (s *Store) RefundRateLimit(ctx context.Context, key string, cost time.Duration) error {
+	_, err := s.issue.Exec(ctx, `UPDATE rate_limits SET tat = tat - $2::interval WHERE key = $1`, key, cost)
+	if err != nil {
+		return wrap("refund rate limit", err)
+	}
+	return nil
+}
+
 // GetRateLimit implements store.RateLimits.
 func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
 	var tat time.Time

@@ -30,6 +30,12 @@ func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity ti
 	return affected == 1, tat, err
 }
 
+// RefundRateLimit implements store.RateLimits.
+func (s *Store) RefundRateLimit(ctx context.Context, key string, cost time.Duration) error {
+	_, err := s.wx.ExecContext(ctx, `UPDATE rate_limits SET tat = tat - ? WHERE key = ?`, cost.Microseconds(), key)
+	return wrap("refund rate limit", err)
+}
+
 // GetRateLimit implements store.RateLimits.
 func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
 	var tat int64

@@ -77,6 +77,34 @@ func runRateLimits(t *testing.T, open Opener) {
 			t.Fatalf("unknown key: %v %v, want zero time", tat, err)
 		}
 	})
+	parallel(t, "RateLimit/refund gives a take back", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		const capacity = 3 * time.Second
+		// No row: nothing to give back, and no row is made.
+		if err := s.RefundRateLimit(ctx, "r", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if tat, err := s.GetRateLimit(ctx, "r"); !tat.IsZero() || err != nil {
+			t.Fatalf("refund of a full bucket: %v %v, want no row", tat, err)
+		}
+		for range 3 {
+			if taken, _, err := s.TakeRateLimit(ctx, "r", time.Second, capacity, base()); !taken || err != nil {
+				t.Fatalf("take: %v %v", taken, err)
+			}
+		}
+		if err := s.RefundRateLimit(ctx, "r", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if tat, _ := s.GetRateLimit(ctx, "r"); !tat.Equal(base().Add(2 * time.Second)) {
+			t.Fatalf("after the refund: tat = %v, want base+2s", tat)
+		}
+		taken, _, err := s.TakeRateLimit(ctx, "r", time.Second, capacity, base())
+		if !taken || err != nil {
+			t.Fatalf("take after the refund: %v %v, want taken", taken, err)
+		}
+		if taken, _, _ := s.TakeRateLimit(ctx, "r", time.Second, capacity, base()); taken {
+			t.Fatal("a refund gave back more than one token")
+		}
+	})
 	parallel(t, "RateLimit/sweep full buckets", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		for i := range 3 {
 			if _, _, err := s.TakeRateLimit(ctx, fmt.Sprint("k", i), time.Duration(i+1)*time.Minute, time.Hour, base()); err != nil {
