@@ -17,7 +17,7 @@ const (
 	HeaderUser      = "X-Auth-User"
 	HeaderOrg       = "X-Auth-Org"
 	HeaderClient    = "X-Auth-Client"
-	HeaderScopes    = "X-Auth-Scopes"    // absent: the user's whole access
+	HeaderScopes    = "X-Auth-Scopes"    // absent: the user's whole access (ApiToken, API key only)
 	HeaderMethod    = "X-Auth-Method"    // apitoken, bearer, jwt, pat, apikey
 	HeaderAudiences = "X-Auth-Audiences" // absent: every application
 	HeaderExpires   = "X-Auth-Expires"   // Unix seconds; absent: does not expire
@@ -82,11 +82,15 @@ func PrincipalFromHeaders(h http.Header) Principal {
 	if p.UserName != "" {
 		p.UserUID = p.Subject
 	}
-	if v, ok := h[HeaderScopes]; ok && len(v) > 0 {
+	v, present := h[HeaderScopes]
+	if present && len(v) > 0 {
 		p.Scopes = strings.Fields(v[0])
-		if p.Scopes == nil {
-			p.Scopes = []string{}
-		}
+	}
+	// An absent X-Auth-Scopes means the user's whole access only for the
+	// methods that carry it (Method.WholeAccess): a proxy may drop the
+	// empty header of a token granted no scope, which still carries none.
+	if p.Scopes == nil && (present || !p.Method.WholeAccess()) {
+		p.Scopes = []string{}
 	}
 	if v, ok := h[HeaderAudiences]; ok && len(v) > 0 {
 		p.Audiences = strings.Fields(v[0])
@@ -113,7 +117,9 @@ func SetHeaders(h http.Header, p Principal) {
 	set(HeaderOrg, p.OrgUID)
 	set(HeaderClient, p.ClientID)
 	h[HeaderMethod] = []string{string(p.Method)}
-	if p.Scopes != nil {
+	// Absent only for the user's whole access, which proxies and
+	// upstreams read from its absence.
+	if p.Scopes != nil || !p.Method.WholeAccess() {
 		h[HeaderScopes] = []string{strings.Join(p.Scopes, " ")}
 	}
 	if p.Audiences != nil {

@@ -223,6 +223,10 @@ func (v *Verifier) verifyJWT(ctx context.Context, tok string) (Principal, error)
 	if c.Subject != c.ClientID {
 		p.UserUID = c.Subject
 	}
+	// A JWT is an OAuth or Platform token: it carries exactly the scopes
+	// it names, so no scope claim is no scope (not nil, which would read
+	// as an ApiToken's whole access).
+	p.Scopes = []string{}
 	if c.Scope != nil && *c.Scope != "" {
 		p.Scopes = strings.Fields(*c.Scope)
 	}

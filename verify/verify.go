@@ -51,9 +51,11 @@
 //
 // Middleware(Require{Audience, Scopes}) authenticates, then checks that the
 // credential is meant for the audience (a credential that names no
-// audiences is meant for all) and carries every scope (a credential without
-// scopes, such as an ApiToken or an API key, carries its user's whole
-// access). The principal is put in the request context (FromContext).
+// audiences is meant for all) and carries every scope. Only an ApiToken and
+// an API key carry their user's whole access (they name no scopes); an
+// OAuth token, a Platform JWT and a personal access token carry exactly the
+// scopes they name — a JWT without a scope claim carries none. The
+// principal is put in the request context (FromContext).
 // Failures are answered per RFC 6750 §3: 401 with
 // `WWW-Authenticate: Bearer realm="…"` when there is no credential; 401 with
 // error="invalid_token" for a bad, expired or revoked credential and for a
@@ -101,7 +103,7 @@ type Principal struct {
 	Name      string   // display name, empty when unknown
 	OrgUID    string   // organization uid
 	ClientID  string   // OAuth client, if any
-	Scopes    []string // nil: the credential carries its user's whole access
+	Scopes    []string // nil: the user's whole access for an ApiToken or API key (Method.WholeAccess), none for any other
 	Audiences []string // applications the credential is for; nil: every one
 	Method    Method
 	ExpiresAt time.Time // zero: does not expire (or unknown)
@@ -110,9 +112,21 @@ type Principal struct {
 	Extra any
 }
 
+// WholeAccess reports whether a credential of method m carries its user's
+// whole access when it names no scopes: a TMS ApiToken and a ProZ API key
+// do; OAuth and Platform tokens (bearer, jwt) and personal access tokens
+// mean exactly the scopes they name, and so does a credential whose method
+// is unknown.
+func (m Method) WholeAccess() bool {
+	return m == MethodAPIToken || m == MethodAPIKey
+}
+
 // HasScope reports whether the principal may act with scope s.
 func (p Principal) HasScope(s string) bool {
-	return p.Scopes == nil || slices.Contains(p.Scopes, s)
+	if p.Scopes == nil {
+		return p.Method.WholeAccess()
+	}
+	return slices.Contains(p.Scopes, s)
 }
 
 // ForAudience reports whether the credential is meant for application aud.

@@ -35,7 +35,7 @@ type Principal struct {
 	User      *store.User // nil for a client_credentials token
 	OrgUID    string
 	ClientID  string   // OAuth client, if any
-	Scopes    []string // nil: the credential carries all of its user's access
+	Scopes    []string // nil: all of its user's access for an ApiToken or API key (WholeAccess), none for any other
 	Audiences []string // applications the credential is for; nil: every one
 	Method    Method
 	ExpiresAt time.Time // zero: does not expire
@@ -49,10 +49,20 @@ func (p Principal) Subject() string {
 	return p.ClientID
 }
 
-// HasScope reports whether the principal may act with scope s: credentials
-// without scopes (ApiToken, API key) carry their user's whole access.
+// WholeAccess reports whether a credential of method m carries its user's
+// whole access when it names no scopes: an ApiToken and an API key do by
+// design; OAuth and Platform tokens and PATs mean exactly the scopes they
+// name (verify.Method.WholeAccess is the same rule).
+func (m Method) WholeAccess() bool {
+	return m == MethodAPIToken || m == MethodAPIKey
+}
+
+// HasScope reports whether the principal may act with scope s.
 func (p Principal) HasScope(s string) bool {
-	return p.Scopes == nil || slices.Contains(p.Scopes, s)
+	if p.Scopes == nil {
+		return p.Method.WholeAccess()
+	}
+	return slices.Contains(p.Scopes, s)
 }
 
 // ForAudience reports whether the credential is meant for application aud.
