@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,7 +61,7 @@ type Service struct {
 	Hasher      *password.Hasher
 	Gen         secret.Generator
 	Now         func() time.Time
-	UserLimit   ratelimit.Limiter // failed logins per user name
+	UserLimit   ratelimit.Limiter // failed logins per account (or name that names nobody)
 	AddrLimit   ratelimit.Limiter // failed logins per client address
 	APITokenTTL time.Duration
 	SessionTTL  time.Duration
@@ -72,6 +73,9 @@ type Service struct {
 	// Audit, if set, records sign-ins, sign-outs and user administration
 	// (audit.go).
 	Audit *audit.Recorder
+
+	nameKeyOnce sync.Once
+	nameKey     []byte // keys nameFingerprint
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -218,52 +222,81 @@ func (s *Service) Bootstrap(ctx context.Context, pw string) (created bool, usedP
 	return true, pw, nil
 }
 
-// Authenticate checks a user name and password under the failure limits.
-// The same error and the same work answer an unknown user, an inactive one
-// and a wrong password. dialect names the caller for metrics.
+// Authenticate checks a user name (or email) and password under the
+// failure limits (limits.go). The same error and the same work answer an
+// unknown user, an inactive one and a wrong password. dialect names the
+// caller for metrics.
 func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr string) (store.User, error) {
-	userKey := userLimitKey(userName)
-	addrKey := "a:" + addr
-	if err := s.checkLogin(ctx, dialect, userKey, addrKey); err != nil {
+	var res ratelimit.Reservation
+	// The address first: a flood from one address is refused before it
+	// costs a lookup of the user.
+	if err := s.take(ctx, dialect, &res, s.AddrLimit, addrLimitKey(addr)); err != nil {
 		return store.User{}, err
 	}
-	fail := func() (store.User, error) {
-		if err := s.failLogin(ctx, userKey, addrKey); err != nil {
-			return store.User{}, err
-		}
-		s.outcome(dialect, "failure")
-		return store.User{}, ErrInvalidCredentials
+	u, err := s.lookupUser(ctx, userName)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		_ = res.Release(ctx)
+		return store.User{}, err
 	}
+	key := userLimitKey(userName)
+	if found {
+		key = accountKey(u.UID)
+	}
+	if err := s.take(ctx, dialect, &res, s.UserLimit, key); err != nil {
+		return store.User{}, err
+	}
+	u, err = s.checkPassword(ctx, u, found, pw)
+	settle(ctx, &res, err)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		s.outcome(dialect, "failure")
+		return store.User{}, err
+	case err != nil:
+		return store.User{}, err
+	}
+	s.outcome(dialect, "success")
+	return u, nil
+}
+
+// lookupUser resolves a name as typed at sign-in: a user name (in any
+// case), or else, with an "@", an email (Strings' Basic auth takes
+// "username or email"). store.ErrNotFound when it names nobody.
+func (s *Service) lookupUser(ctx context.Context, name string) (store.User, error) {
+	if !possibleUserName(name) {
+		return store.User{}, store.ErrNotFound
+	}
+	u, err := s.Store.GetUserByUserName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) && strings.Contains(name, "@") {
+		u, err = s.Store.GetUserByEmail(ctx, name)
+	}
+	return u, err
+}
+
+// checkPassword checks pw against u (found: u is a user; otherwise a
+// dummy hash is verified, so that an unknown user costs the same work).
+// ErrInvalidCredentials for a wrong password, an unknown or inactive
+// user alike.
+func (s *Service) checkPassword(ctx context.Context, u store.User, found bool, pw string) (store.User, error) {
 	if len(pw) > MaxPasswordLen {
 		_ = s.Hasher.VerifyDummy(ctx, "")
-		return fail()
+		return store.User{}, ErrInvalidCredentials
 	}
-	u, err := store.User{}, store.ErrNotFound
-	if possibleUserName(userName) {
-		u, err = s.Store.GetUserByUserName(ctx, userName)
-		if errors.Is(err, store.ErrNotFound) && strings.Contains(userName, "@") {
-			// Strings' Basic auth takes "username or email".
-			u, err = s.Store.GetUserByEmail(ctx, userName)
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	if !found {
 		if err := s.Hasher.VerifyDummy(ctx, pw); err != nil && !errors.Is(err, password.ErrMismatch) {
 			return store.User{}, err
 		}
-		return fail()
-	}
-	if err != nil {
-		return store.User{}, err
+		return store.User{}, ErrInvalidCredentials
 	}
 	rehash, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
 	if errors.Is(err, password.ErrMismatch) || errors.Is(err, password.ErrMalformed) {
-		return fail()
+		return store.User{}, ErrInvalidCredentials
 	}
 	if err != nil {
 		return store.User{}, err
 	}
 	if !u.Active {
-		return fail()
+		return store.User{}, ErrInvalidCredentials
 	}
 	if rehash {
 		// Upgrade to the current parameters while we hold the password;
@@ -274,7 +307,6 @@ func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr 
 			}
 		}
 	}
-	s.outcome(dialect, "success")
 	return u, nil
 }
 

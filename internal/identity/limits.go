@@ -2,64 +2,80 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tolk-project/tolk/internal/ratelimit"
+	"github.com/tolk-project/tolk/internal/secret"
 )
 
-// checkLimits refuses the attempt with *ThrottledError when any of keys'
-// buckets in l is empty. A failing limiter backend refuses too (fail
-// closed): an outage must not open the door to unlimited guessing.
-func checkLimits(ctx context.Context, l ratelimit.Limiter, keys ...string) error {
-	for _, k := range keys {
-		d, err := l.Check(ctx, k)
-		if err != nil {
-			return fmt.Errorf("identity: rate limit: %w", err)
-		}
-		if !d.OK {
-			return &ThrottledError{RetryAfter: d.RetryAfter, Limit: d.Limit}
-		}
+// Failure limits of passwords and second-factor codes (docs/limits.md).
+// Every guess takes its tokens before it is checked
+// (ratelimit.Reservation): the address's bucket in AddrLimit, then the
+// user's in UserLimit. A wrong guess keeps them; anything else gives them
+// back. So concurrent guesses, at one instance or many, are never more
+// than the tokens left.
+//
+// The user's bucket is the account's whenever the name resolves to one
+// (accountKey): its user name in any case and its email share one budget.
+// A name that resolves to nobody is charged under the name as typed,
+// case-folded (userLimitKey), so an unknown name is throttled exactly
+// like a known one and throttling tells nothing about who exists.
+
+// accountKey is the user failure limit's key of the account uid.
+func accountKey(uid string) string { return "id:" + uid }
+
+// userLimitKey is the user failure limit's key of a name that resolves to
+// no account.
+func userLimitKey(userName string) string {
+	k := strings.ToLower(userName)
+	if len(k) > 64 {
+		// Bound the memory a limiter key takes: a login body may carry a
+		// user name of up to a mebibyte.
+		k = "#" + secret.Hash(k)
 	}
-	return nil
+	return "u:" + k
 }
 
-// failLimits records one failure for each key. Errors of the backend are
-// returned; the caller still answers the failure.
-func failLimits(ctx context.Context, l ratelimit.Limiter, keys ...string) error {
-	for _, k := range keys {
-		if err := l.Fail(ctx, k); err != nil {
-			return fmt.Errorf("identity: rate limit: %w", err)
-		}
-	}
-	return nil
-}
+// addrLimitKey is the address failure limit's key of a client address.
+func addrLimitKey(addr string) string { return "a:" + addr }
 
-// checkLogin applies the login limits: the user keys (userKey, if not
-// empty, and more) in UserLimit, addrKey in AddrLimit. A refusal is
-// counted as "throttled".
-func (s *Service) checkLogin(ctx context.Context, dialect, userKey, addrKey string, more ...string) error {
-	keys := more
-	if userKey != "" {
-		keys = append([]string{userKey}, more...)
+// take takes a token of key in l for the attempt res holds. When the
+// bucket is empty or the backend fails, it gives back everything res
+// holds and refuses: *ThrottledError (counted as "throttled" for dialect,
+// if not empty), or the backend's error (fail closed: an outage must not
+// open the door to unlimited guessing).
+func (s *Service) take(ctx context.Context, dialect string, res *ratelimit.Reservation, l ratelimit.Limiter, key string) error {
+	d, err := res.Take(ctx, l, key)
+	if err == nil && d.OK {
+		return nil
 	}
-	err := checkLimits(ctx, s.UserLimit, keys...)
-	if err == nil {
-		err = checkLimits(ctx, s.AddrLimit, addrKey)
+	_ = res.Release(ctx) // a lost refund only makes the limit stricter
+	if err != nil {
+		return fmt.Errorf("identity: rate limit: %w", err)
 	}
-	if _, ok := err.(*ThrottledError); ok {
+	if dialect != "" {
 		s.outcome(dialect, "throttled")
 	}
-	return err
+	return &ThrottledError{RetryAfter: d.RetryAfter, Limit: d.Limit}
 }
 
-// failLogin records a failed login for the user keys and the address.
-func (s *Service) failLogin(ctx context.Context, userKey, addrKey string, more ...string) error {
-	keys := more
-	if userKey != "" {
-		keys = append([]string{userKey}, more...)
-	}
-	if err := failLimits(ctx, s.UserLimit, keys...); err != nil {
+// reserveAccount takes the tokens of a guess at a known account's
+// password or code: the address's, then the account's.
+func (s *Service) reserveAccount(ctx context.Context, dialect string, res *ratelimit.Reservation, uid, addr string) error {
+	if err := s.take(ctx, dialect, res, s.AddrLimit, addrLimitKey(addr)); err != nil {
 		return err
 	}
-	return failLimits(ctx, s.AddrLimit, addrKey)
+	return s.take(ctx, dialect, res, s.UserLimit, accountKey(uid))
+}
+
+// settle ends a guess: a failure (err is ErrInvalidCredentials) keeps
+// its tokens, any other outcome gives them back.
+func settle(ctx context.Context, res *ratelimit.Reservation, err error) {
+	if errors.Is(err, ErrInvalidCredentials) {
+		res.Keep()
+		return
+	}
+	_ = res.Release(ctx) // a lost refund only makes the limit stricter
 }

@@ -3,10 +3,9 @@ package identity
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/ratelimit"
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/twofactor"
@@ -27,17 +26,6 @@ const PendingLoginTTL = 5 * time.Minute
 // (~256 bits of [A-Za-z0-9]).
 const pendingCookieLen = 43
 
-// userLimitKey is the user failure limit's key of a canonical user name.
-func userLimitKey(userName string) string {
-	k := strings.ToLower(userName)
-	if len(k) > 64 {
-		// Bound the memory a limiter key takes: a login body may carry a
-		// user name of up to a mebibyte.
-		k = "#" + secret.Hash(k)
-	}
-	return "u:" + k
-}
-
 // authenticateOTP is AuthenticateOTP that also returns the user with
 // ErrOTPRequired (the password was right), for BeginLogin.
 func (s *Service) authenticateOTP(ctx context.Context, dialect, userName, pw, code, addr string) (store.User, error) {
@@ -45,16 +33,16 @@ func (s *Service) authenticateOTP(ctx context.Context, dialect, userName, pw, co
 	if err != nil {
 		return store.User{}, err
 	}
-	if err := s.secondFactor(ctx, dialect, u, code, addr, userLimitKey(userName)); err != nil {
+	if err := s.secondFactor(ctx, dialect, u, code, addr); err != nil {
 		return u, err
 	}
 	return u, nil
 }
 
-// secondFactor checks code for u if u has the second factor on. extraKey
-// is another user-limit key the attempt counts against (the name as the
-// client typed it, which may be the email).
-func (s *Service) secondFactor(ctx context.Context, dialect string, u store.User, code, addr, extraKey string) error {
+// secondFactor checks code for u if u has the second factor on, under
+// the failure limits of u's account and of addr: a code is a guess like
+// a password, and its tokens are taken before it is checked.
+func (s *Service) secondFactor(ctx context.Context, dialect string, u store.User, code, addr string) error {
 	if s.TwoFactor == nil {
 		return nil
 	}
@@ -65,22 +53,16 @@ func (s *Service) secondFactor(ctx context.Context, dialect string, u store.User
 	if code == "" {
 		return ErrOTPRequired
 	}
-	keys := []string{userLimitKey(u.UserName)}
-	if extraKey != keys[0] {
-		keys = append(keys, extraKey)
-	}
-	addrKey := "a:" + addr
-	if err := s.checkLogin(ctx, dialect, "", addrKey, keys...); err != nil {
+	var res ratelimit.Reservation
+	if err := s.reserveAccount(ctx, dialect, &res, u.UID, addr); err != nil {
 		return err
 	}
 	err = s.TwoFactor.Verify(ctx, u.UID, code)
 	if errors.Is(err, twofactor.ErrInvalidCode) {
-		if err := s.failLogin(ctx, "", addrKey, keys...); err != nil {
-			return err
-		}
+		err = ErrInvalidCredentials
 		s.outcome(dialect, "failure")
-		return ErrInvalidCredentials
 	}
+	settle(ctx, &res, err)
 	return err
 }
 
@@ -137,7 +119,7 @@ func (s *Service) finishLogin(ctx context.Context, dialect, ticket, code, addr s
 	if err != nil {
 		return store.User{}, err
 	}
-	if err := s.secondFactor(ctx, dialect, u, code, addr, userLimitKey(u.UserName)); err != nil {
+	if err := s.secondFactor(ctx, dialect, u, code, addr); err != nil {
 		return store.User{}, err
 	}
 	// Single use: of two concurrent finishes only one signs in.
@@ -159,36 +141,47 @@ func (s *Service) CancelLogin(ctx context.Context, ticket string) {
 	}
 }
 
+// confirmPassword checks pw against u's stored password for a change of
+// u's own account under the failure limits, like a sign-in: a stolen
+// session alone cannot change what protects the account. A wrong
+// password is ErrInvalidCredentials and counts toward the account's and
+// addr's limits; too many, ThrottledError.
+func (s *Service) confirmPassword(ctx context.Context, u store.User, pw, addr string) error {
+	var res ratelimit.Reservation
+	if err := s.reserveAccount(ctx, "", &res, u.UID, addr); err != nil {
+		return err
+	}
+	cur, err := s.Store.GetUser(ctx, u.UID)
+	if err == nil {
+		_, err = s.checkPassword(ctx, cur, true, pw)
+	}
+	settle(ctx, &res, err)
+	return err
+}
+
+// EnableTwoFactor confirms u's pending enrolment with a code from the
+// authenticator app (twofactor.Service.Enable) after checking u's
+// password (confirmPassword), and returns the recovery codes: a stolen
+// session alone cannot enrol the thief's authenticator and lock the owner
+// out (ASVS 7.5.1). A wrong password changes nothing.
+func (s *Service) EnableTwoFactor(ctx context.Context, u store.User, pw, code, addr string) ([]string, error) {
+	if s.TwoFactor == nil {
+		return nil, twofactor.ErrNotEnrolling
+	}
+	if err := s.confirmPassword(ctx, u, pw, addr); err != nil {
+		return nil, err
+	}
+	return s.TwoFactor.Enable(ctx, u, code)
+}
+
 // DisableTwoFactor turns u's second factor off after checking u's
-// password: a stolen session alone cannot remove the second factor. A
-// wrong password counts toward the user's failure limit and is
-// ErrInvalidCredentials; too many, ThrottledError.
-func (s *Service) DisableTwoFactor(ctx context.Context, u store.User, pw string) error {
+// password (confirmPassword): a stolen session alone cannot remove the
+// second factor.
+func (s *Service) DisableTwoFactor(ctx context.Context, u store.User, pw, addr string) error {
 	if s.TwoFactor == nil {
 		return twofactor.ErrNotEnabled
 	}
-	key := userLimitKey(u.UserName)
-	if err := checkLimits(ctx, s.UserLimit, key); err != nil {
-		return err
-	}
-	if len(pw) > MaxPasswordLen {
-		if err := failLimits(ctx, s.UserLimit, key); err != nil {
-			return err
-		}
-		return ErrInvalidCredentials
-	}
-	cur, err := s.Store.GetUser(ctx, u.UID)
-	if err != nil {
-		return err
-	}
-	_, err = s.Hasher.Verify(ctx, pw, cur.PasswordHash)
-	if errors.Is(err, password.ErrMismatch) || errors.Is(err, password.ErrMalformed) {
-		if err := failLimits(ctx, s.UserLimit, key); err != nil {
-			return err
-		}
-		return ErrInvalidCredentials
-	}
-	if err != nil {
+	if err := s.confirmPassword(ctx, u, pw, addr); err != nil {
 		return err
 	}
 	return s.TwoFactor.Disable(ctx, u.UID)

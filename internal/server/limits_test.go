@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,6 +356,63 @@ func TestT37_ValidCredentialsPassFailureLimits(t *testing.T) {
 			}
 			if resp := exchange(b, pt.Secret); resp.StatusCode != http.StatusOK {
 				t.Fatalf("valid subject token from a throttled address: %d, want 200", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestT37_ParallelGuessesEvaluateAtMostTheBurst: wrong passwords sent all
+// at once, over the TMS login and the Strings Basic auth (by user name and
+// by email: one account, one budget), spread over two instances that share
+// their limits, are checked at most as many times as the account's burst
+// (3): each takes its token before its password is checked. Counted in
+// argon2id runs, not in time. One instance on memory limits, two on
+// PostgreSQL and on Redis.
+func TestT37_ParallelGuessesEvaluateAtMostTheBurst(t *testing.T) {
+	for _, backend := range []string{"memory", "postgres", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			a, b := twoInstances(t, backend)
+			if backend == "memory" {
+				b = a // memory limits are per instance
+			}
+			a.CreateUser(t, "ana", store.RoleLinguist, "ana-password-1")
+			hashes := func() int64 {
+				if a == b {
+					return a.Tolk.Identity.Hasher.Runs()
+				}
+				return a.Tolk.Identity.Hasher.Runs() + b.Tolk.Identity.Hasher.Runs()
+			}
+			before := hashes()
+			const n = 30
+			var throttled atomic.Int32
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					s := []*tolktest.Server{a, b}[i%2]
+					<-start
+					var resp *http.Response
+					switch i % 3 {
+					case 0:
+						resp = tmsLogin(t, s, "ana", "wrong-password")
+					case 1:
+						resp = get2(t, s, "/v2/authorizations", "ana@example.com", "wrong-password")
+					default:
+						resp = get2(t, s, "/v2/authorizations", "ANA", "wrong-password")
+					}
+					switch resp.StatusCode {
+					case http.StatusTooManyRequests:
+						throttled.Add(1)
+					case http.StatusUnauthorized:
+					default:
+						t.Errorf("guess %d: %d", i, resp.StatusCode)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if got := hashes() - before; got != 3 || throttled.Load() != n-3 {
+				t.Fatalf("%d passwords checked and %d of %d guesses throttled, want 3 checked (the burst)", got, throttled.Load(), n)
 			}
 		})
 	}

@@ -14,7 +14,8 @@ import (
 
 // Two-factor authentication in the UI: the second sign-in step
 // (/login/two-factor) and Settings → Two-factor authentication
-// (/settings/two-factor: enrol, recovery codes, disable).
+// (/settings/two-factor: enrol, recovery codes, disable). Enabling and
+// disabling both ask for the password (identity.EnableTwoFactor).
 //
 // The second step keeps no password anywhere: /login checks the password
 // and, for a user with two-factor authentication, stores a pending sign-in
@@ -178,8 +179,16 @@ func (h *Handler) twoFactorEnable(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
 		return
 	}
-	codes, err := h.ID.TwoFactor.Enable(r.Context(), u, r.PostForm.Get("code"))
+	codes, err := h.ID.EnableTwoFactor(r.Context(), u, r.PostForm.Get("password"), r.PostForm.Get("code"), httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
 	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
+		return
 	case errors.Is(err, twofactor.ErrInvalidCode):
 		h.renderTwoFactor(w, r, http.StatusBadRequest, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.code_failed"})
 		return
@@ -205,7 +214,7 @@ func (h *Handler) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"))
+	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
 	var thr *identity.ThrottledError
 	switch {
 	case errors.As(err, &thr):

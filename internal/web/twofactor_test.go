@@ -64,6 +64,7 @@ func enrolThroughUI(t *testing.T, s *tolktest.Server, userName string) (string, 
 	}
 	form := oauthflow.HiddenFields(p.Body)
 	form.Set("code", totpCode(t, sec, s.Clock.Now()))
+	form.Set("password", tfPassword)
 	r := b.Post(t, "/settings/two-factor/enable", form)
 	if r.Status != http.StatusOK {
 		t.Fatalf("enable: %d %s", r.Status, r.Body)
@@ -393,6 +394,60 @@ func TestTOTP_DisableNeedsPassword(t *testing.T) {
 	}
 }
 
+// TestTOTP_EnableNeedsPassword: turning the second factor on asks for the
+// password too, so a stolen session alone cannot enrol the thief's
+// authenticator (ASVS 7.5.1). A wrong or missing password changes nothing
+// and counts toward the account's failure limit, which a right password
+// then also meets.
+func TestTOTP_EnableNeedsPassword(t *testing.T) {
+	const burst = 3
+	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.LoginUserBurst = burst }})
+	s.CreateUser(t, "eva", store.RoleLinguist, tfPassword)
+	b := oauthflow.New(t, s.URL)
+	b.Login(t, "eva", tfPassword)
+	p := b.Get(t, "/settings/two-factor")
+	sec := totpSecretRE.FindStringSubmatch(p.Body)[1]
+	csrf := oauthflow.HiddenFields(p.Body).Get("csrf_token")
+	on := func() bool {
+		resp, body := tmsLogin(t, s, "eva", tfPassword, nil)
+		return resp.StatusCode == http.StatusUnauthorized && body["errorCode"] == "AuthTwoFactorRequired"
+	}
+	code := func() string { return totpCode(t, sec, s.Clock.Now()) }
+	cases := []struct {
+		name   string
+		form   url.Values
+		status int
+	}{
+		{"no password", url.Values{"csrf_token": {csrf}, "code": {code()}}, http.StatusUnauthorized},
+		{"wrong password", url.Values{"csrf_token": {csrf}, "code": {code()}, "password": {"not the password"}}, http.StatusUnauthorized},
+		{"right password, wrong code", url.Values{"csrf_token": {csrf}, "code": {"000000x"}, "password": {tfPassword}}, http.StatusBadRequest},
+		{"third failure", url.Values{"csrf_token": {csrf}, "code": {code()}, "password": {"still not it"}}, http.StatusUnauthorized},
+		// The account's failure budget is spent (by sign-in and by
+		// confirmation alike): even the right password is refused.
+		{"throttled", url.Values{"csrf_token": {csrf}, "code": {code()}, "password": {tfPassword}}, http.StatusTooManyRequests},
+	}
+	for _, c := range cases {
+		r := b.Post(t, "/settings/two-factor/enable", c.form)
+		if r.Status != c.status {
+			t.Fatalf("%s: %d, want %d\n%s", c.name, r.Status, c.status, r.Body)
+		}
+		if on() {
+			t.Fatalf("%s: two-factor authentication was turned on", c.name)
+		}
+	}
+	if resp, _ := tmsLogin(t, s, "eva", tfPassword, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("TMS sign-in after three wrong confirmations: %d, want 429 (one budget per account)", resp.StatusCode)
+	}
+	s.Clock.Advance(time.Hour)
+	r := b.Post(t, "/settings/two-factor/enable", url.Values{"csrf_token": {csrf}, "code": {code()}, "password": {tfPassword}})
+	if r.Status != http.StatusOK || !recoveryRE.MatchString(r.Body) {
+		t.Fatalf("right password and code: %d\n%s", r.Status, r.Body)
+	}
+	if !on() {
+		t.Fatal("two-factor authentication is not on after a right password and code")
+	}
+}
+
 // TestT34_TOTPSecretSealed: the database file holds neither the base32
 // secret, nor its raw bytes, nor a recovery code.
 func TestT34_TOTPSecretSealed(t *testing.T) {
@@ -475,6 +530,8 @@ func TestTwoFactorPage_NoStoreAndLabels(t *testing.T) {
 	for _, want := range []string{
 		`<label for="code">Authentication code</label>`,
 		`<input id="code" name="code"`,
+		`<label for="password">Password</label>`,
+		`<input id="password" name="password" type="password" autocomplete="current-password" required`,
 		`>Enable</button>`,
 		`<img src="data:image/png;base64,`,
 		`alt="QR code that adds your account nora to an authenticator app"`,
@@ -494,6 +551,7 @@ func TestTwoFactorPage_NoStoreAndLabels(t *testing.T) {
 	// A wrong code does not enable, and a form without the CSRF token is refused.
 	form := oauthflow.HiddenFields(p.Body)
 	form.Set("code", "12345x")
+	form.Set("password", tfPassword)
 	if r := b.Post(t, "/settings/two-factor/enable", form); r.Status != http.StatusBadRequest {
 		t.Fatalf("wrong code: %d, want 400", r.Status)
 	}
