@@ -6,8 +6,9 @@
 //
 // Answers: exactly 200 to allow (Envoy treats any other 2xx as a denial;
 // nginx turns a 3xx into a 500), with X-Auth-Subject, X-Auth-User,
-// X-Auth-Org, X-Auth-Client, X-Auth-Scopes (absent for a credential that
-// carries its user's whole access, such as an ApiToken or an API key),
+// X-Auth-Org, X-Auth-Client, X-Auth-Scopes (absent only for the credentials
+// that carry their user's whole access, an ApiToken or an API key; empty
+// for an OAuth or Platform token that names no scope),
 // X-Auth-Method, X-Auth-Audiences and X-Auth-Expires (read back by
 // verify.PrincipalFromHeaders), Remote-User, Remote-Email, Remote-Name;
 // 401 with WWW-Authenticate (RFC 6750) for no, bad, expired or revoked

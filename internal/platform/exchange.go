@@ -35,7 +35,7 @@ type ExchangeRequest struct {
 type Exchanged struct {
 	JWT       string
 	ExpiresIn int64    // seconds
-	Scopes    []string // nil: the user's whole access
+	Scopes    []string // what the JWT names; never nil
 	Audiences []string
 }
 
@@ -89,18 +89,23 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if err != nil {
 		return Exchanged{}, err
 	}
-	var scopes []string
+	// An API token carries its user's whole access: the JWT names it as
+	// the whole scope catalog, since a JWT means exactly the scopes it
+	// names (an absent scope claim is none, in tolk and in the verify
+	// package alike). A requested scope narrows it.
+	scopes := slices.Clone(s.Config.Scopes)
 	if req.ScopePresent {
 		sc, ok := oauth.ParseScope(req.Scope)
 		if !ok {
 			return Exchanged{}, oauth.ErrInvalidScope("malformed scope")
 		}
-		// An API token carries its user's whole access, so any scope of
-		// the catalog narrows it; anything else would widen it.
+		// Any scope of the catalog narrows; anything else would widen.
 		if !oauth.Subset(sc, s.Config.Scopes) {
 			return Exchanged{}, oauth.ErrInvalidScope("a requested scope is unknown")
 		}
-		scopes = sc
+		if len(sc) > 0 { // an empty scope narrows nothing, as in client_credentials
+			scopes = sc
+		}
 	}
 
 	if !secret.CheckPrefixed(secret.PrefixPlatformToken, req.SubjectToken) {
@@ -279,7 +284,7 @@ func IsExchanged(tok string) bool {
 // verified is a checked exchanged JWT.
 type verified struct {
 	claims  claims
-	scopes  []string // nil: the user's whole access (no scope claim)
+	scopes  []string // exactly the scope claim's; never nil
 	expires time.Time
 	user    store.User
 }
@@ -309,11 +314,14 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 	if !ok || id == "" {
 		return verified{}, authn.ErrInvalid
 	}
-	// Exchange writes the scope claim with JoinScope and leaves it out
-	// for the user's whole access; read it back the same way: "" is nil.
+	// Exactly the scopes the claim names: no claim is none (not nil, an
+	// ApiToken's whole access), as the verify package reads it.
 	scopes, ok := oauth.ParseScope(c.Scope)
 	if !ok {
 		return verified{}, authn.ErrInvalid
+	}
+	if scopes == nil {
+		scopes = []string{}
 	}
 	now := s.now()
 	expires := time.Unix(c.Expiry, 0).UTC()

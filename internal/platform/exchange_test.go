@@ -176,8 +176,11 @@ func TestExchangeSuccess(t *testing.T) {
 					cl["client_id"] != platform.ClientIDPrefix+c.Token.ID || cl["jti"] == "" || cl["jti"] == nil {
 					t.Errorf("claims = %v", cl)
 				}
-				if _, ok := cl["scope"]; ok {
-					t.Errorf("scope claim %v present though no scope was asked for", cl["scope"])
+				// Not narrowed: the JWT names the user's whole access as
+				// the whole catalog, since a JWT means exactly the scopes
+				// it names (issue 15.11).
+				if cl["scope"] != strings.Join(s.Tolk.Config.Scopes, " ") {
+					t.Errorf("scope claim %v, want the whole catalog when no scope was asked for", cl["scope"])
 				}
 				var aud []string
 				for _, a := range cl["aud"].([]any) {
@@ -259,15 +262,17 @@ func TestExchangeNarrowing(t *testing.T) {
 	t.Parallel()
 	s := tolktest.New(t)
 	_, c := newAPIToken(t, s, "uma", time.Time{})
+	catalog := strings.Join(s.Tolk.Config.Scopes, " ") // not narrowed: the whole catalog
 	tests := []struct {
 		name      string
 		extra     []string
 		wantAud   []string
 		wantScope any
 	}{
-		{"audience", []string{"audience", "tms"}, []string{"tms"}, nil},
-		{"resource", []string{"resource", "strings"}, []string{"strings"}, nil},
-		{"audience and resource", []string{"audience", "tms", "resource", "studio"}, []string{"tms", "studio"}, nil},
+		{"audience", []string{"audience", "tms"}, []string{"tms"}, catalog},
+		{"resource", []string{"resource", "strings"}, []string{"strings"}, catalog},
+		{"audience and resource", []string{"audience", "tms", "resource", "studio"}, []string{"tms", "studio"}, catalog},
+		{"empty scope narrows nothing", []string{"scope", ""}, allApps, catalog},
 		{"scope", []string{"scope", "write read"}, allApps, "read write"},
 		{"everything", []string{"audience", "connectors", "scope", "read"}, []string{"connectors"}, "read"},
 	}

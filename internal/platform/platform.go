@@ -15,12 +15,11 @@
 // exp, at most ExchangeTTL (4 h less a second) after issue; services that
 // need revocation at once must introspect or use /auth/verify.
 //
-// Scopes. An API token carries its user's whole access. An exchange
-// without scope gives a JWT with no scope claim, which tolk reads as the
-// user's whole access (Principal.Scopes nil, as for an ApiToken); with
-// scope it gives exactly the scopes asked for, each of which must be in the
-// scope catalog. Local verifiers that require a scope therefore refuse a
-// JWT without one: narrowing is the safe direction.
+// Scopes. An API token carries its user's whole access. A JWT carries
+// exactly the scopes its scope claim names, in tolk and in the verify
+// package alike (no claim: none), so an exchange without scope names the
+// whole scope catalog; with scope it gives exactly the scopes asked for,
+// each of which must be in the catalog.
 //
 // client_id. An exchange has no OAuth client, so the JWT's client_id (RFC
 // 9068 §2.2 requires one) is ClientIDPrefix plus the API token's id:

@@ -16,6 +16,7 @@ import (
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/pat"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 
@@ -50,6 +51,14 @@ func Logout(t testing.TB, s *tolktest.Server, tok string) {
 // returns its client id and an (opaque, or JWT if jwt) access token.
 func ClientCredentials(t testing.TB, s *tolktest.Server, jwt bool, scopes ...string) (string, string) {
 	t.Helper()
+	return ClientCredentialsAsking(t, s, jwt, scopes, strings.Join(scopes, " "))
+}
+
+// ClientCredentialsAsking registers a client_credentials app allowed
+// scopes and returns its client id and the access token it gets asking
+// for scope ("": the scope parameter is left out).
+func ClientCredentialsAsking(t testing.TB, s *tolktest.Server, jwt bool, scopes []string, scope string) (string, string) {
+	t.Helper()
 	ctx := context.Background()
 	org, err := s.Store.DefaultOrganization(ctx)
 	if err != nil {
@@ -60,7 +69,10 @@ func ClientCredentials(t testing.TB, s *tolktest.Server, jwt bool, scopes ...str
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {strings.Join(scopes, " ")}}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(c.ID, sec)
@@ -129,4 +141,35 @@ func APIKey(t testing.TB, s *tolktest.Server, u store.User) string {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// UserToken registers an authorization-code app for auds (nil: every
+// application) with JWT access tokens if jwt, and returns the access token
+// that userName grants it for scope through the real sign-in and consent
+// pages.
+func UserToken(t testing.TB, s *tolktest.Server, userName, pw string, jwt bool, auds []string, scope string) string {
+	t.Helper()
+	ctx := context.Background()
+	org, err := s.Store.DefaultOrganization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect := "http://127.0.0.1:9/cb"
+	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "verify-test",
+		RedirectURIs: []string{redirect}, Audiences: auds, JWTAccessTokens: jwt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := oauthflow.New(t, s.URL)
+	p := b.Authorize(t, s.URL+"/oauth/authorize?"+url.Values{"client_id": {c.ID}, "redirect_uri": {redirect},
+		"response_type": {"code"}, "scope": {scope}, "state": {"s"}}.Encode(), userName, pw, "allow")
+	if p.Location == nil {
+		t.Fatalf("authorize: no redirect to the client: %d %s", p.Status, p.Body)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {oauthflow.Params(p.Location).Get("code")},
+		"redirect_uri": {redirect}}
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(c.ID, sec)
+	return token(t, s, req)
 }
