@@ -25,6 +25,20 @@ const (
 	HeaderName      = "Remote-Name"
 )
 
+// HeaderRemoteUser is the userName again, under the name many proxies and
+// apps read.
+const HeaderRemoteUser = "Remote-User"
+
+// IdentityHeaders returns the name of every header SetHeaders may write.
+// A proxy that forwards them to an API must overwrite or remove each one in
+// every request, also when tolk's answer lacks it: otherwise a client could
+// send its own and PrincipalFromHeaders would read it
+// (docs/forward-auth.md).
+func IdentityHeaders() []string {
+	return []string{HeaderSubject, HeaderUser, HeaderOrg, HeaderClient, HeaderScopes, HeaderMethod,
+		HeaderAudiences, HeaderExpires, HeaderRemoteUser, HeaderEmail, HeaderName}
+}
+
 // introspect asks VerifyURL about an opaque credential, through the cache.
 func (v *Verifier) introspect(ctx context.Context, c credential) (Principal, error) {
 	now := v.cfg.Now()
@@ -128,7 +142,7 @@ func SetHeaders(h http.Header, p Principal) {
 	if !p.ExpiresAt.IsZero() {
 		h[HeaderExpires] = []string{strconv.FormatInt(p.ExpiresAt.Unix(), 10)}
 	}
-	set("Remote-User", p.UserName)
+	set(HeaderRemoteUser, p.UserName)
 	set(HeaderEmail, p.Email)
 	set(HeaderName, p.Name)
 }

@@ -1,0 +1,54 @@
+package verify_test
+
+import (
+	"net/http"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tolk-project/tolk/verify"
+)
+
+// TestIdentityHeadersAreWhatSetHeadersWrites: the proxy configurations and
+// their tests clear every name in IdentityHeaders, so it must list every
+// header SetHeaders writes. Every field of the principal is filled by
+// reflection, so a header added for a new field shows up here too.
+func TestIdentityHeadersAreWhatSetHeadersWrites(t *testing.T) {
+	var p verify.Principal
+	v := reflect.ValueOf(&p).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch {
+		case f.Type() == reflect.TypeFor[time.Time]():
+			f.Set(reflect.ValueOf(time.Unix(1e9, 0)))
+		case f.Kind() == reflect.String:
+			f.SetString("x")
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			f.Set(reflect.ValueOf([]string{"x"}).Convert(f.Type()))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.Kind() == reflect.Interface:
+			f.Set(reflect.ValueOf("x"))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to fill it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	h := http.Header{}
+	verify.SetHeaders(h, p)
+	var written []string
+	for k := range h {
+		written = append(written, k)
+	}
+	want := verify.IdentityHeaders()
+	for _, name := range want {
+		if name != http.CanonicalHeaderKey(name) {
+			t.Errorf("%q is not in canonical form", name)
+		}
+	}
+	slices.Sort(written)
+	slices.Sort(want)
+	if !slices.Equal(written, want) {
+		t.Errorf("SetHeaders writes %v; IdentityHeaders lists %v", written, want)
+	}
+}
