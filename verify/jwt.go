@@ -8,110 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"golang.org/x/time/rate"
 )
-
-// jwks is the issuer's key set, fetched lazily and refetched on an unknown
-// kid or when older than maxAge, at most once per limiter token.
-type jwks struct {
-	url    string
-	client *http.Client
-	now    func() time.Time
-	maxAge time.Duration
-	limit  *rate.Limiter
-
-	mu      sync.RWMutex
-	keys    map[string]jose.JSONWebKey
-	fetched time.Time
-
-	fetchMu sync.Mutex
-	fetches int // how many fetches were attempted (tests)
-}
-
-func (j *jwks) lookup(kid string) (jose.JSONWebKey, bool, bool) {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
-	k, ok := j.keys[kid]
-	fresh := j.keys != nil && j.now().Sub(j.fetched) < j.maxAge
-	return k, ok, fresh
-}
-
-// key returns the key named kid.
-func (j *jwks) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
-	if k, ok, fresh := j.lookup(kid); ok && fresh {
-		return k, nil
-	}
-	j.fetchMu.Lock()
-	defer j.fetchMu.Unlock()
-	k, ok, fresh := j.lookup(kid) // another request may have fetched meanwhile
-	if ok && fresh {
-		return k, nil
-	}
-	if !j.limit.AllowN(j.now(), 1) {
-		if ok {
-			return k, nil // stale, but the issuer was asked recently
-		}
-		if j.loaded() {
-			return jose.JSONWebKey{}, fmt.Errorf("%w: unknown key id", ErrInvalid)
-		}
-		return jose.JSONWebKey{}, fmt.Errorf("%w: JWKS not available", ErrUnavailable)
-	}
-	if err := j.fetch(ctx); err != nil {
-		if ok {
-			return k, nil
-		}
-		return jose.JSONWebKey{}, fmt.Errorf("%w: JWKS: %v", ErrUnavailable, err)
-	}
-	if k, ok, _ := j.lookup(kid); ok {
-		return k, nil
-	}
-	return jose.JSONWebKey{}, fmt.Errorf("%w: unknown key id", ErrInvalid)
-}
-
-func (j *jwks) loaded() bool {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
-	return j.keys != nil
-}
-
-func (j *jwks) fetch(ctx context.Context) error {
-	j.fetches++
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := j.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return err
-	}
-	keys := make(map[string]jose.JSONWebKey, len(set.Keys))
-	for _, k := range set.Keys {
-		if k.KeyID == "" || !k.Valid() || (k.Use != "" && k.Use != "sig") {
-			continue
-		}
-		keys[k.KeyID] = k.Public()
-	}
-	j.mu.Lock()
-	j.keys, j.fetched = keys, j.now()
-	j.mu.Unlock()
-	return nil
-}
 
 // forbiddenHeaders make a JWT refer to keys other than the issuer's JWKS,
 // or demand extensions this verifier does not implement.

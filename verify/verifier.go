@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Config configures a Verifier. Zero fields get the documented defaults.
@@ -35,11 +33,14 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached answers (default 10000).
 	CacheSize int
-	// JWKSRefreshInterval is the least time between two JWKS fetches
-	// caused by unknown kids or fetch failures (default 10 s).
+	// JWKSRefreshInterval is how old the cached JWKS must be before a
+	// token naming a kid it lacks makes the verifier fetch it again, and
+	// how long a failed fetch is not retried (default 1 s). Fetches run
+	// one at a time, each on its own context, and requests naming an
+	// unknown kid wait for the fetch in flight.
 	JWKSRefreshInterval time.Duration
 	// JWKSMaxAge is how long a fetched JWKS is used before it is fetched
-	// again (default 10 min).
+	// again in the background (default 10 min).
 	JWKSMaxAge time.Duration
 	// Leeway tolerates clock skew on exp and nbf (default 30 s).
 	Leeway time.Duration
@@ -91,7 +92,7 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.CacheSize = 10000
 	}
 	if cfg.JWKSRefreshInterval <= 0 {
-		cfg.JWKSRefreshInterval = 10 * time.Second
+		cfg.JWKSRefreshInterval = time.Second
 	}
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = 10 * time.Minute
@@ -110,7 +111,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: cfg}
 	v.keys = &jwks{url: cfg.JWKSURL, client: cfg.HTTPClient, now: cfg.Now, maxAge: cfg.JWKSMaxAge,
-		limit: rate.NewLimiter(rate.Every(cfg.JWKSRefreshInterval), 1)}
+		minAge: cfg.JWKSRefreshInterval}
 	if cfg.CacheTTL > 0 {
 		v.cache = &cache{size: cfg.CacheSize, m: make(map[[32]byte]entry)}
 	}

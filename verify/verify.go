@@ -23,10 +23,13 @@
 // the alg of the JWK named by kid; tokens whose header carries jku, x5u,
 // jwk, x5c or crit are refused; iss must equal Config.Issuer; exp and nbf
 // are checked with Config.Leeway. The JWKS is fetched on first use, cached,
-// refetched after Config.JWKSMaxAge, and refetched when a token names an
-// unknown kid (key rotation) — but at most once per
-// Config.JWKSRefreshInterval, so a flood of forged kids cannot turn the
-// verifier into a load generator against the issuer. A verified JWT is
+// refetched in the background after Config.JWKSMaxAge, and refetched when a
+// token names an unknown kid (key rotation) if the cached set is older than
+// Config.JWKSRefreshInterval (default 1 s): a flood of forged kids costs
+// the issuer at most one fetch per interval, and cannot keep a genuine new
+// key out, since tolk publishes a key long before it signs with it. A
+// fetch runs on its own context, one at a time; requests that need it wait
+// for it, and a client that goes away does not cancel it. A verified JWT is
 // remembered by its SHA-256 for at most Config.CacheTTL (and never past
 // its exp) to spare repeated signature checks; failures are not.
 //
@@ -69,8 +72,7 @@
 // through Config.Resolver and serves its own resource endpoints with the
 // same checks and answers.
 //
-// The package depends only on the standard library, go-jose and
-// golang.org/x/time/rate.
+// The package depends only on the standard library and go-jose.
 package verify
 
 import (

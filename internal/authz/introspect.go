@@ -114,3 +114,21 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 		Details: map[string]string{"token_type": "access_token"}})
 	return nil
 }
+
+// RevokeAuthorization ends userUID's authorization of the app clientID
+// (Settings → Authorized apps): its consent and, at once and on every
+// instance, every access and refresh token the grant holds (SECURITY.md
+// T29, ASVS 10.7.3); tokens are never cached, so nothing else is to be
+// forgotten. It reports whether there was anything to revoke.
+func (s *Service) RevokeAuthorization(ctx context.Context, userUID, clientID string) (bool, error) {
+	err := s.Store.RevokeAuthorization(ctx, userUID, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.Audit.Record(ctx, audit.Event{Type: audit.ConsentRevoked, ActorUID: userUID, ClientID: clientID,
+		Details: map[string]string{"action": "tokens revoked"}})
+	return true, nil
+}

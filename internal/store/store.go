@@ -329,8 +329,16 @@ type Consents interface {
 	GetConsent(ctx context.Context, userUID, clientID string) (Consent, error)
 	// SaveConsent inserts or replaces the consent of (user, client).
 	SaveConsent(ctx context.Context, c Consent) error
-	// DeleteConsent returns ErrNotFound if there is no such consent.
-	DeleteConsent(ctx context.Context, userUID, clientID string) error
+	// RevokeAuthorization ends a user's authorization of an app in one
+	// transaction: the consent of (user, client), its codes not yet
+	// redeemed, and every access and refresh token of that user and app
+	// (SECURITY.md T29). A redemption or rotation of them running at the
+	// same time either fails or has its tokens removed too: none of the
+	// grant's tokens works once it returns, on any instance. Used codes
+	// stay, so a replay is still recognized; the app's own tokens (no
+	// user: client_credentials) stay. ErrNotFound if there was nothing to
+	// revoke.
+	RevokeAuthorization(ctx context.Context, userUID, clientID string) error
 }
 
 // SigningKey is a JWT signing key. The private key is sealed by the

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/audit"
 	"github.com/tolk-project/tolk/internal/authz"
 	"github.com/tolk-project/tolk/internal/i18n"
 	"github.com/tolk-project/tolk/internal/oauth"
@@ -378,12 +377,9 @@ func (h *Handler) authorizedApps(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "apps_authorized", p)
 }
 
-// revokeApp withdraws the user's consent to an app (RFC 9700: users can
-// revoke grants), so the next authorization asks again.
-//
-// Tokens already issued under the consent are not revoked here: the store
-// has no "revoke every token of user+client" operation, so they stay valid
-// until they expire or are revoked through RFC 7009 (POST /oauth/revoke).
+// revokeApp withdraws the user's consent to an app and ends every token
+// the app holds for the user (RFC 9700: users can revoke grants; T29), so
+// the app loses access at once and the next authorization asks again.
 func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 	_, u, ok := h.postSession(w, r, "/settings/authorized-apps")
 	if !ok {
@@ -393,13 +389,11 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound") // no app has such an id (T43)
 		return
 	}
-	// DeleteConsent is keyed by the signed-in user, so nobody can revoke
-	// another user's consent; an unknown one is already gone.
-	if err := h.Authz.Store.DeleteConsent(r.Context(), u.UID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
+	// Keyed by the signed-in user, so nobody can revoke another user's
+	// authorization; an unknown one is already gone.
+	if _, err := h.Authz.RevokeAuthorization(r.Context(), u.UID, r.PathValue("id")); err != nil {
 		h.internalError(w, r, err)
 		return
-	} else if err == nil {
-		h.Authz.Audit.Record(r.Context(), audit.Event{Type: audit.ConsentRevoked, ActorUID: u.UID, ClientID: r.PathValue("id")})
 	}
 	http.Redirect(w, r, "/settings/authorized-apps?done=revoked", http.StatusSeeOther)
 }

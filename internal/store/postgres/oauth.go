@@ -490,15 +490,58 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 	return wrap("save consent", err)
 }
 
-// DeleteConsent implements store.Consents; a missing consent is
-// ErrNotFound.
-func (s *Store) DeleteConsent(ctx context.Context, userUID, clientID string) error {
-	tag, err := s.pool.Exec(ctx,
-		`DELETE FROM consents WHERE user_uid = $1 AND client_id = $2`, userUID, clientID)
-	if err != nil {
-		return wrap("delete consent", err)
+// maxRevokeRounds bounds RevokeAuthorization's rounds; each round but the
+// last removes tokens that rotations committed during the round before,
+// so more than a few means the app rotates faster than it can be revoked.
+const maxRevokeRounds = 100
+
+// RevokeAuthorization implements store.Consents in one transaction.
+//
+// Under READ COMMITTED a DELETE does not see rows committed after it
+// started: a rotation (or redemption) that holds its old row's lock while
+// the DELETE starts commits a new token the DELETE misses. So the unused
+// codes go first (a DELETE waits for a redemption holding the code, whose
+// tokens the later statements then see), and the refresh tokens are
+// deleted in rounds until a round finds none: a rotation needs its old
+// token, so once none is left and every one deleted is locked by this
+// transaction, no new token of the grant can be committed. The access
+// tokens go last, after every rotation that could add one has committed.
+func (s *Store) RevokeAuthorization(ctx context.Context, userUID, clientID string) error {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		n = 0 // inTx may run this again
+		exec := func(q string) (int64, error) {
+			tag, err := tx.Exec(ctx, q, userUID, clientID)
+			n += tag.RowsAffected()
+			return tag.RowsAffected(), err
+		}
+		for _, q := range []string{
+			`DELETE FROM consents WHERE user_uid = $1 AND client_id = $2`,
+			`DELETE FROM auth_codes WHERE user_uid = $1 AND client_id = $2 AND used_at IS NULL`,
+		} {
+			if _, err := exec(q); err != nil {
+				return err
+			}
+		}
+		for round := 0; ; round++ {
+			if round == maxRevokeRounds {
+				return fmt.Errorf("refresh tokens still being rotated after %d rounds", round)
+			}
+			k, err := exec(`DELETE FROM refresh_tokens WHERE user_uid = $1 AND client_id = $2`)
+			if err != nil {
+				return err
+			}
+			if k == 0 {
+				break
+			}
+		}
+		_, err := exec(`DELETE FROM access_tokens WHERE user_uid = $1 AND client_id = $2`)
+		return err
+	})
+	if err == nil && n == 0 {
+		err = pgx.ErrNoRows
 	}
-	return wrap("delete consent", oneRow(tag))
+	return wrap("revoke authorization", err)
 }
 
 // ---- signing keys ----

@@ -19,11 +19,13 @@ func (s *Store) AuditListPlan(ctx context.Context) ([]string, error) {
 	return s.plan(ctx, listAuditEvents, "org", "", "user", nil, "", 50)
 }
 
-// The statements that revoke access tokens by grant or by user.
+// The statements that revoke access tokens by grant, by user, or by user
+// and app.
 const (
-	RevokeGrantAccessSQL = revokeGrantAccessSQL
-	UserFamilyAccessSQL  = userFamilyAccessSQL
-	UserAccessSQL        = userAccessSQL
+	RevokeGrantAccessSQL         = revokeGrantAccessSQL
+	UserFamilyAccessSQL          = userFamilyAccessSQL
+	UserAccessSQL                = userAccessSQL
+	RevokeAuthorizationAccessSQL = revokeAuthorizationAccessSQL
 )
 
 // Plan returns SQLite's query plan of query.

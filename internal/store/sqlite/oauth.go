@@ -541,15 +541,42 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 	return wrap("save consent", err)
 }
 
-// DeleteConsent implements store.Consents; a missing consent is
-// ErrNotFound.
-func (s *Store) DeleteConsent(ctx context.Context, userUID, clientID string) error {
-	res, err := s.wx.ExecContext(ctx,
-		`DELETE FROM consents WHERE user_uid = ? AND client_id = ?`, userUID, clientID)
-	if err != nil {
-		return wrap("delete consent", err)
+// revokeAuthorizationSQL are RevokeAuthorization's statements, each with
+// the parameters user, client. The access tokens' one is planned on the
+// partial index by user (TestAccessTokenPlans).
+var revokeAuthorizationSQL = []string{
+	`DELETE FROM consents WHERE user_uid = ? AND client_id = ?`,
+	`DELETE FROM auth_codes WHERE user_uid = ? AND client_id = ? AND used_at IS NULL`,
+	revokeAuthorizationAccessSQL,
+	`DELETE FROM refresh_tokens WHERE user_uid = ? AND client_id = ?`,
+}
+
+const revokeAuthorizationAccessSQL = `DELETE FROM access_tokens WHERE user_uid = ? AND client_id = ?`
+
+// RevokeAuthorization implements store.Consents in one write transaction:
+// SQLite runs one writer at a time, so no redemption or rotation can
+// interleave with it; one that comes after finds its code or token gone.
+func (s *Store) RevokeAuthorization(ctx context.Context, userUID, clientID string) error {
+	var n int64
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		for _, q := range revokeAuthorizationSQL {
+			res, err := tx.ExecContext(ctx, q, userUID, clientID)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	if err == nil && n == 0 {
+		err = sql.ErrNoRows
 	}
-	return wrap("delete consent", oneRow(res))
+	return wrap("revoke authorization", err)
 }
 
 // ---- signing keys ----

@@ -189,8 +189,13 @@ func TestAccessTokenPlans(t *testing.T) {
 		{"RevokeGrant", sqlite.RevokeGrantAccessSQL, "access_tokens_grant_id"},
 		{"user's families", sqlite.UserFamilyAccessSQL, "access_tokens_grant_id"},
 		{"user's tokens", sqlite.UserAccessSQL, "access_tokens_user_uid"},
+		{"user's tokens of an app", sqlite.RevokeAuthorizationAccessSQL, "access_tokens_user_uid"},
 	} {
-		plan, err := s.Plan(t.Context(), c.query, "x")
+		args := []any{"x"}
+		if strings.Count(c.query, "?") == 2 {
+			args = append(args, "y")
+		}
+		plan, err := s.Plan(t.Context(), c.query, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

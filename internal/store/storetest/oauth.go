@@ -26,6 +26,7 @@ func runOAuth(t *testing.T, open Opener) {
 	t.Run("RevokeGrant", func(t *testing.T) { t.Parallel(); testRevokeGrant(t, open) })
 	t.Run("DeleteExpiredTokens", func(t *testing.T) { t.Parallel(); testDeleteExpiredTokens(t, open) })
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, open) })
+	t.Run("RevokeAuthorization", func(t *testing.T) { t.Parallel(); testRevokeAuthorization(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { t.Parallel(); testSigningKeys(t, open) })
 	t.Run("OAuthConcurrency", func(t *testing.T) { t.Parallel(); testOAuthConcurrency(t, open) })
 }
@@ -1097,12 +1098,12 @@ func testConsents(t *testing.T, open Opener) {
 			}
 			checkConsent(t, got, c)
 		}
-		if err := s.DeleteConsent(ctx, p.user.UID, p.client.ID); err != nil {
-			t.Fatalf("DeleteConsent: %v", err)
+		if err := s.RevokeAuthorization(ctx, p.user.UID, p.client.ID); err != nil {
+			t.Fatalf("RevokeAuthorization: %v", err)
 		}
 		_, err = s.GetConsent(ctx, p.user.UID, p.client.ID)
-		checkErrIs(t, "GetConsent(deleted)", err, store.ErrNotFound)
-		checkErrIs(t, "DeleteConsent again", s.DeleteConsent(ctx, p.user.UID, p.client.ID), store.ErrNotFound)
+		checkErrIs(t, "GetConsent(revoked)", err, store.ErrNotFound)
+		checkErrIs(t, "RevokeAuthorization again", s.RevokeAuthorization(ctx, p.user.UID, p.client.ID), store.ErrNotFound)
 		got, err := s.GetConsent(ctx, bystander.UserUID, bystander.ClientID)
 		if err != nil {
 			t.Fatalf("GetConsent(bystander): %v", err)
@@ -1569,8 +1570,8 @@ type MultiOpener = func(t *testing.T, n int) []store.Store
 
 // RunInstances checks the atomicity promises across Store instances on one
 // database (the backend's stand-in for several processes): they migrate at
-// once, then race RedeemAuthCode, RotateRefreshToken and EnsureSigningKey,
-// each worker through one of the instances.
+// once, then race RedeemAuthCode, RotateRefreshToken, EnsureSigningKey and
+// RevokeAuthorization, each worker through one of the instances.
 func RunInstances(t *testing.T, open MultiOpener) {
 	const n = 2
 	stores := open(t, n)
@@ -1596,4 +1597,5 @@ func RunInstances(t *testing.T, open MultiOpener) {
 	t.Run("RedeemAuthCode", func(t *testing.T) { raceRedeem(t, stores) })
 	t.Run("RotateRefreshToken", func(t *testing.T) { raceRotate(t, stores) })
 	t.Run("EnsureSigningKey", func(t *testing.T) { raceEnsure(t, stores) })
+	t.Run("RevokeAuthorization", func(t *testing.T) { raceRevokeAuthorization(t, stores) })
 }

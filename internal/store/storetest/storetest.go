@@ -5,9 +5,9 @@
 // The suite pins down what the interface comments leave to prose: sentinel
 // errors, case-insensitive user names and emails, microsecond UTC times, and
 // the atomicity promises (BootstrapAdmin, DeleteAPIToken, SignOutUser,
-// RedeemAuthCode, RotateRefreshToken, EnsureSigningKey) under real
-// concurrency. RunInstances repeats the single-use races across several
-// Stores on one database.
+// RedeemAuthCode, RotateRefreshToken, EnsureSigningKey, RevokeAuthorization)
+// under real concurrency. RunInstances repeats the single-use races across
+// several Stores on one database.
 package storetest
 
 import (
