@@ -35,19 +35,21 @@ func TestDeactivationOnOneInstanceRefusedAtTheOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := []struct{ name, header, value string }{
-		{"ApiToken", "Authorization", "ApiToken " + apiToken},
-		{"PAT", "Authorization", "token " + patToken},
-		{"API key", "X-Proz-API-Key", key},
+	// Each at a resource endpoint of its application: a PAT is for
+	// strings, which TMS's whoAmI refuses.
+	creds := []struct{ name, path, header, value string }{
+		{"ApiToken", "/api2/v1/auth/whoAmI", "Authorization", "ApiToken " + apiToken},
+		{"PAT", "/v2/user", "Authorization", "token " + patToken},
+		{"API key", "/api2/v1/auth/whoAmI", "X-Proz-API-Key", key},
 	}
-	whoAmI := func(h, v string) int {
-		req, _ := http.NewRequest(http.MethodGet, b.URL+"/api2/v1/auth/whoAmI", nil)
+	whoAmI := func(path, h, v string) int {
+		req, _ := http.NewRequest(http.MethodGet, b.URL+path, nil)
 		req.Header.Set(h, v)
 		resp, _ := b.Do(t, req)
 		return resp.StatusCode
 	}
 	for _, c := range creds {
-		if got := whoAmI(c.header, c.value); got != http.StatusOK {
+		if got := whoAmI(c.path, c.header, c.value); got != http.StatusOK {
 			t.Fatalf("%s at B before deactivation: %d", c.name, got)
 		}
 	}
@@ -55,7 +57,7 @@ func TestDeactivationOnOneInstanceRefusedAtTheOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range creds {
-		if got := whoAmI(c.header, c.value); got != http.StatusUnauthorized {
+		if got := whoAmI(c.path, c.header, c.value); got != http.StatusUnauthorized {
 			t.Errorf("%s at B right after deactivation at A: %d, want 401", c.name, got)
 		}
 	}

@@ -488,11 +488,16 @@ func TestPATAtResourceEndpoints(t *testing.T) {
 	withOpenID := c.create(`{"note":"oidc","scopes":["openid","read"]}`).Token
 	plain := c.create(`{"note":"plain","scopes":["read"]}`).Token
 	for _, form := range []string{"token", "bearer", "basic"} {
-		for _, path := range []string{"/api2/v1/auth/whoAmI", "/user", "/v2/user", "/userinfo"} {
+		for _, path := range []string{"/user", "/v2/user", "/userinfo"} {
 			resp, b := usePAT(t, s, path, form, withOpenID)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), "lena") && !strings.Contains(string(b), `"sub":"`+u.UID) {
 				t.Errorf("%s as %s: %d %s", path, form, resp.StatusCode, b)
 			}
+		}
+		// A PAT is for the strings application: TMS's whoAmI refuses it
+		// as /auth/verify?audience=tms does (SPEC §4).
+		if resp, b := usePAT(t, s, "/api2/v1/auth/whoAmI", form, withOpenID); resp.StatusCode != 401 {
+			t.Errorf("whoAmI as %s: %d %s, want 401", form, resp.StatusCode, b)
 		}
 		// /userinfo needs openid: a PAT without it is refused as
 		// insufficient_scope, not as an invalid token.
@@ -570,11 +575,11 @@ func TestT40_ExpiredPATFailsAtOnce(t *testing.T) {
 	s, c := setup(t)
 	exp := s.Clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	a := c.create(`{"note":"n","expires_at":"` + exp + `"}`)
-	if resp, _ := usePAT(t, s, "/api2/v1/auth/whoAmI", "token", a.Token); resp.StatusCode != 200 {
+	if resp, _ := usePAT(t, s, "/v2/user", "token", a.Token); resp.StatusCode != 200 {
 		t.Fatalf("before expiry: %d", resp.StatusCode)
 	}
 	s.Clock.Advance(time.Hour)
-	for _, path := range []string{"/api2/v1/auth/whoAmI", "/user", "/v2/user"} {
+	for _, path := range []string{"/user", "/v2/user"} {
 		if resp, _ := usePAT(t, s, path, "token", a.Token); resp.StatusCode != 401 {
 			t.Errorf("%s after expiry: %d, want 401", path, resp.StatusCode)
 		}

@@ -31,13 +31,90 @@ type Handler struct {
 	Log      *slog.Logger
 }
 
-// Routes registers the endpoints on mux.
+// Audience is the application of every TMS endpoint (SPEC §2).
+const Audience = "tms"
+
+// Routes registers the endpoints on mux. An endpoint that accepts a
+// credential of any dialect is registered through api, which applies the
+// rule of /auth/verify?audience=tms (and its own scopes) before it runs;
+// logout and loginOther act on the ApiToken itself, which only TMS issues.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api2/v1/auth/login", h.login)
 	mux.HandleFunc("POST /web/api2/v1/auth/login", h.login)
 	mux.HandleFunc("POST /api2/v1/auth/logout", h.logout)
-	mux.HandleFunc("GET /api2/v1/auth/whoAmI", h.whoAmI)
+	mux.HandleFunc("GET /api2/v1/auth/whoAmI", h.api(nil, h.whoAmI))
 	mux.HandleFunc("POST /api2/v1/auth/loginOther", h.loginOther)
+}
+
+// api wraps a TMS endpoint that serves any dialect's credential: the
+// credential must resolve (through the verify package, as for the APIs
+// behind tolk), be meant for the tms application and carry every one of
+// scopes — verify.Check, the very check of /auth/verify?audience=tms — and
+// name a user. Failures are answered in TMS's error shape: 401
+// AuthUnauthorized for no, bad or another application's credential, 403
+// AuthAccessDenied for a missing scope. next sees only principals that
+// passed.
+func (h *Handler) api(scopes []string, next func(http.ResponseWriter, *http.Request, authn.Principal)) http.HandlerFunc {
+	req := verify.Require{Audience: Audience, Scopes: scopes}
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.principal(r, req)
+		if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+			return
+		}
+		var th *authn.ThrottledError
+		switch {
+		case errors.As(err, &th):
+			err = &identity.ThrottledError{RetryAfter: th.RetryAfter} // 429 + Retry-After
+		case errors.Is(err, verify.ErrWrongAudience):
+			writeError(w, http.StatusUnauthorized, "AuthUnauthorized", "The credential is not meant for TMS.")
+			return
+		case errors.Is(err, verify.ErrInsufficientScope):
+			err = identity.ErrForbidden
+		case errors.Is(err, authn.ErrNoCredentials), errors.Is(err, authn.ErrInvalid),
+			errors.Is(err, authn.ErrMalformed), errors.Is(err, verify.ErrInvalid):
+			err = identity.ErrInvalidToken
+		case err == nil && p.User == nil:
+			err = identity.ErrInvalidToken // a client_credentials token names no user
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		next(w, r, p)
+	}
+}
+
+// principal resolves r's credential and checks it against req.
+func (h *Handler) principal(r *http.Request, req verify.Require) (authn.Principal, error) {
+	var vp verify.Principal
+	var err error
+	if h.Verifier != nil {
+		vp, err = h.Verifier.Verify(r)
+	} else {
+		vp, err = forwardauth.Resolver{Authn: h.Authn}.Resolve(r)
+	}
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	if err := verify.Check(vp, req); err != nil {
+		return authn.Principal{}, err
+	}
+	p, ok := forwardauth.Authn(vp)
+	if !ok {
+		return authn.Principal{}, errors.New("tms: the verifier's resolver attached no authn principal")
+	}
+	return p, nil
+}
+
+// userFor is the TMS user object as p may see it: the email only when p
+// carries the user's whole access or a scope that grants it (SPEC §2:
+// email, user.email), as GET /user releases it.
+func userFor(p authn.Principal) User {
+	u := userJSON(*p.User)
+	if !p.HasScope("email") && !p.HasScope("user.email") {
+		u.Email = ""
+	}
+	return u
 }
 
 // User is the TMS user object.
@@ -45,7 +122,7 @@ type User struct {
 	FirstName string `json:"firstName"`
 	LastName  string `json:"lastName"`
 	UserName  string `json:"userName"`
-	Email     string `json:"email"`
+	Email     string `json:"email,omitempty"` // absent: not granted (userFor)
 	Role      string `json:"role"`
 	ID        string `json:"id"`
 	UID       string `json:"uid"`
@@ -210,32 +287,14 @@ type Organization struct {
 	Name string `json:"name"`
 }
 
-func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request) {
-	p, err := forwardauth.Authenticate(h.Verifier, h.Authn, r)
-	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
-		return
-	}
-	var th *authn.ThrottledError
-	if errors.As(err, &th) {
-		err = &identity.ThrottledError{RetryAfter: th.RetryAfter} // 429 + Retry-After
-	} else if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrMalformed) {
-		err = identity.ErrInvalidToken
-	}
-	if err == nil && p.User == nil {
-		err = identity.ErrInvalidToken // a client_credentials token names no user
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	u := *p.User
-	org, err := h.ID.Organization(r.Context(), u)
+func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+	org, err := h.ID.Organization(r.Context(), *p.User)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	httpx.NoStore(w)
-	httpx.WriteJSON(w, http.StatusOK, WhoAmI{User: userJSON(u), Organization: Organization{UID: org.UID, Name: org.Name}})
+	httpx.WriteJSON(w, http.StatusOK, WhoAmI{User: userFor(p), Organization: Organization{UID: org.UID, Name: org.Name}})
 }
 
 func (h *Handler) loginOther(w http.ResponseWriter, r *http.Request) {

@@ -111,10 +111,15 @@ func tokenRequest(t *testing.T, s *tolktest.Server, c creds, form url.Values) ma
 	return out
 }
 
-// whoAmI answers for a request with header h: v.
+// whoAmI answers for a request with header h: v at TMS's whoAmI, or for a
+// Strings PAT (which whoAmI refuses as another application's) at /v2/user.
 func whoAmI(t *testing.T, s *tolktest.Server, h, v string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", s.URL+"/api2/v1/auth/whoAmI", nil)
+	path := "/api2/v1/auth/whoAmI"
+	if strings.HasPrefix(v, "token ") {
+		path = "/v2/user"
+	}
+	req, _ := http.NewRequest("GET", s.URL+path, nil)
 	req.Header.Set(h, v)
 	resp, _ := s.Do(t, req)
 	return resp.StatusCode

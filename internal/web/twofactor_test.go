@@ -194,10 +194,12 @@ func TestTOTP_EnrolThroughUIThenLoginByEachDialect(t *testing.T) {
 					t.Fatalf("with X-PhraseApp-OTP: %d %v", resp.StatusCode, body)
 				}
 				pat, _ := body["token"].(string)
-				req, _ := http.NewRequest(http.MethodGet, s.URL+"/api2/v1/auth/whoAmI", nil)
+				// A PAT is for strings: its resource endpoint is /v2/user
+				// (TMS's whoAmI refuses another application's credential).
+				req, _ := http.NewRequest(http.MethodGet, s.URL+"/v2/user", nil)
 				req.Header.Set("Authorization", "token "+pat)
-				if resp, raw := s.Do(t, req); resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"userName":"lena"`) {
-					t.Fatalf("whoAmI with the PAT: %d %s", resp.StatusCode, raw)
+				if resp, raw := s.Do(t, req); resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"username":"lena"`) {
+					t.Fatalf("/v2/user with the PAT: %d %s", resp.StatusCode, raw)
 				}
 				ctx := context.Background()
 				if _, err := s.Tolk.Identity.AuthenticateOTP(ctx, "strings", "lena", "wrong password!", totpCode(t, sec, s.Clock.Now()), "192.0.2.7"); !errors.Is(err, identity.ErrInvalidCredentials) {
