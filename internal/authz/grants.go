@@ -291,7 +291,12 @@ func (g clientCredentialsGrant) Handle(ctx context.Context, req *TokenRequest, c
 	if err != nil {
 		return nil, internal(err)
 	}
-	if err := s.Store.CreateAccessToken(ctx, rec); err != nil {
+	if err := s.Store.CreateAccessToken(ctx, rec); errors.Is(err, store.ErrNotFound) {
+		// Another instance deleted the app while this one still had it
+		// cached: it no longer exists, so it fails to authenticate.
+		s.forgetClient(client.ID)
+		return nil, badClient()
+	} else if err != nil {
 		return nil, internal(err)
 	}
 	return &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), Scope: oauth.JoinScope(scopes)}, nil

@@ -287,6 +287,9 @@ type Tokens interface {
 	// check it, as after GetAuthCode).
 	RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access AccessToken, refresh *RefreshToken) error
 
+	// CreateAccessToken stores t; ErrNotFound if its client (or user) no
+	// longer exists, as when an app is deleted by another instance while
+	// this one still has it cached.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	GetAccessToken(ctx context.Context, hash string) (AccessToken, error)
 	// RevokeAccessToken deletes one access token.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -311,7 +312,17 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // (client_credentials) is stored as NULL. Concurrent calls share one
 // multi-row INSERT (tokenBatcher).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", s.tokens.do(ctx, t))
+	return wrap("create access token", missingParent(s.tokens.do(ctx, t)))
+}
+
+// missingParent reports a foreign key violation (the row names a client
+// or user that is gone) as store.ErrNotFound, keeping err in the chain.
+func missingParent(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return err
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -316,7 +319,17 @@ func insertAccessToken(ctx context.Context, db execer, t store.AccessToken) erro
 // CreateAccessToken implements store.Tokens. An empty UserUID
 // (client_credentials) is stored as NULL.
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	return wrap("create access token", insertAccessToken(ctx, s.ix, t))
+	return wrap("create access token", missingParent(insertAccessToken(ctx, s.ix, t)))
+}
+
+// missingParent reports a foreign key violation (the row names a client
+// or user that is gone) as store.ErrNotFound, keeping err in the chain.
+func missingParent(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return err
 }
 
 // GetAccessToken implements store.Tokens. It returns the token whatever its

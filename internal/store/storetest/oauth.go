@@ -736,9 +736,7 @@ func testAccessTokens(t *testing.T, open Opener) {
 			case 7:
 				checkErrIs(t, "concurrent CreateAccessToken(duplicate hash)", errs[i], store.ErrConflict)
 			case 21:
-				if errs[i] == nil {
-					t.Errorf("concurrent CreateAccessToken for an unknown client succeeded")
-				}
+				checkErrIs(t, "concurrent CreateAccessToken(unknown client)", errs[i], store.ErrNotFound)
 				if _, err := s.GetAccessToken(ctx, a.Hash); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("token of an unknown client stored: %v", err)
 				}
@@ -791,16 +789,22 @@ func testAccessTokens(t *testing.T, open Opener) {
 		}
 		_, err := s.GetAccessToken(ctx, hash())
 		checkErrIs(t, "GetAccessToken(unknown)", err, store.ErrNotFound)
+		// A client or user that is not (or no longer) there is
+		// ErrNotFound: another instance may have deleted an app this one
+		// still has cached.
 		bad := p.access("g")
 		bad.UserUID = uuid.NewString()
-		if err := s.CreateAccessToken(ctx, bad); err == nil {
-			t.Errorf("CreateAccessToken for unknown user succeeded")
-		}
+		checkErrIs(t, "CreateAccessToken(unknown user)", s.CreateAccessToken(ctx, bad), store.ErrNotFound)
 		bad = p.access("g")
 		bad.ClientID = "no-such-client"
-		if err := s.CreateAccessToken(ctx, bad); err == nil {
-			t.Errorf("CreateAccessToken for unknown client succeeded")
+		checkErrIs(t, "CreateAccessToken(unknown client)", s.CreateAccessToken(ctx, bad), store.ErrNotFound)
+		deleted := mustClient(t, s, newClient(p.org))
+		if err := s.DeleteClient(ctx, deleted.ID); err != nil {
+			t.Fatalf("DeleteClient: %v", err)
 		}
+		bad = p.access("g")
+		bad.ClientID, bad.UserUID = deleted.ID, ""
+		checkErrIs(t, "CreateAccessToken(deleted client)", s.CreateAccessToken(ctx, bad), store.ErrNotFound)
 	})
 }
 
