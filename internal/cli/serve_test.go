@@ -93,5 +93,23 @@ func TestServeRefusesDatabaseWithoutItsKeyFile(t *testing.T) {
 		if _, err := os.Stat(db + ".key"); err != nil {
 			t.Fatalf("no key file after the first start: %v", err)
 		}
+		// The database, its WAL and shared memory and the key file are
+		// the owner's only.
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %04o, want 0600", e.Name(), fi.Mode().Perm())
+			}
+		}
+		if len(entries) != 4 {
+			t.Errorf("files: %v, want tolk.db, -wal, -shm and .key", entries)
+		}
 	})
 }
