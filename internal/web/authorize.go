@@ -112,28 +112,13 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err erro
 	h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 }
 
-// toLogin sends the browser to sign in and back. prompt=login is dropped
-// from the way back once it has been honoured, and reauth makes the login
-// page ask even when a session exists.
+// toLogin sends the browser to sign in and back to the request as it
+// came: until a sign-in is made (afterSignIn), the way back still asks
+// for one, so a browser that skips the sign-in page gets no code with a
+// stale auth_time. reauth makes the login page ask even when a session
+// exists.
 func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar *authz.AuthRequest) {
-	back := url.Values{}
-	for k, v := range ar.Params {
-		back[k] = v
-	}
-	if ar.HasPrompt("login") {
-		var rest []string
-		for _, p := range ar.Prompt {
-			if p != "login" {
-				rest = append(rest, p)
-			}
-		}
-		if len(rest) == 0 {
-			back.Del("prompt")
-		} else {
-			back.Set("prompt", strings.Join(rest, " "))
-		}
-	}
-	q := url.Values{"next": {"/oauth/authorize?" + back.Encode()}}
+	q := url.Values{"next": {"/oauth/authorize?" + ar.Params.Encode()}}
 	if _, _, signedIn := h.session(r); signedIn {
 		q.Set("reauth", "1")
 	}
@@ -256,6 +241,38 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, ar *authz.Auth
 		u.RawQuery = q.Encode()
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
 	}
+}
+
+// afterSignIn is where a sign-in sends the browser on: next, except that
+// an authorization request no longer asks for the sign-in just made.
+// prompt=login and max_age (even 0) are satisfied by it (OIDC Core
+// §3.1.2.1), so they are taken out of the request once, here, rather than
+// when the browser is sent to sign in; the code then carries the fresh
+// auth_time. A browser that removes them by hand could as well have
+// removed them from the client's request: the client's check of auth_time
+// covers both.
+func afterSignIn(next string) string {
+	path, rawQuery, ok := strings.Cut(next, "?")
+	if !ok || (path != "/oauth/authorize" && path != "/web/oauth/authorize") {
+		return next
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return next
+	}
+	var rest []string
+	for _, p := range strings.Fields(q.Get("prompt")) {
+		if p != "login" {
+			rest = append(rest, p)
+		}
+	}
+	if len(rest) == 0 {
+		q.Del("prompt")
+	} else {
+		q.Set("prompt", strings.Join(rest, " "))
+	}
+	q.Del("max_age")
+	return path + "?" + q.Encode()
 }
 
 // origin is the CSP source of a redirect URI: scheme and host, or the

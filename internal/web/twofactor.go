@@ -116,7 +116,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u store.User, n
 	}
 	h.setCookie(w, "tolk_session", s.Cookie, int(s.ExpiresAt.Sub(h.ID.Now()).Seconds()))
 	h.setCookie(w, "tolk_csrf", "", -1)
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(afterSignIn(next)), http.StatusSeeOther)
 }
 
 // twoFactorPage shows the status and, while off, the enrolment.

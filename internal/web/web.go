@@ -318,20 +318,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	// A fresh session id on every sign-in defeats session fixation; a
-	// session the browser already had is ended.
-	if old := h.cookie(r, "tolk_session"); old != "" {
-		_, _ = h.ID.Store.DeleteWebSession(r.Context(), secret.Hash(old))
-	}
-	s, err := h.ID.StartSession(r.Context(), u)
-	if err != nil {
-		h.Log.ErrorContext(r.Context(), "web: start session", "err", err)
-		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
-		return
-	}
-	h.setCookie(w, "tolk_session", s.Cookie, int(s.ExpiresAt.Sub(h.ID.Now()).Seconds()))
-	h.setCookie(w, "tolk_csrf", "", -1)
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	h.signIn(w, r, u, next)
 }
 
 // safeNext allows only local paths, so the login form is no open redirect.
