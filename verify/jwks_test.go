@@ -128,7 +128,10 @@ func TestVerifier_JWKSRotationWithForgedKids(t *testing.T) {
 	is := newIssuer(t, "k1")
 	v := newJWKSVerifier(t, is, clock)
 	url := serve(t, v, verify.Require{}).URL
-	status := func(tok string) int { resp, _ := call(t, url, map[string]string{"Authorization": "Bearer " + tok}); return resp.StatusCode }
+	status := func(tok string) int {
+		resp, _ := call(t, url, map[string]string{"Authorization": "Bearer " + tok})
+		return resp.StatusCode
+	}
 
 	if s := status(is.token(t, "k1", clock.Now())); s != 200 {
 		t.Fatalf("before the rotation: %d", s)

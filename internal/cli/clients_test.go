@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tolk-project/tolk/internal/secret"
 	"github.com/tolk-project/tolk/internal/store/storeopen"
@@ -80,16 +81,21 @@ func TestClientCommands(t *testing.T) {
 }
 
 // TestKeysCommands: `tolk keys list` prints public metadata only (no key
-// material); `keys rotate --alg ES256` adds a new active ES256 key and the
-// old one stays published.
+// material); `keys rotate --alg ES256` adds a new active ES256 key, which
+// is published at once and signs from key_publish_delay on, while the old
+// one signs until then and stays published.
 func TestKeysCommands(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
 	env := map[string]string{"TOLK_ADMIN_PASSWORD": "admin-password"}
 	type key struct {
-		KID       string `json:"kid"`
-		Alg       string `json:"alg"`
-		Active    bool   `json:"active"`
-		Published bool   `json:"published"`
+		KID       string    `json:"kid"`
+		Alg       string    `json:"alg"`
+		Active    bool      `json:"active"`
+		Signing   bool      `json:"signing"`
+		Created   time.Time `json:"created"`
+		SignsFrom time.Time `json:"signs_from"`
+		Retired   time.Time `json:"retired"`
+		Published bool      `json:"published"`
 	}
 	list := func(args ...string) []key {
 		t.Helper()
@@ -135,8 +141,24 @@ func TestKeysCommands(t *testing.T) {
 		t.Errorf("rotating ES256 changed the RS256 key: %q, was %q", rs, oldRS)
 	}
 	for _, k := range after {
-		if k.KID == oldES && !k.Published {
-			t.Errorf("the old ES256 key is no longer published: %+v", k)
+		if k.KID == oldES && (!k.Published || !k.Signing) {
+			t.Errorf("the old ES256 key no longer signs or is no longer published: %+v", k)
 		}
+		if k.KID == newES && (!k.Published || k.Signing) {
+			t.Errorf("the new ES256 key is not published first: %+v", k)
+		}
+	}
+	var oldKey, newKey key
+	for _, k := range after {
+		switch k.KID {
+		case oldES:
+			oldKey = k
+		case newES:
+			newKey = k
+		}
+	}
+	if !newKey.SignsFrom.Equal(oldKey.Retired) || newKey.SignsFrom.Sub(newKey.Created) != 15*time.Minute {
+		t.Errorf("the new key, created %s, signs from %s, the old one retires %s; want both key_publish_delay (15m) after the creation",
+			newKey.Created, newKey.SignsFrom, oldKey.Retired)
 	}
 }

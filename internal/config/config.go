@@ -65,6 +65,7 @@ type Config struct {
 	JWTAccessAlg     string        // alg of RFC 9068 access tokens
 	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256 or RS256)
 	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
+	KeyPublishDelay  time.Duration // how long a rotated-in key is published before it signs: longer than verifiers cache the JWKS and than KeyCacheInterval
 	VerifyCacheTTL   time.Duration // how long /auth/verify may reuse a verification (0: never); bounds revocation across instances
 	// SyncIssuance answers an issued token only once it is on disk (SQLite:
 	// after the fsync that covers it; PostgreSQL: synchronous_commit on),
@@ -118,6 +119,7 @@ func Defaults() Config {
 		JWTAccessAlg:     "RS256",
 		ExchangeAlg:      "ES256",
 		KeyCacheInterval: 5 * time.Second,
+		KeyPublishDelay:  15 * time.Minute,
 		VerifyCacheTTL:   5 * time.Second,
 		GCPercent:        200,
 	}
@@ -231,6 +233,7 @@ var settings = []setting{
 	{name: "jwt_access_alg", set: str(func(c *Config) *string { return &c.JWTAccessAlg })},
 	{name: "exchange_alg", set: str(func(c *Config) *string { return &c.ExchangeAlg })},
 	{name: "key_cache_interval", set: dur(func(c *Config) *time.Duration { return &c.KeyCacheInterval })},
+	{name: "key_publish_delay", set: dur(func(c *Config) *time.Duration { return &c.KeyPublishDelay })},
 	{name: "verify_cache_ttl", set: dur(func(c *Config) *time.Duration { return &c.VerifyCacheTTL })},
 	{name: "sync_issuance", set: boolean(func(c *Config) *bool { return &c.SyncIssuance })},
 	{name: "gc_percent", set: integer(func(c *Config) *int { return &c.GCPercent })},
@@ -440,6 +443,9 @@ func (c Config) Validate() error {
 	positive("access_token_ttl", c.AccessTokenTTL)
 	positive("id_token_ttl", c.IDTokenTTL)
 	positive("key_cache_interval", c.KeyCacheInterval)
+	if c.KeyPublishDelay <= c.KeyCacheInterval {
+		bad("key_publish_delay must be longer than key_cache_interval (%s), got %s", c.KeyCacheInterval, c.KeyPublishDelay)
+	}
 	if c.CodeTTL > 10*time.Minute {
 		bad("code_ttl must be at most 10m (RFC 6749 §4.1.2), got %s", c.CodeTTL)
 	}

@@ -105,10 +105,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.LogFormat = "xml"
 	c.APITokenTTL = 0
 	c.LoginIPBurst = 0
+	c.KeyPublishDelay = c.KeyCacheInterval // a key would sign before every instance has it
 	err := c.Validate()
 	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) || len(joined.Unwrap()) != 6 {
-		t.Fatalf("want 6 problems, got %v", err)
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 7 {
+		t.Fatalf("want 7 problems, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "key_publish_delay") {
+		t.Errorf("no key_publish_delay problem in %v", err)
 	}
 	if strings.Contains(err.Error(), "mysql://x") {
 		t.Error("db DSN may hold a password and must not be echoed")

@@ -1363,9 +1363,11 @@ func tokJWKSRaw(t *testing.T, e *tokEnv) string {
 }
 
 // T32: after a key rotation the JWKS has both keys, tokens signed before
-// still verify, and new ones use the new key.
+// still verify, and new ones use the new key once it has been published
+// for key_publish_delay (a minute here: go-oidc checks nbf against the
+// wall clock, with 5 minutes' leeway).
 func TestT32_KeyRotation(t *testing.T) {
-	e := tokNew(t)
+	e := tokNew(t, tolktest.Options{Config: func(c *config.Config) { c.KeyPublishDelay = time.Minute }})
 	c := e.client(t, authz.ClientSpec{})
 	jc := e.client(t, authz.ClientSpec{JWTAccessTokens: true})
 	before := e.login(t, c, "openid")
@@ -1433,6 +1435,12 @@ func TestT32_KeyRotation(t *testing.T) {
 		t.Fatalf("JWT access token signed before the rotation: %s", r)
 	}
 
+	// Published first: until key_publish_delay has passed the old key
+	// signs.
+	if kid := tokJWTPart(t, tokIDToken(t, e.login(t, c, "openid")), 0)["kid"]; kid != oldKID {
+		t.Fatalf("id_token right after rotation has kid %v, want the old %s", kid, oldKID)
+	}
+	e.s.Clock.Advance(time.Minute)
 	after := e.login(t, c, "openid")
 	afterJWT := e.login(t, jc, "openid")
 	for name, raw := range map[string]string{"id_token": tokIDToken(t, after), "JWT access token": afterJWT.AccessToken} {

@@ -315,6 +315,7 @@ func TestT32_ExchangedJWTSurvivesKeyRotation(t *testing.T) {
 	if _, err := s.Tolk.Keys.Rotate(context.Background(), "ES256"); err != nil {
 		t.Fatal(err)
 	}
+	s.Clock.Advance(s.Tolk.Config.KeyPublishDelay) // the new key signs once published for this long
 	after, _ := exchange(t, s, c.Secret)
 	newHdr, _ := jwtParts(t, after)
 	if oldHdr["kid"] == newHdr["kid"] {

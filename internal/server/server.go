@@ -113,7 +113,8 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st}
 	rec.Start()
 	id.Audit, id.TwoFactor.Audit = rec, rec
-	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval})
+	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval,
+		PublishDelay: cfg.KeyPublishDelay})
 	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences,
 		CodeTTL: cfg.CodeTTL, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,14 @@ func (f *fakeStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, er
 	for _, k := range slices.Backward(f.keys) {
 		out = append(out, cloneKey(k))
 	}
+	// As the SQL backends order: newest first, ties (keys created at one
+	// instant) by kid, so insertion order cannot be relied on.
+	slices.SortStableFunc(out, func(a, b store.SigningKey) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KID, b.KID)
+	})
 	return out, nil
 }
 

@@ -91,7 +91,7 @@ func FuzzParseSigned(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pub := e.kr.cache.Load().active[RS256].public
+	pub := activeKey(f, e.kr, RS256).public
 	parts := strings.Split(tok, ".")
 	for _, s := range []string{
 		tok,

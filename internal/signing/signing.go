@@ -9,9 +9,15 @@
 // at other keys (jku, x5u, jwk, x5c) are refused rather than ignored.
 //
 // Keys are cached in memory so that signing costs no database round trip.
-// The cache is reloaded at most every Options.RefreshInterval, which is
-// also the bound on how long an instance keeps signing with a key another
-// instance has rotated away (SPEC §7).
+// The cache is reloaded at most every Options.RefreshInterval.
+//
+// A rotation publishes the new key before anyone signs with it: the new key
+// is in the JWKS at once, and the old key keeps signing for
+// Options.PublishDelay. Every instance and every JWKS cache (the verify
+// package's, relying parties') has then had the new key for longer than it
+// caches, so no verifier meets a token whose key it has not fetched. The
+// switch happens at the same instant on every instance, read from the
+// store: the old key's RetiredAt.
 package signing
 
 import (
@@ -28,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +62,7 @@ const (
 
 const (
 	defaultRefreshInterval  = 5 * time.Second
+	defaultPublishDelay     = 15 * time.Minute
 	defaultMaxTokenLifetime = 14 * 24 * time.Hour
 	defaultRSABits          = 2048
 	// unknownKIDReloadAfter: a token with a kid we do not know may come
@@ -84,6 +92,11 @@ type Options struct {
 	// RefreshInterval is how stale the in-memory key cache may get, so a
 	// rotation on another instance is picked up within it. Default 5s.
 	RefreshInterval time.Duration
+	// PublishDelay is how long a rotated-in key is published before it
+	// signs: longer than any verifier caches a JWKS (the verify package
+	// refetches after 10 min at most) and than RefreshInterval. Default
+	// 15 min.
+	PublishDelay time.Duration
 	// MaxTokenLifetime is how long a retired key stays published: the
 	// longest lifetime of a token it may have signed plus relying parties'
 	// JWKS cache time. Default 14 days (opaque→JWT access tokens live 4 h,
@@ -110,7 +123,30 @@ type snapshot struct {
 	loadedAt time.Time
 	keys     []*key          // newest first, as listed
 	byKID    map[string]*key // every key, published or not
-	active   map[string]*key // alg → newest active key
+	// signers are, per alg, the keys that sign now or will, in the order
+	// they retire: each signs until its RetiredAt, then the next one takes
+	// over.
+	signers map[string][]*key
+}
+
+// signer returns the key that signs alg at now: of those not yet retired,
+// the one that retires first. A key thus never signs before every key
+// rotated out for it has retired, which Rotate schedules PublishDelay
+// after the key was published. (Creation times may tie, so they cannot
+// order keys.)
+func (s *snapshot) signer(alg string, now time.Time) *key {
+	for _, k := range s.signers[alg] {
+		if k.unretired(now) {
+			return k
+		}
+	}
+	return nil
+}
+
+// current reports whether alg has a key that is not scheduled to retire.
+func (s *snapshot) current(alg string) bool {
+	ks := s.signers[alg]
+	return len(ks) > 0 && ks[len(ks)-1].meta.RetiredAt.IsZero()
 }
 
 type key struct {
@@ -149,10 +185,29 @@ func (k *key) joseSigner(alg, typ string) (jose.Signer, error) {
 	return s2.(jose.Signer), nil
 }
 
-// published reports whether k may still verify tokens at now: active, or
-// retired with PublishedTo still in the future.
+// published reports whether k may still verify tokens at now: not
+// retired, or retired with PublishedTo still in the future.
 func (k *key) published(now time.Time) bool {
 	return k.meta.RetiredAt.IsZero() || k.meta.PublishedTo.After(now)
+}
+
+// compareRetirement orders keys by RetiredAt, the active key (zero) last.
+func compareRetirement(a, b store.SigningKey) int {
+	switch {
+	case a.RetiredAt.Equal(b.RetiredAt):
+		return 0
+	case a.RetiredAt.IsZero():
+		return 1
+	case b.RetiredAt.IsZero():
+		return -1
+	}
+	return a.RetiredAt.Compare(b.RetiredAt)
+}
+
+// unretired reports whether k has not retired by now, so that it signs
+// unless a key that retires before it still does.
+func (k *key) unretired(now time.Time) bool {
+	return k.meta.RetiredAt.IsZero() || now.Before(k.meta.RetiredAt)
 }
 
 // New returns a Keyring over st, sealing private keys with s.
@@ -165,6 +220,9 @@ func New(st store.SigningKeys, s *seal.Sealer, opts Options) *Keyring {
 	}
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = defaultRefreshInterval
+	}
+	if opts.PublishDelay <= 0 {
+		opts.PublishDelay = defaultPublishDelay
 	}
 	if opts.MaxTokenLifetime <= 0 {
 		opts.MaxTokenLifetime = defaultMaxTokenLifetime
@@ -202,7 +260,7 @@ func (kr *Keyring) Ensure(ctx context.Context, algs ...string) error {
 	for _, alg := range algs {
 		// Generating an RSA key takes tens of milliseconds; skip it when
 		// the key is already there, which is every start but the first.
-		if snap.active[alg] != nil {
+		if snap.current(alg) {
 			continue
 		}
 		k, err := kr.generate(alg)
@@ -308,33 +366,37 @@ func (kr *Keyring) reload(ctx context.Context, maxAge time.Duration) (*snapshot,
 	if err != nil {
 		return nil, fmt.Errorf("signing: load keys: %w", err)
 	}
+	now := kr.opts.Now()
 	snap := &snapshot{
-		loadedAt: kr.opts.Now(),
+		loadedAt: now,
 		byKID:    make(map[string]*key, len(list)),
-		active:   make(map[string]*key, 2),
+		signers:  make(map[string][]*key, 2),
 	}
 	for _, sk := range list {
 		if checkAlg(sk.Alg) != nil {
 			continue // a row from a future version; never use it
 		}
-		k, err := kr.loadKey(sk)
+		k, err := kr.loadKey(sk, now)
 		if err != nil {
 			return nil, err
 		}
 		snap.keys = append(snap.keys, k)
 		snap.byKID[sk.KID] = k
-		if k.signer != nil && snap.active[sk.Alg] == nil {
-			snap.active[sk.Alg] = k // list is newest first
+		if k.signer != nil {
+			snap.signers[sk.Alg] = append(snap.signers[sk.Alg], k)
 		}
+	}
+	for _, ks := range snap.signers {
+		slices.SortStableFunc(ks, func(a, b *key) int { return compareRetirement(a.meta, b.meta) })
 	}
 	kr.cache.Store(snap)
 	return snap, nil
 }
 
-// loadKey parses the public key and, for an active key, opens the private
-// key and checks that the two belong together, so a mixed-up row fails at
-// load instead of producing tokens nobody can verify.
-func (kr *Keyring) loadKey(sk store.SigningKey) (*key, error) {
+// loadKey parses the public key and, for a key that has not retired by
+// now, opens the private key and checks that the two belong together, so a
+// mixed-up row fails at load instead of producing tokens nobody can verify.
+func (kr *Keyring) loadKey(sk store.SigningKey, now time.Time) (*key, error) {
 	pub, err := x509.ParsePKIXPublicKey(sk.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing: key %s: public key: %w", sk.KID, err)
@@ -347,7 +409,7 @@ func (kr *Keyring) loadKey(sk store.SigningKey) (*key, error) {
 	}
 	k := &key{meta: sk, public: pub}
 	k.meta.SealedKey = nil
-	if !sk.RetiredAt.IsZero() {
+	if !k.unretired(now) {
 		return k, nil
 	}
 	der, err := kr.seal.Open(sk.SealedKey, sealAD(sk.KID, sk.Alg))
@@ -437,14 +499,14 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	if err != nil {
 		return "", err
 	}
-	k := snap.active[alg]
+	k := snap.signer(alg, kr.opts.Now())
 	if k == nil {
 		// Maybe another instance has just created it. Rate-limited like
 		// an unknown kid, so a missing key cannot mean a query per call.
 		if snap, err = kr.reload(ctx, min(unknownKIDReloadAfter, kr.opts.RefreshInterval)); err != nil {
 			return "", err
 		}
-		if k = snap.active[alg]; k == nil {
+		if k = snap.signer(alg, kr.opts.Now()); k == nil {
 			return "", fmt.Errorf("%w %s", ErrNoKey, alg)
 		}
 	}
@@ -647,9 +709,13 @@ func ValidateClaims(payload []byte, expectedIssuer, expectedAudience string, now
 	return c, nil
 }
 
-// Rotate creates a new active key for alg and retires the previous one,
-// which stays published until now+MaxTokenLifetime so the tokens it signed
-// keep verifying. The returned key has no SealedKey.
+// Rotate creates a new key for alg, published at once, and schedules the
+// retirement of the current one PublishDelay from now: until then the old
+// key keeps signing, so that every verifier has fetched the new key before
+// it meets a token signed with it. The old key stays published for
+// MaxTokenLifetime after it retires, plus RefreshInterval for instances
+// that sign with it until they reload, so the tokens it signed keep
+// verifying. The returned key has no SealedKey.
 func (kr *Keyring) Rotate(ctx context.Context, alg string) (store.SigningKey, error) {
 	if err := checkAlg(alg); err != nil {
 		return store.SigningKey{}, err
@@ -658,8 +724,9 @@ func (kr *Keyring) Rotate(ctx context.Context, alg string) (store.SigningKey, er
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	now := kr.opts.Now().UTC()
-	if err := kr.st.RotateSigningKey(ctx, k, now, now.Add(kr.opts.MaxTokenLifetime)); err != nil {
+	retire := k.CreatedAt.Add(kr.opts.PublishDelay)
+	until := retire.Add(kr.opts.MaxTokenLifetime + kr.opts.RefreshInterval)
+	if err := kr.st.RotateSigningKey(ctx, k, retire, until); err != nil {
 		return store.SigningKey{}, fmt.Errorf("signing: rotate %s: %w", alg, err)
 	}
 	kr.invalidate()
@@ -669,13 +736,22 @@ func (kr *Keyring) Rotate(ctx context.Context, alg string) (store.SigningKey, er
 
 // KeyInfo is the public metadata of a key, for `tolk keys list`.
 type KeyInfo struct {
-	KID         string    `json:"kid"`
-	Alg         string    `json:"alg"`
-	Created     time.Time `json:"created"`
+	KID     string    `json:"kid"`
+	Alg     string    `json:"alg"`
+	Created time.Time `json:"created"`
+	// SignsFrom is when the key starts (or started) signing: when every
+	// key of its alg that retires before it has retired.
+	SignsFrom time.Time `json:"signs_from"`
+	// Retired is when it stops (or stopped) signing; zero until the next
+	// rotation.
 	Retired     time.Time `json:"retired,omitzero"`
 	PublishedTo time.Time `json:"published_to,omitzero"`
-	Active      bool      `json:"active"`
-	Published   bool      `json:"published"`
+	// Active: the newest key of its alg, the one that signs once
+	// SignsFrom has passed.
+	Active bool `json:"active"`
+	// Signing: the key that signs its alg now.
+	Signing   bool `json:"signing"`
+	Published bool `json:"published"`
 }
 
 // Keys lists every stored key, newest first, read from the store (not the
@@ -686,18 +762,37 @@ func (kr *Keyring) Keys(ctx context.Context) ([]KeyInfo, error) {
 		return nil, fmt.Errorf("signing: list keys: %w", err)
 	}
 	now := kr.opts.Now()
-	out := make([]KeyInfo, 0, len(list))
-	for _, sk := range list {
+	// In the order they retire, as signer picks them: each signs from the
+	// retirement of the one before it.
+	order := make([]int, len(list))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return compareRetirement(list[a], list[b]) })
+	out := make([]KeyInfo, len(list))
+	lastRetired := map[string]time.Time{} // alg → RetiredAt of the key before
+	signing := map[string]bool{}          // alg → its signing key is found
+	for _, i := range order {
+		sk := list[i]
 		active := sk.RetiredAt.IsZero()
-		out = append(out, KeyInfo{
+		from := sk.CreatedAt
+		if r := lastRetired[sk.Alg]; r.After(from) {
+			from = r
+		}
+		lastRetired[sk.Alg] = sk.RetiredAt
+		signs := !signing[sk.Alg] && (active || now.Before(sk.RetiredAt))
+		signing[sk.Alg] = signing[sk.Alg] || signs
+		out[i] = KeyInfo{
 			KID:         sk.KID,
 			Alg:         sk.Alg,
 			Created:     sk.CreatedAt,
+			SignsFrom:   from,
 			Retired:     sk.RetiredAt,
 			PublishedTo: sk.PublishedTo,
 			Active:      active,
+			Signing:     signs,
 			Published:   active || sk.PublishedTo.After(now),
-		})
+		}
 	}
 	return out, nil
 }

@@ -59,8 +59,12 @@ func newEnv(t testing.TB, algs ...string) *env {
 // keyring returns another Keyring on the same store and clock: a second
 // tolk instance.
 func (e *env) keyring(t testing.TB) *Keyring {
-	return New(e.st, testSealer(t), Options{Now: e.clk.Now, RefreshInterval: 5 * time.Second, MaxTokenLifetime: 24 * time.Hour})
+	return New(e.st, testSealer(t), Options{Now: e.clk.Now, RefreshInterval: 5 * time.Second,
+		PublishDelay: testPublishDelay, MaxTokenLifetime: 24 * time.Hour})
 }
+
+// testPublishDelay is the test keyrings' PublishDelay.
+const testPublishDelay = time.Minute
 
 func testClaims(now time.Time) MapClaims {
 	return MapClaims{
@@ -161,13 +165,14 @@ func hmacToken(headerJSON, payloadJSON string, secret []byte) string {
 	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func activeKey(t *testing.T, kr *Keyring, alg string) *key {
+// activeKey returns the key that signs alg now.
+func activeKey(t testing.TB, kr *Keyring, alg string) *key {
 	t.Helper()
 	snap, err := kr.current(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := snap.active[alg]
+	k := snap.signer(alg, kr.opts.Now())
 	if k == nil {
 		t.Fatalf("no active %s key", alg)
 	}
@@ -454,13 +459,18 @@ func reason(name string) string {
 	panic("no reason for " + name)
 }
 
+// TestRotation: a rotated-in key is published at once and signs only
+// PublishDelay later; the old key signs until then and stays published for
+// MaxTokenLifetime (plus RefreshInterval) after it stops.
 func TestRotation(t *testing.T) {
 	for _, alg := range []string{RS256, ES256} {
 		t.Run(alg, func(t *testing.T) {
 			e := newEnv(t, alg)
 			oldKID := activeKey(t, e.kr, alg).meta.KID
 			oldTok := mustSign(t, e.kr, alg, TypJWT, testClaims(e.clk.Now()))
+			kidOf := func(tok string) any { return decodeSegment(t, strings.Split(tok, ".")[0])["kid"] }
 
+			rotatedAt := e.clk.Now()
 			rotated, err := e.kr.Rotate(ctx, alg)
 			if err != nil {
 				t.Fatal(err)
@@ -468,31 +478,60 @@ func TestRotation(t *testing.T) {
 			if rotated.KID == oldKID || rotated.Alg != alg || len(rotated.SealedKey) != 0 {
 				t.Fatalf("Rotate returned %+v", rotated)
 			}
+			if got := jwksKIDs(t, e.kr); !equalSet(got, []string{rotated.KID, oldKID}) {
+				t.Errorf("JWKS kids right after the rotation = %v, want new and old", got)
+			}
+			switchAt := rotatedAt.Add(testPublishDelay)
+			publishedTo := switchAt.Add(24*time.Hour + 5*time.Second)
+			// Keys by kid: both were created at one instant, so the
+			// list's order between them is the store's choice.
+			keys := func() (newKey, oldKey KeyInfo) {
+				t.Helper()
+				infos, err := e.kr.Keys(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ki := range infos {
+					switch ki.KID {
+					case rotated.KID:
+						newKey = ki
+					case oldKID:
+						oldKey = ki
+					default:
+						t.Errorf("Keys has %s, neither the old nor the new key", ki.KID)
+					}
+				}
+				return newKey, oldKey
+			}
+			nk, ok := keys()
+			if !nk.Active || nk.Signing || !nk.Published || !nk.SignsFrom.Equal(switchAt) || !nk.Retired.IsZero() ||
+				ok.Active || !ok.Signing || !ok.Published || !ok.SignsFrom.Equal(rotatedAt) ||
+				!ok.Retired.Equal(switchAt) || !ok.PublishedTo.Equal(publishedTo) {
+				t.Errorf("Keys right after the rotation: new %+v, old %+v", nk, ok)
+			}
+
+			// Published first: the old key signs until PublishDelay has
+			// passed, then the new one.
+			e.clk.Advance(testPublishDelay - time.Second)
+			if kid := kidOf(mustSign(t, e.kr, alg, TypJWT, testClaims(e.clk.Now()))); kid != oldKID {
+				t.Errorf("token just before PublishDelay has kid %v, want the old %s", kid, oldKID)
+			}
+			e.clk.Advance(time.Second)
 			newTok := mustSign(t, e.kr, alg, TypJWT, testClaims(e.clk.Now()))
-			if kid := decodeSegment(t, strings.Split(newTok, ".")[0])["kid"]; kid != rotated.KID {
-				t.Errorf("token after rotation has kid %v, want %s", kid, rotated.KID)
+			if kid := kidOf(newTok); kid != rotated.KID {
+				t.Errorf("token at PublishDelay has kid %v, want the new %s", kid, rotated.KID)
 			}
 			for _, tok := range []string{oldTok, newTok} {
 				if _, err := e.kr.Verify(ctx, tok, TypJWT); err != nil {
 					t.Errorf("Verify after rotation: %v", err)
 				}
 			}
-			if got := jwksKIDs(t, e.kr); !equalSet(got, []string{rotated.KID, oldKID}) {
-				t.Errorf("JWKS kids = %v, want new and old", got)
-			}
-
-			infos, err := e.kr.Keys(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(infos) != 2 || infos[0].KID != rotated.KID || !infos[0].Active ||
-				infos[1].KID != oldKID || infos[1].Active || !infos[1].Published ||
-				!infos[1].PublishedTo.Equal(e.clk.Now().Add(24*time.Hour)) || !infos[1].Retired.Equal(e.clk.Now()) {
-				t.Errorf("Keys = %+v", infos)
+			if nk, ok := keys(); !nk.Signing || ok.Signing || !ok.Published {
+				t.Errorf("Keys after the switch: new %+v, old %+v", nk, ok)
 			}
 
 			// Just before PublishedTo: old key still there. After: gone.
-			e.clk.Advance(24*time.Hour - time.Second)
+			e.clk.Advance(publishedTo.Sub(e.clk.Now()) - time.Second)
 			if _, err := e.kr.Verify(ctx, oldTok, ""); err != nil {
 				t.Errorf("old token just before PublishedTo: %v", err)
 			}
@@ -509,8 +548,8 @@ func TestRotation(t *testing.T) {
 			if _, err := e.kr.Verify(ctx, newTok, ""); err != nil {
 				t.Errorf("new token: %v", err)
 			}
-			if infos, _ := e.kr.Keys(ctx); infos[1].Published {
-				t.Errorf("Keys says the expired key is published: %+v", infos[1])
+			if _, ok := keys(); ok.Published {
+				t.Errorf("Keys says the expired key is published: %+v", ok)
 			}
 			n, err := e.kr.Prune(ctx)
 			if err != nil || n != 1 {
@@ -520,6 +559,45 @@ func TestRotation(t *testing.T) {
 				t.Errorf("Keys after Prune = %+v", infos)
 			}
 		})
+	}
+}
+
+// TestRotationsInQuickSuccession: a key rotated in while another rotation
+// is still being published signs only once every older key has retired,
+// and each key is published for PublishDelay before it signs.
+func TestRotationsInQuickSuccession(t *testing.T) {
+	e := newEnv(t, ES256)
+	k1 := activeKey(t, e.kr, ES256).meta.KID
+	t0 := e.clk.Now()
+	k2, err := e.kr.Rotate(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(testPublishDelay / 2)
+	k3, err := e.kr.Rotate(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at   time.Duration // since t0
+		want string
+	}{
+		{testPublishDelay / 2, k1},
+		{testPublishDelay - time.Second, k1},
+		{testPublishDelay, k2.KID},
+		{testPublishDelay*3/2 - time.Second, k2.KID},
+		{testPublishDelay * 3 / 2, k3.KID},
+	} {
+		e.clk.Advance(t0.Add(step.at).Sub(e.clk.Now()))
+		if got := activeKey(t, e.kr, ES256).meta.KID; got != step.want {
+			t.Errorf("%s after the first rotation: signing with %s, want %s", step.at, got, step.want)
+		}
+		infos, _ := e.kr.Keys(ctx)
+		for _, ki := range infos {
+			if ki.Signing != (ki.KID == step.want) {
+				t.Errorf("%s: Keys says %s signing=%v", step.at, ki.KID, ki.Signing)
+			}
+		}
 	}
 }
 
@@ -569,38 +647,43 @@ func equalSet(a, b []string) bool {
 	return true
 }
 
+// TestRotationOnAnotherInstance: b rotates while a has the old keys
+// cached and forged kids use up a's early reloads; at every moment of the
+// rotation each instance verifies every token the other signs, both sign
+// with the old key until PublishDelay has passed and with the new one from
+// then on.
 func TestRotationOnAnotherInstance(t *testing.T) {
 	e := newEnv(t, ES256)
 	a := e.kr
 	b := e.keyring(t)
 	oldKID := activeKey(t, a, ES256).meta.KID
 	_ = mustSign(t, a, ES256, TypAtJWT, jtiOnly()) // warm a's cache
+	kidOf := func(tok string) any { return decodeSegment(t, strings.Split(tok, ".")[0])["kid"] }
+	forged := b64(`{"alg":"ES256","kid":"forged","typ":"at+jwt"}`) + "." + b64(`{}`) + "." + b64("sig")
 
+	t0 := e.clk.Now()
 	rotated, err := b.Rotate(ctx, ES256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kidOf := func(tok string) any { return decodeSegment(t, strings.Split(tok, ".")[0])["kid"] }
-
-	// Within RefreshInterval a may still sign with the old key; that is
-	// fine because the old key stays published.
-	e.clk.Advance(4 * time.Second)
-	if tok := mustSign(t, a, ES256, TypAtJWT, jtiOnly()); kidOf(tok) != oldKID {
-		t.Logf("a picked up the rotation early (allowed)")
-	} else if _, err := b.Verify(ctx, tok, TypAtJWT); err != nil {
-		t.Errorf("b rejects a's token signed with the retired key: %v", err)
-	}
-
-	// b's new token verifies on a once a reloads (an unknown kid reloads
-	// early, rate-limited).
-	bTok := mustSign(t, b, ES256, TypAtJWT, jtiOnly())
-	if _, err := a.Verify(ctx, bTok, TypAtJWT); err != nil {
-		t.Errorf("a cannot verify b's token with the new key: %v", err)
-	}
-
-	e.clk.Advance(1 * time.Second) // now RefreshInterval after a's load
-	if got := kidOf(mustSign(t, a, ES256, TypAtJWT, jtiOnly())); got != rotated.KID {
-		t.Errorf("after RefreshInterval a signs with %v, want %s", got, rotated.KID)
+	for at := time.Duration(0); at <= testPublishDelay+10*time.Second; at += time.Second {
+		e.clk.Advance(t0.Add(at).Sub(e.clk.Now()))
+		want := oldKID
+		if at >= testPublishDelay {
+			want = rotated.KID
+		}
+		for name, kr := range map[string]*Keyring{"a": a, "b": b} {
+			_, _ = kr.Verify(ctx, forged, TypAtJWT) // an unknown kid: a reload, if one is due
+			tok := mustSign(t, kr, ES256, TypAtJWT, jtiOnly())
+			if kidOf(tok) != want {
+				t.Fatalf("%s after the rotation %s signs with %v, want %s", at, name, kidOf(tok), want)
+			}
+			for other, v := range map[string]*Keyring{"a": a, "b": b} {
+				if _, err := v.Verify(ctx, tok, TypAtJWT); err != nil {
+					t.Fatalf("%s after the rotation %s refuses %s's token: %v", at, other, name, err)
+				}
+			}
+		}
 	}
 }
 

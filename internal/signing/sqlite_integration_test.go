@@ -38,7 +38,7 @@ func TestSQLiteStore(t *testing.T) {
 	_, sk := open()
 
 	clk := newClock()
-	opts := Options{Now: clk.Now, RefreshInterval: 5 * time.Second, MaxTokenLifetime: time.Hour}
+	opts := Options{Now: clk.Now, RefreshInterval: 5 * time.Second, PublishDelay: time.Minute, MaxTokenLifetime: time.Hour}
 	kr := New(sk, testSealer(t), opts)
 	if err := kr.Ensure(ctx, RS256, ES256); err != nil {
 		t.Fatal(err)
@@ -96,10 +96,10 @@ func TestSQLiteStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(5 * time.Second)
+	clk.Advance(time.Minute)
 	newTok := mustSign(t, kr, RS256, TypJWT, testClaims(clk.Now()))
 	if kid := decodeSegment(t, strings.Split(newTok, ".")[0])["kid"]; kid != rotated.KID {
-		t.Errorf("first instance signs with %v after RefreshInterval, want %s", kid, rotated.KID)
+		t.Errorf("first instance signs with %v after PublishDelay, want %s", kid, rotated.KID)
 	}
 	for _, tok := range []string{oldTok, newTok} {
 		if _, err := kr.Verify(ctx, tok, TypJWT); err != nil {
@@ -117,7 +117,7 @@ func TestSQLiteStore(t *testing.T) {
 		t.Errorf("Keys = %+v, want newest first", infos)
 	}
 
-	clk.Advance(time.Hour)
+	clk.Advance(time.Hour + 6*time.Second)
 	if _, err := kr.Verify(ctx, oldTok, ""); err == nil {
 		t.Error("token of an unpublished key still verifies")
 	}

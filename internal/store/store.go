@@ -352,7 +352,7 @@ type SigningKey struct {
 	SealedKey   []byte // encrypted PKCS#8 private key
 	PublicKey   []byte // PKIX DER
 	CreatedAt   time.Time
-	RetiredAt   time.Time // zero while active
+	RetiredAt   time.Time // zero while active; when it stops signing (may be in the future)
 	PublishedTo time.Time // zero = while active; after retirement, JWKS shows it until then
 }
 
@@ -367,7 +367,8 @@ type SigningKeys interface {
 	EnsureSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
 	// RotateSigningKey retires every active key of k.Alg at `at` (published
 	// until publishUntil) and stores k as the active one, atomically.
-	// at must not be zero.
+	// at must not be zero; it may be in the future, and the retiring key
+	// signs until then (signing.Keyring publishes k before it signs).
 	RotateSigningKey(ctx context.Context, k SigningKey, at, publishUntil time.Time) error
 	// DeleteUnpublishedKeys removes retired keys whose PublishedTo is before t
 	// (a zero PublishedTo counts as before any t).
