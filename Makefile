@@ -15,8 +15,8 @@ bench:
 # Go benchmarks of the hot functions, in a form benchstat compares:
 #   make bench-go > new.txt; benchstat old.txt new.txt
 bench-go:
-	go test -run '^$$' -bench 'RedactQuery|AccessLog' -benchmem -count 5 ./internal/httpx/
+	go test -run '^$$' -bench 'RedactQuery|AccessLog' -benchmem -count 5 ./internal/kit/httpx/
 	go test -run '^$$' -bench 'BareHandler|ClientCredentials|Introspection|MiddlewareChain|AuthVerifyHandler' -benchmem -count 5 ./internal/server/
 	go test -run '^$$' -bench 'CreateAccessToken' -benchmem -count 5 ./internal/store/sqlite/
-	go test -run '^$$' -bench . -benchmem -count 5 ./internal/platform/
-	go test -run '^$$' -bench . -benchmem -count 5 ./internal/forwardauth/
+	go test -run '^$$' -bench . -benchmem -count 5 ./internal/core/platform/
+	go test -run '^$$' -bench . -benchmem -count 5 ./internal/handler/forwardauth/

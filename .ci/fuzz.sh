@@ -7,7 +7,7 @@
 # testdata/fuzz/<Target>/ so it can be committed as a regression seed once
 # the bug is fixed (see docs/fuzzing.md).
 #
-# Usage: .ci/fuzz.sh [package-pattern]   e.g. .ci/fuzz.sh ./internal/oauth
+# Usage: .ci/fuzz.sh [package-pattern]   e.g. .ci/fuzz.sh ./internal/kit/oauth
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME="${FUZZTIME:-3s}"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/loadgen"
+	"github.com/tolk-project/tolk/internal/kit/loadgen"
 )
 
 // TestWindowStalled: one of several windows that completed nothing counts

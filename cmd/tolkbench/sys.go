@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/loadgen"
+	"github.com/tolk-project/tolk/internal/kit/loadgen"
 )
 
 func sortDurations(d []time.Duration) { slices.Sort(d) }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/apikey"
+	"github.com/tolk-project/tolk/internal/core/apikey"
 	"github.com/tolk-project/tolk/internal/server"
 	"github.com/tolk-project/tolk/internal/store"
 )

@@ -17,11 +17,11 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/tolk-project/tolk/internal/audit"
-	"github.com/tolk-project/tolk/internal/config"
-	"github.com/tolk-project/tolk/internal/gctune"
-	"github.com/tolk-project/tolk/internal/identity"
-	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/core/audit"
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/kit/config"
+	"github.com/tolk-project/tolk/internal/kit/gctune"
+	"github.com/tolk-project/tolk/internal/kit/password"
 	"github.com/tolk-project/tolk/internal/server"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/storeopen"

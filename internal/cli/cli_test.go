@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/cli"
-	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/kit/password"
 )
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/server"
 	"github.com/tolk-project/tolk/internal/store"
 )

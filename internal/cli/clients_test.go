@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/secret"
+	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store/storeopen"
 )
 

@@ -18,7 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/loadgen"
+	"github.com/tolk-project/tolk/internal/kit/loadgen"
 )
 
 // loadtestCmd is `tolk loadtest`: a bounded, mixed workload of every

@@ -13,7 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"

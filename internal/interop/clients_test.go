@@ -18,7 +18,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/core/authz"
 )
 
 // tokCC gets a client_credentials token with x/oauth2.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/authz"
+	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 )
 

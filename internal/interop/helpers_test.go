@@ -14,8 +14,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"

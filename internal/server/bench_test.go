@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/testutil/httpbench"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )

@@ -54,7 +54,7 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 // whole middleware chain, in-process (no sockets), with a cached
 // verification of every dialect's credential: what is left of tolk's
 // per-request cost once the network is taken out. The loopback figure is
-// BenchmarkAuthVerify in internal/forwardauth, and tolkbench's rows.
+// BenchmarkAuthVerify in internal/handler/forwardauth, and tolkbench's rows.
 func BenchmarkAuthVerifyHandler(b *testing.B) {
 	s := tolktest.New(b, tolktest.Options{ClockStart: time.Now(), LogTo: io.Discard})
 	u := s.CreateUser(b, "bench", store.RoleLinguist, "bench-password-1")

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/tolk-project/tolk/internal/pat"
+	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/store"
 )
 

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/config"
-	"github.com/tolk-project/tolk/internal/oauthapi"
-	"github.com/tolk-project/tolk/internal/ratelimit"
+	"github.com/tolk-project/tolk/internal/core/ratelimit"
+	"github.com/tolk-project/tolk/internal/handler/oauthapi"
+	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/store"
 )
 

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/pgtest"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"

@@ -18,9 +18,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/config"
-	"github.com/tolk-project/tolk/internal/oauth"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/kit/config"
+	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 	"github.com/tolk-project/tolk/verify"

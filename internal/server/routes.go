@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/httpx"
-	"github.com/tolk-project/tolk/internal/oauthapi"
-	"github.com/tolk-project/tolk/internal/tms"
-	"github.com/tolk-project/tolk/internal/web"
+	"github.com/tolk-project/tolk/internal/handler/oauthapi"
+	"github.com/tolk-project/tolk/internal/handler/tms"
+	"github.com/tolk-project/tolk/internal/handler/web"
+	"github.com/tolk-project/tolk/internal/kit/httpx"
 )
 
 type fsys = fs.FS

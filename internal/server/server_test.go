@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tolk-project/tolk/internal/config"
+	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 

@@ -8,7 +8,7 @@ import (
 // AuditEvent is one entry of the audit log: a security event (a sign-in,
 // a token issued or revoked, an admin action). The log is append-only;
 // only retention removes entries. No field ever holds a secret: tokens,
-// passwords, codes and their hashes stay out (internal/audit enforces it).
+// passwords, codes and their hashes stay out (internal/core/audit enforces it).
 type AuditEvent struct {
 	ID   string    // 32 hex characters: a millisecond time stamp, then random
 	Time time.Time // when it happened

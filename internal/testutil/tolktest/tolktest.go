@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/config"
-	"github.com/tolk-project/tolk/internal/identity"
-	"github.com/tolk-project/tolk/internal/password"
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/kit/config"
+	"github.com/tolk-project/tolk/internal/kit/password"
 	"github.com/tolk-project/tolk/internal/server"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/storeopen"

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tolk-project/tolk/internal/authz"
-	"github.com/tolk-project/tolk/internal/pat"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"

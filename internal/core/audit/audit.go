@@ -1,0 +1,405 @@
+// Package audit records tolk's security events (issue 6, point 3): sign-ins
+// and their failures, tokens issued and revoked, app, key and 2FA changes,
+// admin actions. Each event is one row of the audit log in the database
+// (store.AuditLog, shown to admins at /settings/audit) and one structured
+// log line at info level with the same fields.
+//
+// Never a secret: events carry ids, names and outcomes only. Record drops
+// any detail whose key names a secret (token, secret, password, code,
+// hash, …) and bounds every value, so a careless call site cannot leak one.
+//
+// A nil *Recorder records nothing, so services take an optional
+// `Audit *audit.Recorder` field and call it unconditionally.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/secret"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Event types. The set is open; these are the ones tolk records.
+const (
+	Login          = "login"           // a password (+ second factor) check; Details["dialect"]
+	Logout         = "logout"          // web sign-out: every session and ApiToken of the user end
+	APITokenLogout = "apitoken.logout" // TMS auth/logout of one ApiToken
+	LoginOther     = "user.login_other"
+
+	TokenIssued  = "oauth.token_issued"  // Details["grant_type"]
+	TokenRevoked = "oauth.token_revoked" // RFC 7009
+	RefreshReuse = "oauth.refresh_reuse" // a rotated refresh token came back: family revoked
+	CodeReplay   = "oauth.code_replay"   // a used code came back: its tokens revoked
+
+	ConsentGiven   = "oauth.consent_given"
+	ConsentRevoked = "oauth.consent_revoked"
+
+	AppCreated = "oauth_app.created"
+	AppUpdated = "oauth_app.updated"
+	AppDeleted = "oauth_app.deleted"
+
+	SigningKeyRotated = "signing_key.rotated"
+
+	TwoFactorEnabled  = "two_factor.enabled"
+	TwoFactorDisabled = "two_factor.disabled"
+	RecoveryCodeUsed  = "two_factor.recovery_code_used"
+	PATCreated        = "pat.created"
+	PATUpdated        = "pat.updated"
+	PATDeleted        = "pat.deleted"
+	APIKeyCreated     = "api_key.created"
+	APIKeyRevoked     = "api_key.revoked"
+	PlatformCreated   = "platform_token.created"
+	PlatformRevoked   = "platform_token.revoked"
+	PlatformExchanged = "platform_token.exchanged"
+	UserCreated       = "user.created"
+	UserDeactivated   = "user.deactivated"
+	UserReactivated   = "user.reactivated"
+	UserRoleChanged   = "user.role_changed"
+)
+
+// Types lists the event types above, for the admin page's filter.
+var Types = []string{
+	Login, Logout, APITokenLogout, LoginOther,
+	TokenIssued, TokenRevoked, RefreshReuse, CodeReplay, ConsentGiven, ConsentRevoked,
+	AppCreated, AppUpdated, AppDeleted, SigningKeyRotated,
+	TwoFactorEnabled, TwoFactorDisabled, RecoveryCodeUsed,
+	PATCreated, PATUpdated, PATDeleted, APIKeyCreated, APIKeyRevoked,
+	PlatformCreated, PlatformRevoked, PlatformExchanged,
+	UserCreated, UserDeactivated, UserReactivated, UserRoleChanged,
+}
+
+// Outcomes.
+const (
+	Success   = "success"
+	Failure   = "failure"
+	Throttled = "throttled"
+	Denied    = "denied"
+	// SecondFactor: the password was right and a second factor is asked.
+	SecondFactor = "second_factor_required"
+)
+
+// Event is what a call site knows; the Recorder adds the id, the time, the
+// client address and request id (from the request context) and, when
+// ActorUID is empty, the actor of the context (SetActor).
+type Event struct {
+	Type       string
+	ActorUID   string
+	ClientID   string
+	SubjectUID string
+	OrgUID     string
+	Outcome    string // "" = Success
+	Details    map[string]string
+}
+
+// Recorder writes events to the store and the log.
+type Recorder struct {
+	// bg, once started, writes high-volume events (token issuance and
+	// exchange) behind the response; see Start.
+	bg      chan store.AuditEvent
+	pending sync.WaitGroup
+	stop    sync.Once
+
+	Store store.AuditLog
+	Log   *slog.Logger     // nil: no log line
+	Now   func() time.Time // nil: time.Now
+	Gen   secret.Generator
+	// Users, if set, fills an event's organization from its actor or
+	// subject when the call site left it empty.
+	Users interface {
+		GetUser(ctx context.Context, uid string) (store.User, error)
+	}
+}
+
+// Limits on details, so that an event stays small.
+const (
+	maxDetails   = 16
+	maxDetailLen = 200
+	maxFieldLen  = 255
+)
+
+// secretWords are key fragments that mark a detail as secret; such a
+// detail is dropped, whatever its value.
+var secretWords = []string{"token", "secret", "password", "passwd", "code", "hash", "key", "otp", "cookie", "authorization", "assertion", "verifier", "jti"}
+
+// allowedKeys are detail keys that contain a secret word but name ids or
+// kinds, not secrets.
+var allowedKeys = map[string]bool{
+	"token_id": true, "key_id": true, "token_type": true, "grant_type": true, "pat_id": true, "api_key_id": true,
+	"last_eight": true, "kid": true,
+}
+
+// SecretKey reports whether a detail key would be dropped as secret.
+func SecretKey(k string) bool {
+	k = strings.ToLower(k)
+	if allowedKeys[k] {
+		return false
+	}
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) && len(s) > 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Record stores e and logs it. A failure to store is logged, not
+// returned: the operation it describes has already happened.
+func (r *Recorder) Record(ctx context.Context, e Event) {
+	if r == nil {
+		return
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	if e.ActorUID == "" {
+		e.ActorUID = Actor(ctx)
+	}
+	if e.Outcome == "" {
+		e.Outcome = Success
+	}
+	if e.OrgUID == "" && r.Users != nil {
+		for _, uid := range []string{e.SubjectUID, e.ActorUID} {
+			if uid == "" {
+				continue
+			}
+			if u, err := r.Users.GetUser(context.WithoutCancel(ctx), uid); err == nil {
+				e.OrgUID = u.OrgUID
+				break
+			}
+		}
+	}
+	ev := store.AuditEvent{
+		Time: now().UTC().Truncate(time.Microsecond), Type: clip(e.Type, maxFieldLen),
+		ActorUID: clip(e.ActorUID, maxFieldLen), ClientID: clip(e.ClientID, maxFieldLen),
+		SubjectUID: clip(e.SubjectUID, maxFieldLen), OrgUID: clip(e.OrgUID, maxFieldLen),
+		ClientAddr: clip(httpx.ClientIP(ctx), maxFieldLen), RequestID: clip(httpx.RequestID(ctx), maxFieldLen),
+		Outcome: clip(e.Outcome, maxFieldLen),
+	}
+	for k, v := range e.Details {
+		if len(ev.Details) == maxDetails {
+			break
+		}
+		if SecretKey(k) || v == "" {
+			continue
+		}
+		if ev.Details == nil {
+			ev.Details = map[string]string{}
+		}
+		ev.Details[clip(k, 64)] = clip(v, maxDetailLen)
+	}
+	// 32 hex digits as before, the first 12 the time: ids of new events
+	// sort last, so their primary-key inserts append (secret.StampedHex).
+	id, err := r.Gen.StampedHex(ev.Time, 10)
+	if err == nil {
+		ev.ID = id
+		if !r.enqueue(ev) {
+			// The event outlives a canceled request: it already happened.
+			err = r.Store.AppendAuditEvent(context.WithoutCancel(ctx), ev)
+		}
+	}
+	if r.Log == nil {
+		return
+	}
+	// The events that come with every issued token are logged at Debug
+	// when they succeeded (as Keycloak's logging listener does with
+	// success events): one line per token would be most of the log and a
+	// formatted record per token request; they are stored like every
+	// other event, and failures are logged at Info.
+	level := slog.LevelInfo
+	if background[ev.Type] && ev.Outcome == Success {
+		level = slog.LevelDebug
+	}
+	if r.Log.Enabled(ctx, level) {
+		attrs := []any{
+			slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
+			slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
+			slog.String("org", ev.OrgUID), slog.String("addr", ev.ClientAddr), slog.String("request_id", ev.RequestID),
+		}
+		if len(ev.Details) > 0 {
+			ds := make([]any, 0, len(ev.Details))
+			for k, v := range ev.Details {
+				ds = append(ds, slog.String(k, v))
+			}
+			attrs = append(attrs, slog.Group("details", ds...))
+		}
+		r.Log.Log(ctx, level, "audit", attrs...)
+	}
+	if err != nil {
+		r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
+	}
+}
+
+// ---- high-volume events behind the response ----
+
+// background lists the event types written behind the response: they come
+// with every issued token, and a second write in the request would double
+// the latency of the token endpoint. A crash can lose the few of them
+// still queued (and a power loss those of the last moments, as it can the
+// tokens themselves: README, Durability); sign-ins, revocations, admin and
+// security changes are always written, durably, before the response.
+var background = map[string]bool{TokenIssued: true, PlatformExchanged: true}
+
+// bgWorkers writers each gather the events of up to bgDelay (at most
+// bgBatch of them) into one AppendAuditEvents call: one commit for the
+// lot instead of one per event, which under load was most of what an
+// event cost. The delay is invisible to clients (the response has gone)
+// and bounds what a crash can lose. Two writers, so that one batch fills
+// while the other commits. bgQueue bounds memory, and a full queue falls
+// back to writing in the request (backpressure, never loss).
+const (
+	bgWorkers = 2
+	bgQueue   = 4096
+	bgBatch   = 512
+	bgDelay   = 10 * time.Millisecond
+)
+
+// Start begins writing high-volume events in the background. Call Close
+// to drain the queue at shutdown. Without Start every event is written
+// before Record returns.
+func (r *Recorder) Start() {
+	r.bg = make(chan store.AuditEvent, bgQueue)
+	for i := 0; i < bgWorkers; i++ {
+		go r.writeBatches()
+	}
+}
+
+func (r *Recorder) writeBatches() {
+	batch := make([]store.AuditEvent, 0, bgBatch)
+	for ev := range r.bg {
+		// Sleep, then take what queued meanwhile, rather than receive each
+		// event as it comes: a worker parked on the queue was woken once
+		// per event, a goroutine switch per issued token.
+		batch = append(batch[:0], ev)
+		if len(r.bg) < bgBatch-1 { // a full batch waiting goes at once
+			time.Sleep(bgDelay)
+		}
+	fill:
+		for len(batch) < bgBatch {
+			select {
+			case ev, ok := <-r.bg:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, ev)
+			default:
+				break fill
+			}
+		}
+		ctx := context.Background()
+		if err := r.Store.AppendAuditEvents(ctx, batch); err != nil {
+			// One bad event must not take the others with it: store
+			// them one by one, and log what still fails.
+			for _, e := range batch {
+				if err := r.Store.AppendAuditEvent(ctx, e); err != nil && r.Log != nil {
+					r.Log.Error("audit: store event", "type", e.Type, "err", err)
+				}
+			}
+		}
+		r.pending.Add(-len(batch))
+	}
+}
+
+func (r *Recorder) enqueue(ev store.AuditEvent) bool {
+	if r.bg == nil || !background[ev.Type] {
+		return false
+	}
+	r.pending.Add(1)
+	select {
+	case r.bg <- ev:
+		return true
+	default:
+		r.pending.Done()
+		return false
+	}
+}
+
+// Flush waits until every queued event is stored.
+func (r *Recorder) Flush() {
+	if r != nil {
+		r.pending.Wait()
+	}
+}
+
+// Close drains the queue and stops the workers; Record must not be called
+// afterwards.
+func (r *Recorder) Close() {
+	if r == nil || r.bg == nil {
+		return
+	}
+	r.stop.Do(func() {
+		r.pending.Wait()
+		close(r.bg)
+	})
+}
+
+// ---- the actor of a request ----
+
+type actorKey struct{}
+
+type actorSlot struct {
+	mu  sync.Mutex
+	uid string
+}
+
+// WithActorSlot is middleware that gives each request a place for its
+// actor, which the web UI fills once it has resolved the session
+// (SetActor), so that services record who acted without taking it as a
+// parameter.
+//
+// Behind httpx.WithRequestID (as in tolk's server) the place is in the
+// request's httpx state, so this adds no context layer and no request
+// copy.
+func WithActorSlot(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if httpx.ActorSlot(r.Context()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, &actorSlot{})))
+	})
+}
+
+// SetActor names the user acting in this request; without WithActorSlot
+// it does nothing.
+func SetActor(ctx context.Context, uid string) {
+	if httpx.SetActor(ctx, uid) {
+		return
+	}
+	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
+		s.mu.Lock()
+		s.uid = uid
+		s.mu.Unlock()
+	}
+}
+
+// Actor returns the user SetActor named, or "".
+func Actor(ctx context.Context) string {
+	if uid, ok := httpx.Actor(ctx); ok {
+		return uid
+	}
+	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.uid
+	}
+	return ""
+}

@@ -1,0 +1,131 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/core/apikey"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Admin → API keys (/settings/api-keys): an ADMIN creates ProZ API keys
+// for the users of their organization (each shown once), lists them and
+// revokes them.
+
+// apiKeysData is the data of the api_keys page.
+type apiKeysData struct {
+	Keys     []apiKeyRow
+	Users    []store.User // the organization's active users, for the form
+	Selected string       // the user the form is for
+	Note     string
+	NewKey   string // the key just created, shown this once
+}
+
+type apiKeyRow struct {
+	ID, UserName, Note, CreatedAt, RevokedAt string
+}
+
+const apiKeysPath = "/settings/api-keys"
+
+func (h *Handler) apiKeysAdmin(w http.ResponseWriter, r *http.Request, post bool) (store.WebSession, store.User, bool) {
+	if h.APIKeys == nil {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return store.WebSession{}, store.User{}, false
+	}
+	return h.adminPage(w, r, post, apiKeysPath, "apikeys.forbidden")
+}
+
+// renderAPIKeys renders the page for admin with d's form state.
+func (h *Handler) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *apiKeysData, notice, msg string) {
+	users, err := h.ID.Store.ListUsers(r.Context())
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.UID] = u.UserName
+		if u.OrgUID == admin.OrgUID && u.Active {
+			d.Users = append(d.Users, u)
+		}
+	}
+	keys, err := h.APIKeys.List(r.Context(), admin.OrgUID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	for _, k := range keys {
+		row := apiKeyRow{ID: k.ID, UserName: names[k.UserUID], Note: k.Note, CreatedAt: k.CreatedAt.UTC().Format(time.DateTime + " UTC")}
+		if !k.RevokedAt.IsZero() {
+			row.RevokedAt = k.RevokedAt.UTC().Format(time.DateTime + " UTC")
+		}
+		d.Keys = append(d.Keys, row)
+	}
+	l := h.localizer(r)
+	h.render(w, r, status, "api_keys", page{L: l, Title: l.T("apikeys.title"), CSRF: ws.CSRFToken, User: &admin,
+		Notice: notice, Error: msg, APIKeys: d})
+}
+
+func (h *Handler) apiKeysList(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.apiKeysAdmin(w, r, false)
+	if !ok {
+		return
+	}
+	notice := ""
+	if r.URL.Query().Get("done") == "revoked" {
+		notice = h.localizer(r).T("apikeys.revoked")
+	}
+	h.renderAPIKeys(w, r, http.StatusOK, ws, u, &apiKeysData{}, notice, "")
+}
+
+func (h *Handler) apiKeysCreate(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.apiKeysAdmin(w, r, true)
+	if !ok {
+		return
+	}
+	l := h.localizer(r)
+	d := &apiKeysData{Selected: r.PostForm.Get("user"), Note: r.PostForm.Get("note")}
+	// Only a user of the admin's own organization; any other uid is as
+	// unknown as a made-up one.
+	target, err := store.User{}, store.ErrNotFound
+	if store.ValidText(d.Selected) {
+		target, err = h.ID.Store.GetUser(r.Context(), d.Selected)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.internalError(w, r, err)
+		return
+	}
+	if err != nil || target.OrgUID != admin.OrgUID || !target.Active {
+		h.renderAPIKeys(w, r, http.StatusBadRequest, ws, admin, d, "", l.T("apikeys.bad_user"))
+		return
+	}
+	_, key, err := h.APIKeys.Create(r.Context(), target, d.Note)
+	switch {
+	case errors.Is(err, apikey.ErrNoteInvalid):
+		h.renderAPIKeys(w, r, http.StatusBadRequest, ws, admin, d, "", l.T("apikeys.bad_note"))
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	// The key is on this response only: render marks the page no-store.
+	h.renderAPIKeys(w, r, http.StatusOK, ws, admin, &apiKeysData{NewKey: key, Selected: target.UID}, "", "")
+}
+
+func (h *Handler) apiKeysRevoke(w http.ResponseWriter, r *http.Request) {
+	_, admin, ok := h.apiKeysAdmin(w, r, true)
+	if !ok {
+		return
+	}
+	err := h.APIKeys.Revoke(r.Context(), admin.OrgUID, r.PathValue("id"))
+	switch {
+	case errors.Is(err, apikey.ErrNotFound):
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, apiKeysPath+"?done=revoked", http.StatusSeeOther)
+}

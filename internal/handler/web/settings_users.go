@@ -1,0 +1,153 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Admin → Users (/settings/users): an ADMIN lists the users of their
+// organization, creates users (Username, Email, Role, Password), changes
+// roles and deactivates or reactivates users. Deactivation ends the user's
+// sessions, ApiTokens and OAuth tokens at once and makes every other
+// credential of theirs fail (identity.SetActive).
+
+const usersPath = "/settings/users"
+
+// usersData is the data of the users page.
+type usersData struct {
+	Users []userRow
+	Roles []store.Role
+	// The create form's values, kept after a validation error (never the
+	// password).
+	UserName, Email string
+	Role            store.Role
+}
+
+type userRow struct {
+	UID, UserName, Email, CreatedAt string
+	Role                            store.Role
+	Active, Self                    bool
+}
+
+func (h *Handler) usersAdmin(w http.ResponseWriter, r *http.Request, post bool) (store.WebSession, store.User, bool) {
+	return h.adminPage(w, r, post, usersPath, "users.forbidden")
+}
+
+func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *usersData, notice, msg string) {
+	users, err := h.ID.OrgUsers(r.Context(), admin)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	for _, u := range users {
+		d.Users = append(d.Users, userRow{UID: u.UID, UserName: u.UserName, Email: u.Email, Role: u.Role, Active: u.Active,
+			Self: u.UID == admin.UID, CreatedAt: u.CreatedAt.UTC().Format(time.DateTime + " UTC")})
+	}
+	d.Roles = store.Roles
+	if d.Role == "" {
+		d.Role = store.RoleLinguist
+	}
+	l := h.localizer(r)
+	h.render(w, r, status, "users", page{L: l, Title: l.T("users.title"), CSRF: ws.CSRFToken, User: &admin,
+		Notice: notice, Error: msg, Users: d})
+}
+
+func (h *Handler) usersList(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.usersAdmin(w, r, false)
+	if !ok {
+		return
+	}
+	notice := ""
+	switch r.URL.Query().Get("done") {
+	case "created":
+		notice = "users.created"
+	case "role":
+		notice = "users.role_changed"
+	case "deactivated":
+		notice = "users.deactivated"
+	case "reactivated":
+		notice = "users.reactivated"
+	}
+	if notice != "" {
+		notice = h.localizer(r).T(notice)
+	}
+	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{}, notice, "")
+}
+
+func (h *Handler) usersCreate(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.usersAdmin(w, r, true)
+	if !ok {
+		return
+	}
+	l := h.localizer(r)
+	f := r.PostForm
+	d := &usersData{UserName: f.Get("username"), Email: f.Get("email"), Role: store.Role(f.Get("role"))}
+	_, err := h.ID.CreateUser(r.Context(), identity.NewUser{
+		OrgUID: admin.OrgUID, UserName: d.UserName, Email: d.Email, Role: d.Role, Password: f.Get("password"),
+	})
+	var ve *identity.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		h.renderUsers(w, r, http.StatusBadRequest, ws, admin, d, "", l.T("users.invalid."+ve.Field))
+		return
+	case errors.Is(err, identity.ErrConflict):
+		h.renderUsers(w, r, http.StatusConflict, ws, admin, d, "", l.T("users.taken"))
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, usersPath+"?done=created", http.StatusSeeOther)
+}
+
+// usersError answers a failed change of another user.
+func (h *Handler) usersError(w http.ResponseWriter, r *http.Request, ws store.WebSession, admin store.User, err error) {
+	l := h.localizer(r)
+	var ve *identity.ValidationError
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+	case errors.Is(err, identity.ErrForbidden):
+		h.errorPage(w, r, http.StatusForbidden, "users.forbidden")
+	case errors.Is(err, identity.ErrSelf):
+		h.renderUsers(w, r, http.StatusBadRequest, ws, admin, &usersData{}, "", l.T("users.self"))
+	case errors.As(err, &ve):
+		h.renderUsers(w, r, http.StatusBadRequest, ws, admin, &usersData{}, "", l.T("users.invalid.role"))
+	default:
+		h.internalError(w, r, err)
+	}
+}
+
+func (h *Handler) usersRole(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.usersAdmin(w, r, true)
+	if !ok {
+		return
+	}
+	if err := h.ID.SetRole(r.Context(), admin, r.PathValue("uid"), store.Role(r.PostForm.Get("role"))); err != nil {
+		h.usersError(w, r, ws, admin, err)
+		return
+	}
+	http.Redirect(w, r, usersPath+"?done=role", http.StatusSeeOther)
+}
+
+func (h *Handler) usersSetActive(active bool) http.HandlerFunc {
+	done := "deactivated"
+	if active {
+		done = "reactivated"
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ws, admin, ok := h.usersAdmin(w, r, true)
+		if !ok {
+			return
+		}
+		if err := h.ID.SetActive(r.Context(), admin, r.PathValue("uid"), active); err != nil {
+			h.usersError(w, r, ws, admin, err)
+			return
+		}
+		http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
+	}
+}

@@ -1,0 +1,235 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/core/twofactor"
+	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/secret"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+// Two-factor authentication in the UI: the second sign-in step
+// (/login/two-factor) and Settings → Two-factor authentication
+// (/settings/two-factor: enrol, recovery codes, disable). Enabling and
+// disabling both ask for the password (identity.EnableTwoFactor).
+//
+// The second step keeps no password anywhere: /login checks the password
+// and, for a user with two-factor authentication, stores a pending sign-in
+// in the database (identity.BeginLogin) whose secret the browser holds in
+// the HttpOnly cookie tolk_2fa for five minutes, so any instance can
+// finish it. The form still carries the pre-session CSRF token.
+
+// twoFactorData is the data of the two-factor pages.
+type twoFactorData struct {
+	Enabled      bool
+	EnabledAt    string
+	RecoveryLeft int
+	// Enrolment, while off: the QR code (a PNG data: URI, which CSP
+	// allows as img-src) and the base32 secret beside it.
+	QRCode template.URL
+	Secret string
+	// Codes are the recovery codes, on the page after enabling only.
+	Codes []string
+}
+
+const pendingCookie = "tolk_2fa"
+
+// askCode answers a right password of a user with two-factor
+// authentication: it hands the browser the pending sign-in and asks for
+// the code.
+func (h *Handler) askCode(w http.ResponseWriter, r *http.Request, ticket, csrf, next string) {
+	h.setCookie(w, pendingCookie, ticket, int(identity.PendingLoginTTL.Seconds()))
+	l := h.localizer(r)
+	h.render(w, r, http.StatusOK, "login_code", page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: next, FormTargets: h.formTargets(r, next)})
+}
+
+func (h *Handler) loginCodePage(w http.ResponseWriter, r *http.Request) {
+	if h.cookie(r, pendingCookie) == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	csrf, err := h.loginCSRF(w, r)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	l := h.localizer(r)
+	next := r.URL.Query().Get("next")
+	h.render(w, r, http.StatusOK, "login_code", page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: next, FormTargets: h.formTargets(r, next)})
+}
+
+func (h *Handler) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	cookieTok := h.cookie(r, "tolk_csrf")
+	if !h.sameOrigin(r) || cookieTok == "" || !secret.Equal(cookieTok, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	l := h.localizer(r)
+	next := r.PostForm.Get("next")
+	again := func(status int, key string) {
+		h.render(w, r, status, "login_code", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, Error: l.T(key), FormTargets: h.formTargets(r, next)})
+	}
+	u, err := h.ID.FinishLogin(r.Context(), "web", h.cookie(r, pendingCookie), r.PostForm.Get("code"), httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		again(http.StatusTooManyRequests, "login.throttled")
+		return
+	case errors.Is(err, identity.ErrOTPRequired):
+		again(http.StatusBadRequest, "login.code_missing")
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		again(http.StatusUnauthorized, "login.code_failed")
+		return
+	case errors.Is(err, identity.ErrInvalidToken):
+		// Expired, unknown or already finished: start over.
+		h.setCookie(w, pendingCookie, "", -1)
+		h.render(w, r, http.StatusUnauthorized, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, Error: l.T("login.code_expired"), FormTargets: h.formTargets(r, next)})
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	h.setCookie(w, pendingCookie, "", -1)
+	h.signIn(w, r, u, next)
+}
+
+// signIn starts the session of u and sends the browser on, as the
+// one-step sign-in does: a fresh session id (session fixation), the
+// browser's previous session ended, the pre-session CSRF cookie dropped.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u store.User, next string) {
+	if old := h.cookie(r, "tolk_session"); old != "" {
+		_, _ = h.ID.Store.DeleteWebSession(r.Context(), secret.Hash(old))
+	}
+	s, err := h.ID.StartSession(r.Context(), u)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.setCookie(w, "tolk_session", s.Cookie, int(s.ExpiresAt.Sub(h.ID.Now()).Seconds()))
+	h.setCookie(w, "tolk_csrf", "", -1)
+	http.Redirect(w, r, safeNext(afterSignIn(next)), http.StatusSeeOther)
+}
+
+// twoFactorPage shows the status and, while off, the enrolment.
+func (h *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.signedIn(w, r, "/settings/two-factor")
+	if !ok {
+		return
+	}
+	p := page{CSRF: ws.CSRFToken, User: &u}
+	switch r.URL.Query().Get("done") {
+	case "disabled":
+		p.Notice = "twofactor.disabled"
+	}
+	h.renderTwoFactor(w, r, http.StatusOK, p)
+}
+
+// renderTwoFactor renders the settings page for p.User; p.Error and
+// p.Notice are message keys.
+func (h *Handler) renderTwoFactor(w http.ResponseWriter, r *http.Request, status int, p page) {
+	l := h.localizer(r)
+	u := *p.User
+	tf := h.ID.TwoFactor
+	if tf == nil {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	st, err := tf.Status(r.Context(), u.UID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	d := &twoFactorData{Enabled: st.Enabled, RecoveryLeft: st.RecoveryCodes}
+	if st.Enabled {
+		d.EnabledAt = st.EnabledAt.Format("2006-01-02 15:04 UTC")
+	} else {
+		e, err := tf.BeginEnrolment(r.Context(), u)
+		if err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		// The data: URI is ours (a PNG we encoded), not user input.
+		d.QRCode, d.Secret = template.URL(e.QRCode), e.Secret
+	}
+	p.L, p.Title, p.TwoFactor = l, l.T("twofactor.title"), d
+	if p.Error != "" {
+		p.Error = l.T(p.Error)
+	}
+	if p.Notice != "" {
+		p.Notice = l.T(p.Notice)
+	}
+	h.render(w, r, status, "two_factor", p)
+}
+
+func (h *Handler) twoFactorEnable(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
+	if !ok {
+		return
+	}
+	if h.ID.TwoFactor == nil {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	codes, err := h.ID.EnableTwoFactor(r.Context(), u, r.PostForm.Get("password"), r.PostForm.Get("code"), httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
+		return
+	case errors.Is(err, twofactor.ErrInvalidCode):
+		h.renderTwoFactor(w, r, http.StatusBadRequest, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.code_failed"})
+		return
+	case errors.Is(err, twofactor.ErrNotEnrolling):
+		h.renderTwoFactor(w, r, http.StatusConflict, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.restart"})
+		return
+	case errors.Is(err, twofactor.ErrAlreadyEnabled):
+		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	l := h.localizer(r)
+	// The recovery codes are on this response only (stored hashed; render
+	// marks the page no-store).
+	h.render(w, r, http.StatusOK, "two_factor_codes", page{L: l, Title: l.T("twofactor.codes_title"), CSRF: ws.CSRFToken, User: &u,
+		Notice: l.T("twofactor.codes_done"), TwoFactor: &twoFactorData{Enabled: true, Codes: codes}})
+}
+
+func (h *Handler) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
+	if !ok {
+		return
+	}
+	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
+		return
+	case errors.Is(err, twofactor.ErrNotEnabled):
+		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/two-factor?done=disabled", http.StatusSeeOther)
+}

@@ -1,0 +1,365 @@
+// Package web serves tolk's server-rendered UI: sign-in, sign-out and the
+// signed-in home page. It works without JavaScript; every string comes
+// from the i18n catalogs; every form carries a CSRF token.
+package web
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tolk-project/tolk/internal/core/apikey"
+	"github.com/tolk-project/tolk/internal/core/audit"
+	"github.com/tolk-project/tolk/internal/core/authz"
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/core/platform"
+	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/i18n"
+	"github.com/tolk-project/tolk/internal/kit/secret"
+	"github.com/tolk-project/tolk/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Handler serves the web UI.
+type Handler struct {
+	ID       *identity.Service
+	Authz    *authz.Service
+	Catalogs *i18n.Catalogs
+	Log      *slog.Logger
+	Issuer   string // public base URL; its origin is the only one allowed to post forms
+	Secure   bool   // https: Secure cookies with the __Host- prefix
+	Gen      secret.Generator
+	APIKeys  *apikey.Service   // Admin → API keys; nil hides the page
+	Platform *platform.Service // Settings → Access Tokens; nil hides the pages
+
+	pages map[string]*template.Template
+}
+
+// Init parses the templates; call it once before Routes.
+func (h *Handler) Init() error {
+	h.pages = map[string]*template.Template{}
+	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
+		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
+		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return err
+		}
+		h.pages[p] = t
+	}
+	return nil
+}
+
+// Routes registers the UI on mux.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("GET /login", h.loginPage)
+	mux.HandleFunc("POST /login", h.loginSubmit)
+	mux.HandleFunc("GET /logout", h.logoutPage)
+	mux.HandleFunc("POST /logout", h.logoutSubmit)
+	for _, p := range []string{"/oauth/authorize", "/web/oauth/authorize"} {
+		mux.HandleFunc("GET "+p, h.authorize)
+		mux.HandleFunc("POST "+p, h.authorize)
+	}
+	mux.HandleFunc("GET /settings/oauth-apps", h.appsList)
+	mux.HandleFunc("GET /settings/oauth-apps/new", h.appsNew)
+	mux.HandleFunc("POST /settings/oauth-apps/new", h.appsCreate)
+	mux.HandleFunc("GET /settings/oauth-apps/{id}", h.appsEdit)
+	mux.HandleFunc("POST /settings/oauth-apps/{id}", h.appsUpdate)
+	mux.HandleFunc("POST /settings/oauth-apps/{id}/delete", h.appsDelete)
+	mux.HandleFunc("GET /settings/authorized-apps", h.authorizedApps)
+	mux.HandleFunc("POST /settings/authorized-apps/{id}/revoke", h.revokeApp)
+	mux.HandleFunc("GET /settings/api-keys", h.apiKeysList)
+	mux.HandleFunc("POST /settings/api-keys", h.apiKeysCreate)
+	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", h.apiKeysRevoke)
+	mux.HandleFunc("GET "+tokensPath, h.tokensPage)
+	mux.HandleFunc("POST "+tokensPath, h.tokensCreate)
+	mux.HandleFunc("POST "+tokensPath+"/{id}/revoke", h.tokensRevoke)
+	mux.HandleFunc("GET /login/two-factor", h.loginCodePage)
+	mux.HandleFunc("POST /login/two-factor", h.loginCodeSubmit)
+	mux.HandleFunc("GET /settings/two-factor", h.twoFactorPage)
+	mux.HandleFunc("POST /settings/two-factor/enable", h.twoFactorEnable)
+	mux.HandleFunc("POST /settings/two-factor/disable", h.twoFactorDisable)
+	mux.HandleFunc("GET "+usersPath, h.usersList)
+	mux.HandleFunc("POST "+usersPath, h.usersCreate)
+	mux.HandleFunc("POST "+usersPath+"/{uid}/role", h.usersRole)
+	mux.HandleFunc("POST "+usersPath+"/{uid}/deactivate", h.usersSetActive(false))
+	mux.HandleFunc("POST "+usersPath+"/{uid}/reactivate", h.usersSetActive(true))
+	mux.HandleFunc("GET "+auditPath, h.auditLog)
+}
+
+func (h *Handler) cookieName(base string) string {
+	if h.Secure {
+		return "__Host-" + base // pins the cookie to our host, path / and https
+	}
+	return base
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(h.cookieName(name))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// page is the data of every template.
+type page struct {
+	L        i18n.Localizer
+	Lang     string
+	Title    string
+	CSRF     string
+	User     *store.User
+	Error    string
+	Notice   string
+	Next     string
+	UserName string
+	Consent  *consentData
+	// FormTargets are origins besides our own that the page's forms may
+	// end up at: a form POST that answers with a redirect to an OAuth
+	// client is still governed by CSP form-action in browsers.
+	FormTargets []string
+	FormPost    *formPostData
+	Apps        *appsData    // the settings pages for OAuth apps
+	Tokens      *tokensData  // Settings → Access Tokens
+	APIKeys     *apiKeysData // Admin → API keys
+	// TwoFactor is the data of the two-factor pages.
+	TwoFactor *twoFactorData
+	Users     *usersData // Admin → Users
+	Audit     *auditData // Admin → Audit log
+}
+
+func (h *Handler) localizer(r *http.Request) i18n.Localizer {
+	return h.Catalogs.Match(r.URL.Query().Get("ui_locales"), h.cookie(r, "tolk_lang"), r.Header.Get("Accept-Language"))
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	h.renderWith(w, r, status, name, p, nil)
+}
+
+// renderWith renders a page; headers, if set, adjusts the response
+// headers after the defaults.
+func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int, name string, p page, headers func(http.Header)) {
+	if p.L == (i18n.Localizer{}) {
+		p.L = h.localizer(r)
+	}
+	p.Lang = p.L.Tag().String()
+	httpx.HTMLHeaders(w)
+	w.Header().Set("Vary", "Accept-Language, Cookie")
+	if len(p.FormTargets) > 0 {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self' "+strings.Join(p.FormTargets, " ")+"; frame-ancestors 'none'; base-uri 'none'")
+	}
+	if headers != nil {
+		headers(w.Header())
+	}
+	w.WriteHeader(status)
+	if err := h.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
+		h.Log.ErrorContext(r.Context(), "web: render", "page", name, "err", err)
+	}
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
+	l := h.localizer(r)
+	h.render(w, r, status, "error", page{L: l, Title: l.T("error.title"), Error: l.T(msgKey)})
+}
+
+// session returns the signed-in user, if any.
+func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) {
+	c := h.cookie(r, "tolk_session")
+	if c == "" {
+		return store.WebSession{}, store.User{}, false
+	}
+	ws, u, err := h.ID.LookupSession(r.Context(), c)
+	if err != nil {
+		if !errors.Is(err, identity.ErrInvalidToken) {
+			h.Log.ErrorContext(r.Context(), "web: session lookup", "err", err)
+		}
+		return store.WebSession{}, store.User{}, false
+	}
+	audit.SetActor(r.Context(), u.UID) // who acts, for the audit log
+	return ws, u, true
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	l := h.localizer(r)
+	h.render(w, r, http.StatusOK, "home", page{L: l, Title: l.T("home.title"), CSRF: ws.CSRFToken, User: &u})
+}
+
+// loginCSRF returns the pre-session CSRF token (double-submit cookie),
+// minting one when the browser has none.
+func (h *Handler) loginCSRF(w http.ResponseWriter, r *http.Request) (string, error) {
+	if c := h.cookie(r, "tolk_csrf"); len(c) == 43 {
+		return c, nil
+	}
+	tok, err := h.Gen.Alphanumeric(43)
+	if err != nil {
+		return "", err
+	}
+	h.setCookie(w, "tolk_csrf", tok, 0)
+	return tok, nil
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	// reauth: prompt=login or max_age asks for the password again even
+	// though a session exists.
+	if _, _, ok := h.session(r); ok && r.URL.Query().Get("reauth") != "1" {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	csrf, err := h.loginCSRF(w, r)
+	if err != nil {
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	l := h.localizer(r)
+	p := page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: r.URL.Query().Get("next"), UserName: r.URL.Query().Get("login_hint")}
+	if r.URL.Query().Get("logged_out") == "1" {
+		p.Notice = l.T("logout.done")
+	}
+	p.FormTargets = h.formTargets(r, p.Next)
+	h.render(w, r, http.StatusOK, "login", p)
+}
+
+// sameOrigin rejects cross-site form posts. Browsers send Sec-Fetch-Site,
+// which no page can forge: same-origin passes outright (our
+// Referrer-Policy makes browsers send "Origin: null" even on same-origin
+// posts, so Origin cannot be required). Without it, Origin must name us.
+// Requests with neither (old clients, curl) rely on the CSRF token alone.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return true
+	case "", "none":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	want, err := url.Parse(h.Issuer)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(o, want.Scheme+"://"+want.Host)
+}
+
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := httpx.ParseForm(w, r); err != nil {
+		var in *httpx.InputError
+		status := http.StatusBadRequest
+		if errors.As(err, &in) {
+			status = in.Status
+		}
+		h.errorPage(w, r, status, "error.csrf")
+		return false
+	}
+	return true
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	cookieTok := h.cookie(r, "tolk_csrf")
+	if !h.sameOrigin(r) || cookieTok == "" || !secret.Equal(cookieTok, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	l := h.localizer(r)
+	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	next := r.PostForm.Get("next")
+	again := func(status int, key string) {
+		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key), FormTargets: h.formTargets(r, next)})
+	}
+	if name == "" || pw == "" {
+		again(http.StatusBadRequest, "login.missing")
+		return
+	}
+	u, ticket, err := h.ID.BeginLogin(r.Context(), "web", name, pw, httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.Is(err, identity.ErrOTPRequired):
+		h.askCode(w, r, ticket, cookieTok, next)
+		return
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		again(http.StatusTooManyRequests, "login.throttled")
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		again(http.StatusUnauthorized, "login.failed")
+		return
+	case err != nil:
+		h.Log.ErrorContext(r.Context(), "web: login", "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.signIn(w, r, u, next)
+}
+
+// safeNext allows only local paths, so the login form is no open redirect.
+// Control characters are refused outright: browsers drop tabs and newlines
+// from a Location, so "/\t/evil.example" would lead to //evil.example.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	l := h.localizer(r)
+	h.render(w, r, http.StatusOK, "logout", page{L: l, Title: l.T("logout.title"), CSRF: ws.CSRFToken, User: &u})
+}
+
+func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	ws, u, ok := h.session(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if !h.sameOrigin(r) || !secret.Equal(ws.CSRFToken, r.PostForm.Get("csrf_token")) {
+		h.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	if err := h.ID.SignOut(r.Context(), u.UID); err != nil {
+		h.Log.ErrorContext(r.Context(), "web: sign out", "err", err)
+		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.setCookie(w, "tolk_session", "", -1)
+	http.Redirect(w, r, "/login?logged_out=1", http.StatusSeeOther)
+}
