@@ -41,7 +41,7 @@ func parseDetails(v sql.NullString) (map[string]string, error) {
 	return d, nil
 }
 
-func scanAuditEvent(r row) (store.AuditEvent, error) {
+func scanAuditEvent(r interface{ Scan(...any) error }) (store.AuditEvent, error) {
 	var (
 		e       store.AuditEvent
 		t       int64
@@ -175,55 +175,4 @@ func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, 
 	}
 	n, err := res.RowsAffected()
 	return int(n), wrap("delete audit events", err)
-}
-
-// ---- user administration (store.UserAdmin) ----
-
-// SetUserActive implements store.UserAdmin. Deactivation is one
-// transaction: the flag first (an unknown user fails before anything is
-// deleted), then every session and token of the user.
-func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
-	if active {
-		res, err := s.wx.ExecContext(ctx, `UPDATE users SET active = 1, updated_at = ? WHERE uid = ?`, micros(at), uid)
-		if err != nil {
-			return wrap("set user active", err)
-		}
-		return wrap("set user active", oneRow(res))
-	}
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET active = 0, updated_at = ?, last_invalidate_all = ? WHERE uid = ?`,
-			micros(at), micros(at), uid)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(res); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM web_sessions WHERE user_uid = ?`,
-			`DELETE FROM pending_logins WHERE user_uid = ?`,
-			`DELETE FROM api_tokens WHERE user_uid = ?`,
-			// Whole families: every access token of a grant the user's
-			// refresh tokens belong to, then the user's own tokens.
-			userFamilyAccessSQL,
-			userAccessSQL,
-			`DELETE FROM refresh_tokens WHERE user_uid = ?`,
-			`DELETE FROM auth_codes WHERE user_uid = ? AND used_at IS NULL`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, uid); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return wrap("set user active", err)
-}
-
-// SetUserRole implements store.UserAdmin.
-func (s *Store) SetUserRole(ctx context.Context, uid string, role store.Role, at time.Time) error {
-	res, err := s.wx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE uid = ?`, string(role), micros(at), uid)
-	if err != nil {
-		return wrap("set user role", err)
-	}
-	return wrap("set user role", oneRow(res))
 }

@@ -1,6 +1,10 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
+)
 
 // WriterPragma and ReaderPragma read a pragma's value on the writer and on
 // a reader connection, for tests. name is a constant of the test, not input.
@@ -21,11 +25,11 @@ func (s *Store) AuditListPlan(ctx context.Context) ([]string, error) {
 
 // The statements that revoke access tokens by grant, by user, or by user
 // and app.
-const (
-	RevokeGrantAccessSQL         = revokeGrantAccessSQL
-	UserFamilyAccessSQL          = userFamilyAccessSQL
-	UserAccessSQL                = userAccessSQL
-	RevokeAuthorizationAccessSQL = revokeAuthorizationAccessSQL
+var (
+	RevokeGrantAccessSQL         = sqlstore.RevokeGrantAccess.In(sqlstore.SQLite)
+	UserFamilyAccessSQL          = sqlstore.UserFamilyAccess.In(sqlstore.SQLite)
+	UserAccessSQL                = sqlstore.UserAccess.In(sqlstore.SQLite)
+	RevokeAuthorizationAccessSQL = sqlstore.RevokeAuthorizationAccess.In(sqlstore.SQLite)
 )
 
 // Plan returns SQLite's query plan of query.

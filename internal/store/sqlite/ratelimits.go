@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 )
 
@@ -34,27 +32,4 @@ func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity ti
 func (s *Store) RefundRateLimit(ctx context.Context, key string, cost time.Duration) error {
 	_, err := s.wx.ExecContext(ctx, `UPDATE rate_limits SET tat = tat - ? WHERE key = ?`, cost.Microseconds(), key)
 	return wrap("refund rate limit", err)
-}
-
-// GetRateLimit implements store.RateLimits.
-func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
-	var tat int64
-	err := s.rx.QueryRowContext(ctx, `SELECT tat FROM rate_limits WHERE key = ?`, key).Scan(&tat)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, wrap("get rate limit", err)
-	}
-	return fromMicros(tat), nil
-}
-
-// DeleteFullRateLimits implements store.RateLimits.
-func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.wx.ExecContext(ctx, `DELETE FROM rate_limits WHERE tat <= ?`, micros(now))
-	if err != nil {
-		return 0, wrap("delete full rate limits", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), wrap("delete full rate limits", err)
 }

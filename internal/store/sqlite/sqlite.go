@@ -26,15 +26,14 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
 )
 
 // Store is a store.Store on one SQLite database file. It is safe for
 // concurrent use, also by several processes on the same file.
 type Store struct {
+	*sqlstore.Store // the queries both engines share, run through engine
+
 	w   *sql.DB    // exactly one connection: the in-process write queue
 	r   *sql.DB    // query_only connections for reads outside transactions
 	c   *committer // group commit over w; every write goes through it
@@ -107,8 +106,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	wal := &walSyncer{path: path + "-wal"}
 	c := newCommitter(w, wal.sync)
 	ws := newStmtCache(w)
-	return &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
-		rx: readExec{newStmtCache(r)}, ws: ws}, nil
+	s := &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
+		rx: readExec{newStmtCache(r)}, ws: ws}
+	s.Store = sqlstore.New(engine{s: s}, "sqlite")
+	return s, nil
 }
 
 // createPrivate creates the database file at path, empty (which SQLite
@@ -201,22 +202,7 @@ func (s *Store) tx(ctx context.Context, early bool, fn func(context.Context, *sq
 
 // wrap maps driver errors onto the store sentinels, keeping the original
 // error in the chain.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrConflict, err)
-		}
-	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
-}
+func wrap(op string, err error) error { return sqlstore.Wrap("sqlite", codec{}, op, err) }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -236,7 +222,3 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 	}
 	return fromMicros(v.Int64)
 }
-
-// foldKey is the case fold that user name and email uniqueness and lookups
-// use. It must stay identical to the postgres backend's.
-func foldKey(s string) string { return strings.ToLower(s) }

@@ -95,6 +95,11 @@ func (s *Store) prepared(ctx context.Context, qs ...string) (preparedSet, error)
 	return p, nil
 }
 
+// execer is satisfied by *sql.DB, *sql.Tx and preparedTx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // on returns an execer that runs p's statements inside tx (the text of any
 // other statement as tx.ExecContext does).
 func (p preparedSet) on(tx *sql.Tx) execer { return preparedTx{tx, p} }
