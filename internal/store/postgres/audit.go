@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
 )
 
 // ---- audit log (store.AuditLog) ----
@@ -28,7 +29,7 @@ func detailsJSON(d map[string]string) (*string, error) {
 	return &s, nil
 }
 
-func scanAuditEvent(r row) (store.AuditEvent, error) {
+func scanAuditEvent(r sqlstore.Row) (store.AuditEvent, error) {
 	var (
 		e       store.AuditEvent
 		details *string
@@ -144,55 +145,4 @@ func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, 
 		return 0, wrap("delete audit events", err)
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-// ---- user administration (store.UserAdmin) ----
-
-// SetUserActive implements store.UserAdmin. Deactivation is one
-// transaction: the user row first (an unknown user fails before anything
-// is deleted, and the row lock orders it against concurrent sign-outs and
-// token issues that read the user), then every session and token.
-func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
-	if active {
-		tag, err := s.pool.Exec(ctx, `UPDATE users SET active = true, updated_at = $1 WHERE uid = $2`, at, uid)
-		if err != nil {
-			return wrap("set user active", err)
-		}
-		return wrap("set user active", oneRow(tag))
-	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET active = false, updated_at = $1, last_invalidate_all = $1 WHERE uid = $2`, at, uid)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(tag); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM web_sessions WHERE user_uid = $1`,
-			`DELETE FROM pending_logins WHERE user_uid = $1`,
-			`DELETE FROM api_tokens WHERE user_uid = $1`,
-			// Whole families: every access token of a grant the user's
-			// refresh tokens belong to, then the user's own tokens.
-			`DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM refresh_tokens WHERE user_uid = $1) AND user_uid IS NOT NULL`,
-			`DELETE FROM access_tokens WHERE user_uid = $1`,
-			`DELETE FROM refresh_tokens WHERE user_uid = $1`,
-			`DELETE FROM auth_codes WHERE user_uid = $1 AND used_at IS NULL`,
-		} {
-			if _, err := tx.Exec(ctx, q, uid); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return wrap("set user active", err)
-}
-
-// SetUserRole implements store.UserAdmin.
-func (s *Store) SetUserRole(ctx context.Context, uid string, role store.Role, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE uid = $3`, string(role), at, uid)
-	if err != nil {
-		return wrap("set user role", err)
-	}
-	return wrap("set user role", oneRow(tag))
 }

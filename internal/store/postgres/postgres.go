@@ -25,11 +25,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
 )
 
 // Store is a store.Store on one PostgreSQL database. It is safe for
 // concurrent use, also by several processes on the same database.
 type Store struct {
+	*sqlstore.Store // the queries both engines share, run through engine
+
 	pool *pgxpool.Pool
 	// issue carries issuance writes (new tokens, codes, sessions, audit
 	// batches written behind the response) and rate-limit takes on
@@ -106,6 +109,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.Store = sqlstore.New(engine{s: s}, "postgres")
 	s.tokens = newTokenBatcher(s.issue)
 	s.claims = newClaimBatcher(s.pool)
 	s.reads = newReadBatcher(s.pool)
@@ -187,27 +191,9 @@ func retryable(err error) bool {
 		(pe.Code == "40001" || pe.Code == "40P01") // serialization_failure, deadlock_detected
 }
 
-// wrap maps pgx errors onto the store sentinels, keeping the original error
-// in the chain.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
-		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrConflict, err)
-	}
-	if errors.As(err, &pe) && pe.Code == "22021" { // character_not_in_repertoire: NUL or invalid UTF-8
-		// No row can hold such text, so none matches it. Callers refuse
-		// it before (store.ValidText); this keeps one they missed a "not
-		// found", as on SQLite, instead of a 500.
-		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrNotFound, err)
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
+// wrap maps pgx errors onto the store sentinels, keeping the original
+// error in the chain.
+func wrap(op string, err error) error { return sqlstore.Wrap("postgres", codec{}, op, err) }
 
 // nullTime encodes the zero time as NULL.
 func nullTime(t time.Time) any {
@@ -216,14 +202,3 @@ func nullTime(t time.Time) any {
 	}
 	return t
 }
-
-func fromNullTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// foldKey is the case fold that user name and email uniqueness and lookups
-// use. It must stay identical to the sqlite backend's.
-func foldKey(s string) string { return strings.ToLower(s) }

@@ -47,25 +47,3 @@ func (s *Store) RefundRateLimit(ctx context.Context, key string, cost time.Durat
 	}
 	return nil
 }
-
-// GetRateLimit implements store.RateLimits.
-func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error) {
-	var tat time.Time
-	err := s.pool.QueryRow(ctx, `SELECT tat FROM rate_limits WHERE key = $1`, key).Scan(&tat)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, wrap("get rate limit", err)
-	}
-	return tat.UTC(), nil
-}
-
-// DeleteFullRateLimits implements store.RateLimits.
-func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM rate_limits WHERE tat <= $1`, now)
-	if err != nil {
-		return 0, wrap("delete full rate limits", err)
-	}
-	return int(tag.RowsAffected()), nil
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
 )
 
 // newTokenBatcher gathers access-token inserts made at the same time into
@@ -50,7 +51,7 @@ func insertTokens(ctx context.Context, pool *pgxpool.Pool, toks []store.AccessTo
 var multiRowInserts = func() []string {
 	qs := make([]string, maxTokenBatch+1)
 	for k := 2; k <= maxTokenBatch; k++ {
-		qs[k] = insertRows("access_tokens", accessTokenColumns, k, len(accessTokenTypes))
+		qs[k] = insertRows("access_tokens", sqlstore.AccessTokenColumns, k, len(accessTokenTypes))
 	}
 	return qs
 }()

@@ -92,7 +92,7 @@ func (codec) Strings(v []string) any {
 	return s
 }
 
-func (codec) StringsDest(p *[]string) any   { return jsonListDest{p} }
+func (codec) StringsDest(p *[]string) any  { return jsonListDest{p} }
 func (codec) NullStringDest(p *string) any { return nullTextDest{p} }
 
 func (codec) Classify(err error, foreignKey bool) error {
