@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/handler/forwardauth"
 	"github.com/tolk-project/tolk/internal/handler/oauthapi"
+	"github.com/tolk-project/tolk/internal/handler/stringsapi"
 	"github.com/tolk-project/tolk/internal/handler/tms"
 	"github.com/tolk-project/tolk/internal/handler/web"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
@@ -14,27 +16,114 @@ import (
 
 type fsys = fs.FS
 
-// routes is the whole HTTP surface of tolk, in one place.
-func (s *Server) routes(mux *http.ServeMux, t *tms.Handler, ui *web.Handler, api *oauthapi.Handler) {
-	// Operations.
-	for _, p := range []string{"/health/alive", "/healthz"} {
-		mux.HandleFunc("GET "+p, s.alive)
+// handlers are the HTTP handlers of the dialects and the web UI.
+type handlers struct {
+	tms     *tms.Handler
+	strings *stringsapi.Handler
+	oauth   *oauthapi.Handler
+	verify  *forwardauth.Handler
+	web     *web.Handler
+}
+
+// route is one pattern of http.ServeMux and what serves it.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+type hf = http.HandlerFunc
+
+// routes is tolk's whole HTTP surface: every pattern, in one table.
+// TestRoutesTable checks that it is served as written.
+func (s *Server) routes(h handlers) []route {
+	return []route{
+		// Operations (SPEC §9).
+		{"GET /health/alive", hf(s.alive)},
+		{"GET /healthz", hf(s.alive)},
+		{"GET /health/ready", hf(s.ready)},
+		{"GET /readyz", hf(s.ready)},
+		{"GET /metrics", s.Metrics.Handler()},
+
+		// TMS ApiToken dialect (SPEC §3.1).
+		{"POST /api2/v1/auth/login", hf(h.tms.Login)},
+		{"POST /web/api2/v1/auth/login", hf(h.tms.Login)},
+		{"POST /api2/v1/auth/logout", hf(h.tms.Logout)},
+		{"GET /api2/v1/auth/whoAmI", hf(h.tms.WhoAmI)},
+		{"POST /api2/v1/auth/loginOther", hf(h.tms.LoginOther)},
+
+		// Strings Authorizations API: personal access tokens (SPEC §3.3).
+		{"POST /v2/authorizations", hf(h.strings.Create)},
+		{"GET /v2/authorizations", hf(h.strings.List)},
+		{"GET /v2/authorizations/{id}", hf(h.strings.Show)},
+		{"PATCH /v2/authorizations/{id}", hf(h.strings.Update)},
+		{"DELETE /v2/authorizations/{id}", hf(h.strings.Delete)},
+
+		// OAuth 2.0 and OpenID Connect (SPEC §3.2), token exchange (§3.5).
+		// The authorization endpoint is part of the web UI, below.
+		{"POST /oauth/token", hf(h.oauth.Token)},
+		{"POST /web/oauth/token", hf(h.oauth.Token)},
+		{"POST /idm/oauth/token", hf(h.oauth.Token)},
+		{"POST /oauth/introspect", hf(h.oauth.Introspect)},
+		{"POST /oauth/revoke", hf(h.oauth.Revoke)},
+		{"GET /.well-known/openid-configuration", hf(h.oauth.Discovery)},
+		{"GET /.well-known/oauth-authorization-server", hf(h.oauth.Discovery)},
+		{"GET /.well-known/jwks.json", hf(h.oauth.JWKS)},
+		{"GET /userinfo", hf(h.oauth.UserInfo)},
+		{"POST /userinfo", hf(h.oauth.UserInfo)},
+
+		// Resource endpoints of the dialects (SPEC §4).
+		{"GET /user", hf(h.oauth.ProZUser)},
+		{"GET /v2/user", hf(h.oauth.StringsUser)},
+
+		// Forward auth for proxies (SPEC §4).
+		{"GET /auth/verify", hf(h.verify.Verify)},
+
+		// Web UI (SPEC §5), with /oauth/authorize and the consent page.
+		{"GET /static/", h.web.Static()},
+		{"GET /{$}", hf(h.web.Home)},
+		{"GET /login", hf(h.web.LoginPage)},
+		{"POST /login", hf(h.web.LoginSubmit)},
+		{"GET /login/two-factor", hf(h.web.LoginCodePage)},
+		{"POST /login/two-factor", hf(h.web.LoginCodeSubmit)},
+		{"GET /logout", hf(h.web.LogoutPage)},
+		{"POST /logout", hf(h.web.LogoutSubmit)},
+		{"GET /oauth/authorize", hf(h.web.Authorize)},
+		{"POST /oauth/authorize", hf(h.web.Authorize)},
+		{"GET /web/oauth/authorize", hf(h.web.Authorize)},
+		{"POST /web/oauth/authorize", hf(h.web.Authorize)},
+		{"GET /settings/oauth-apps", hf(h.web.AppsList)},
+		{"GET /settings/oauth-apps/new", hf(h.web.AppsNew)},
+		{"POST /settings/oauth-apps/new", hf(h.web.AppsCreate)},
+		{"GET /settings/oauth-apps/{id}", hf(h.web.AppsEdit)},
+		{"POST /settings/oauth-apps/{id}", hf(h.web.AppsUpdate)},
+		{"POST /settings/oauth-apps/{id}/delete", hf(h.web.AppsDelete)},
+		{"GET /settings/authorized-apps", hf(h.web.AuthorizedApps)},
+		{"POST /settings/authorized-apps/{id}/revoke", hf(h.web.RevokeApp)},
+		{"GET /settings/api-keys", hf(h.web.APIKeysList)},
+		{"POST /settings/api-keys", hf(h.web.APIKeysCreate)},
+		{"POST /settings/api-keys/{id}/revoke", hf(h.web.APIKeysRevoke)},
+		{"GET /settings/access-tokens", hf(h.web.TokensPage)},
+		{"POST /settings/access-tokens", hf(h.web.TokensCreate)},
+		{"POST /settings/access-tokens/{id}/revoke", hf(h.web.TokensRevoke)},
+		{"GET /settings/two-factor", hf(h.web.TwoFactorPage)},
+		{"POST /settings/two-factor/enable", hf(h.web.TwoFactorEnable)},
+		{"POST /settings/two-factor/disable", hf(h.web.TwoFactorDisable)},
+		{"GET /settings/users", hf(h.web.UsersList)},
+		{"POST /settings/users", hf(h.web.UsersCreate)},
+		{"POST /settings/users/{uid}/role", hf(h.web.UsersRole)},
+		{"POST /settings/users/{uid}/deactivate", hf(h.web.UsersDeactivate)},
+		{"POST /settings/users/{uid}/reactivate", hf(h.web.UsersReactivate)},
+		{"GET /settings/audit", hf(h.web.AuditLog)},
 	}
-	for _, p := range []string{"/health/ready", "/readyz"} {
-		mux.HandleFunc("GET "+p, s.ready)
+}
+
+// mux serves routes.
+func newMux(routes []route) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		mux.Handle(r.pattern, r.handler)
 	}
-	mux.Handle("GET /metrics", s.Metrics.Handler())
-
-	// TMS ApiToken dialect (SPEC §3.1).
-	t.Routes(mux)
-
-	// OAuth 2.0 and OpenID Connect (SPEC §3.2): token, introspection,
-	// revocation, discovery, JWKS, userinfo, /user. The authorization
-	// endpoint is part of the web UI.
-	api.Routes(mux)
-
-	// Web UI (SPEC §5), with /oauth/authorize and the consent page.
-	ui.Routes(mux)
+	return mux
 }
 
 func (s *Server) alive(w http.ResponseWriter, r *http.Request) {

@@ -69,6 +69,8 @@ type Server struct {
 	// Close releases it.
 	RateLimits ratelimit.Backend
 	log        *slog.Logger
+	routeTable []route        // what Handler serves, from routes
+	mux        *http.ServeMux // serves routeTable, inside the middleware
 
 	// Verifier is the in-process verification of tolk's own resource
 	// endpoints (uncached); VerifyCache holds /auth/verify's
@@ -159,7 +161,6 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	s.PATs.Audit, s.APIKeys.Audit, s.Audit = rec, rec, rec
 	ui.APIKeys = s.APIKeys
 	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log}
-	mux := http.NewServeMux()
 	// SPEC §4: tolk's own endpoints and /auth/verify verify through the
 	// public verify package, with authn as its in-process resolver.
 	if s.Verifier, err = verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: s.Authn}}); err != nil {
@@ -175,12 +176,16 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	}
 	t.Verifier = s.Verifier
 	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
-	s.routes(mux, t, ui, api)
-	(&stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings}).Routes(mux)
-	(&forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log}).Routes(mux)
-	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache, pt.Subjects)(mux)),
+	s.routeTable = s.routes(handlers{
+		tms:     t,
+		strings: &stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings},
+		oauth:   api,
+		verify:  &forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log},
+		web:     ui,
+	})
+	s.mux = newMux(s.routeTable)
+	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache, pt.Subjects)(s.mux)),
 		httpx.WithRequestID,
-		audit.WithActorSlot,
 		httpx.WithClientIP(cfg.TrustedProxies),
 		// /auth/verify's 200s answer a proxy and go without them; its
 		// other answers (denials a proxy relays to the browser) get them.

@@ -98,7 +98,7 @@ func TestCachedAnswerIsTheUncachedOne(t *testing.T) {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, "/auth/verify?scope=read", nil)
 		r.Header.Set("Authorization", "token "+"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-		h.verify(w, r)
+		h.Verify(w, r)
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d", w.Code)
 		}

@@ -59,11 +59,6 @@ type Handler struct {
 	requires requireCache
 }
 
-// Routes registers the endpoint.
-func (h *Handler) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /auth/verify", h.verify)
-}
-
 // splitList reads a space- or comma-separated list.
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
@@ -147,7 +142,7 @@ func (c *requireCache) get(raw string) verify.Require {
 	return req
 }
 
-func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
 	req := h.requires.get(r.URL.RawQuery)
 	p, hdr, err := h.Resolver.resolve(h.forwarded(r))
 	if err == nil {

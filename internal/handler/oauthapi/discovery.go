@@ -58,7 +58,7 @@ func (h *Handler) metadata() Metadata {
 	}
 }
 
-func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httpx.WriteJSON(w, http.StatusOK, h.metadata())
 }

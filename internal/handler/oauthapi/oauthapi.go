@@ -35,22 +35,6 @@ type Handler struct {
 	Verifier *verify.Verifier
 }
 
-// Routes registers the endpoints on mux.
-func (h *Handler) Routes(mux *http.ServeMux) {
-	for _, p := range []string{"/oauth/token", "/web/oauth/token", "/idm/oauth/token"} {
-		mux.HandleFunc("POST "+p, h.token)
-	}
-	mux.HandleFunc("POST /oauth/introspect", h.introspect)
-	mux.HandleFunc("POST /oauth/revoke", h.revoke)
-	mux.HandleFunc("GET /.well-known/openid-configuration", h.discovery)
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", h.discovery)
-	mux.HandleFunc("GET /.well-known/jwks.json", h.jwks)
-	mux.HandleFunc("GET /userinfo", h.userinfo)
-	mux.HandleFunc("POST /userinfo", h.userinfo)
-	mux.HandleFunc("GET /user", h.prozUser)
-	mux.HandleFunc("GET /v2/user", h.stringsUser)
-}
-
 // writeError answers an OAuth error as RFC 6749 §5.2 JSON. Anything that
 // is not an OAuth error is logged and becomes a bare server_error.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -84,7 +68,7 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) error {
 	return oauth.SingleValues(r.PostForm)
 }
 
-func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 	if err := h.parse(w, r); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -140,7 +124,7 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (store.Client, 
 	return c, true
 }
 
-func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.client(w, r)
 	if !ok {
 		return
@@ -154,7 +138,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
-func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.client(w, r)
 	if !ok {
 		return
@@ -209,7 +193,7 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (authn.Princ
 	return p, true
 }
 
-func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) UserInfo(w http.ResponseWriter, r *http.Request) {
 	p, ok := h.principal(w, r)
 	if !ok {
 		return
@@ -224,15 +208,15 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, authz.UserInfo(*p.User, p.Scopes))
 }
 
-// prozUser serves GET /user (ProZ): the email only with user.email (or
+// ProZUser serves GET /user (ProZ): the email only with user.email (or
 // OIDC's email), the scopes by which ProZ grants it.
-func (h *Handler) prozUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ProZUser(w http.ResponseWriter, r *http.Request) {
 	h.user(w, r, func(p authn.Principal) bool { return p.HasScope("user.email") || p.HasScope("email") })
 }
 
-// stringsUser serves GET /v2/user (Strings): Strings has no email scope,
+// StringsUser serves GET /v2/user (Strings): Strings has no email scope,
 // so every credential accepted here sees the email (SPEC §4).
-func (h *Handler) stringsUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) StringsUser(w http.ResponseWriter, r *http.Request) {
 	h.user(w, r, func(authn.Principal) bool { return true })
 }
 
@@ -258,7 +242,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request, showEmail func(au
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) JWKS(w http.ResponseWriter, r *http.Request) {
 	set, err := h.Keys.PublicJWKS(r.Context())
 	if err != nil {
 		h.writeError(w, r, err)

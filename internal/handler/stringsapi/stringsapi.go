@@ -55,15 +55,6 @@ type Handler struct {
 	limiter *windowLimiter
 }
 
-// Routes registers the API on mux.
-func (h *Handler) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v2/authorizations", h.create)
-	mux.HandleFunc("GET /v2/authorizations", h.list)
-	mux.HandleFunc("GET /v2/authorizations/{id}", h.show)
-	mux.HandleFunc("PATCH /v2/authorizations/{id}", h.update)
-	mux.HandleFunc("DELETE /v2/authorizations/{id}", h.delete)
-}
-
 // Authorization is the JSON of a token (Strings' "authorization").
 type Authorization struct {
 	ID             string   `json:"id"`
@@ -287,7 +278,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (pat.Changes, e
 
 // ---- handlers ----
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return
@@ -306,7 +297,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusCreated, toJSON(t, token))
 }
 
-func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Show(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return
@@ -319,7 +310,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, toJSON(t, ""))
 }
 
-func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Update(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return
@@ -337,7 +328,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, toJSON(t, ""))
 }
 
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return
@@ -349,7 +340,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) List(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return

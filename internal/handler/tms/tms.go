@@ -34,17 +34,11 @@ type Handler struct {
 // Audience is the application of every TMS endpoint (SPEC §2).
 const Audience = "tms"
 
-// Routes registers the endpoints on mux. An endpoint that accepts a
-// credential of any dialect is registered through api, which applies the
-// rule of /auth/verify?audience=tms (and its own scopes) before it runs;
-// logout and loginOther act on the ApiToken itself, which only TMS issues.
-func (h *Handler) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api2/v1/auth/login", h.login)
-	mux.HandleFunc("POST /web/api2/v1/auth/login", h.login)
-	mux.HandleFunc("POST /api2/v1/auth/logout", h.logout)
-	mux.HandleFunc("GET /api2/v1/auth/whoAmI", h.api(nil, h.whoAmI))
-	mux.HandleFunc("POST /api2/v1/auth/loginOther", h.loginOther)
-}
+// WhoAmI answers GET /api2/v1/auth/whoAmI (SPEC §3.1). An endpoint that
+// accepts a credential of any dialect runs through api, which applies the
+// rule of /auth/verify?audience=tms (and its own scopes) first; Logout and
+// LoginOther act on the ApiToken itself, which only TMS issues.
+func (h *Handler) WhoAmI(w http.ResponseWriter, r *http.Request) { h.api(nil, h.whoAmI)(w, r) }
 
 // api wraps a TMS endpoint that serves any dialect's credential: the
 // credential must resolve (through the verify package, as for the APIs
@@ -198,7 +192,7 @@ type loginRequest struct {
 	Code     *string `json:"code"`
 }
 
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	httpx.NoStore(w)
 	var req loginRequest
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
@@ -258,7 +252,7 @@ func (h *Handler) Authenticate(r *http.Request) (store.User, error) {
 	return h.ID.VerifyAPIToken(r.Context(), t)
 }
 
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
 	t := h.token(r)
 	if t == "" {
 		h.fail(w, r, identity.ErrInvalidToken)
@@ -297,7 +291,7 @@ func (h *Handler) whoAmI(w http.ResponseWriter, r *http.Request, p authn.Princip
 	httpx.WriteJSON(w, http.StatusOK, WhoAmI{User: userFor(p), Organization: Organization{UID: org.UID, Name: org.Name}})
 }
 
-func (h *Handler) loginOther(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LoginOther(w http.ResponseWriter, r *http.Request) {
 	httpx.NoStore(w)
 	admin, err := h.Authenticate(r)
 	if err != nil {

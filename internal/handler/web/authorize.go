@@ -38,9 +38,9 @@ type formPostData struct {
 // authorization request.
 var consentFields = []string{"csrf_token", "consent_action"}
 
-// authorize serves GET and POST /oauth/authorize: the authorization
+// Authorize serves GET and POST /oauth/Authorize: the authorization
 // request, and the consent form's answer.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	if r.Method == http.MethodPost {
 		if !h.parseForm(w, r) {

@@ -67,7 +67,7 @@ func (h *Handler) renderAPIKeys(w http.ResponseWriter, r *http.Request, status i
 		Notice: notice, Error: msg, APIKeys: d})
 }
 
-func (h *Handler) apiKeysList(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) APIKeysList(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.apiKeysAdmin(w, r, false)
 	if !ok {
 		return
@@ -79,7 +79,7 @@ func (h *Handler) apiKeysList(w http.ResponseWriter, r *http.Request) {
 	h.renderAPIKeys(w, r, http.StatusOK, ws, u, &apiKeysData{}, notice, "")
 }
 
-func (h *Handler) apiKeysCreate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) APIKeysCreate(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.apiKeysAdmin(w, r, true)
 	if !ok {
 		return
@@ -113,7 +113,7 @@ func (h *Handler) apiKeysCreate(w http.ResponseWriter, r *http.Request) {
 	h.renderAPIKeys(w, r, http.StatusOK, ws, admin, &apiKeysData{NewKey: key, Selected: target.UID}, "", "")
 }
 
-func (h *Handler) apiKeysRevoke(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) APIKeysRevoke(w http.ResponseWriter, r *http.Request) {
 	_, admin, ok := h.apiKeysAdmin(w, r, true)
 	if !ok {
 		return

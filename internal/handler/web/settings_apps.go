@@ -145,7 +145,7 @@ func (h *Handler) orgClient(w http.ResponseWriter, r *http.Request, u store.User
 	return c, true
 }
 
-func (h *Handler) appsList(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsList(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.adminGet(w, r)
 	if !ok {
 		return
@@ -170,7 +170,7 @@ func (h *Handler) appsList(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "apps_list", p)
 }
 
-func (h *Handler) appsNew(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsNew(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.adminGet(w, r)
 	if !ok {
 		return
@@ -184,7 +184,7 @@ func (h *Handler) appsNew(w http.ResponseWriter, r *http.Request) {
 	h.renderForm(w, r, http.StatusOK, ws, u, f, "")
 }
 
-func (h *Handler) appsCreate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsCreate(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.adminPost(w, r)
 	if !ok {
 		return
@@ -206,7 +206,7 @@ func (h *Handler) appsCreate(w http.ResponseWriter, r *http.Request) {
 		Apps: &appsData{Created: &appRow{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: c.RedirectURIs}, Secret: sec}})
 }
 
-func (h *Handler) appsEdit(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsEdit(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.adminGet(w, r)
 	if !ok {
 		return
@@ -220,7 +220,7 @@ func (h *Handler) appsEdit(w http.ResponseWriter, r *http.Request) {
 	h.renderForm(w, r, http.StatusOK, ws, u, f, "")
 }
 
-func (h *Handler) appsUpdate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsUpdate(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.adminPost(w, r)
 	if !ok {
 		return
@@ -240,7 +240,7 @@ func (h *Handler) appsUpdate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/settings/oauth-apps?done=saved", http.StatusSeeOther)
 }
 
-func (h *Handler) appsDelete(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AppsDelete(w http.ResponseWriter, r *http.Request) {
 	_, u, ok := h.adminPost(w, r)
 	if !ok {
 		return
@@ -337,14 +337,14 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, ws store.Web
 	h.renderForm(w, r, http.StatusBadRequest, ws, u, f, l.T("apps.invalid", label, fe.Message))
 }
 
-// authorizedApps lists the apps the user has granted access to.
+// AuthorizedApps lists the apps the user has granted access to.
 //
 // The store has no "consents of a user" query, so this asks for the
 // consent of every registered app, one query each: fine for the number of
 // apps an installation has, to be replaced by a store method when that
 // grows. All organizations' apps are asked, not only the user's own,
 // because the authorization endpoint lets a user consent to any app.
-func (h *Handler) authorizedApps(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AuthorizedApps(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.signedIn(w, r, r.URL.RequestURI())
 	if !ok {
 		return
@@ -377,10 +377,10 @@ func (h *Handler) authorizedApps(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "apps_authorized", p)
 }
 
-// revokeApp withdraws the user's consent to an app and ends every token
+// RevokeApp withdraws the user's consent to an app and ends every token
 // the app holds for the user (RFC 9700: users can revoke grants; T29), so
 // the app loses access at once and the next authorization asks again.
-func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) RevokeApp(w http.ResponseWriter, r *http.Request) {
 	_, u, ok := h.postSession(w, r, "/settings/authorized-apps")
 	if !ok {
 		return

@@ -57,7 +57,7 @@ func parseCursor(s string) (time.Time, string, bool) {
 	return time.UnixMicro(v).UTC(), id, true
 }
 
-func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) AuditLog(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.adminPage(w, r, false, "", "audit.forbidden")
 	if !ok {
 		return

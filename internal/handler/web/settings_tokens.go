@@ -61,7 +61,7 @@ func (h *Handler) tokensEnabled(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (h *Handler) tokensPage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) TokensPage(w http.ResponseWriter, r *http.Request) {
 	if !h.tokensEnabled(w, r) {
 		return
 	}
@@ -111,7 +111,7 @@ var tokenErrors = []struct {
 	{platform.ErrExpiryPast, "expires", "tokens.err.expiry_past"},
 }
 
-func (h *Handler) tokensCreate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) TokensCreate(w http.ResponseWriter, r *http.Request) {
 	if !h.tokensEnabled(w, r) {
 		return
 	}
@@ -150,7 +150,7 @@ func (h *Handler) tokensCreate(w http.ResponseWriter, r *http.Request) {
 	h.renderTokens(w, r, http.StatusOK, ws, u, &tokensData{Created: &row, NewSecret: c.Secret}, "", "")
 }
 
-func (h *Handler) tokensRevoke(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) TokensRevoke(w http.ResponseWriter, r *http.Request) {
 	if !h.tokensEnabled(w, r) {
 		return
 	}

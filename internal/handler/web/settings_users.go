@@ -56,7 +56,7 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int
 		Notice: notice, Error: msg, Users: d})
 }
 
-func (h *Handler) usersList(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) UsersList(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.usersAdmin(w, r, false)
 	if !ok {
 		return
@@ -78,7 +78,7 @@ func (h *Handler) usersList(w http.ResponseWriter, r *http.Request) {
 	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{}, notice, "")
 }
 
-func (h *Handler) usersCreate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) UsersCreate(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.usersAdmin(w, r, true)
 	if !ok {
 		return
@@ -122,7 +122,7 @@ func (h *Handler) usersError(w http.ResponseWriter, r *http.Request, ws store.We
 	}
 }
 
-func (h *Handler) usersRole(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) UsersRole(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.usersAdmin(w, r, true)
 	if !ok {
 		return
@@ -134,20 +134,24 @@ func (h *Handler) usersRole(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, usersPath+"?done=role", http.StatusSeeOther)
 }
 
-func (h *Handler) usersSetActive(active bool) http.HandlerFunc {
-	done := "deactivated"
-	if active {
-		done = "reactivated"
+// UsersDeactivate ends every credential of a user and refuses new ones.
+func (h *Handler) UsersDeactivate(w http.ResponseWriter, r *http.Request) {
+	h.usersSetActive(w, r, false, "deactivated")
+}
+
+// UsersReactivate lets a deactivated user sign in again.
+func (h *Handler) UsersReactivate(w http.ResponseWriter, r *http.Request) {
+	h.usersSetActive(w, r, true, "reactivated")
+}
+
+func (h *Handler) usersSetActive(w http.ResponseWriter, r *http.Request, active bool, done string) {
+	ws, admin, ok := h.usersAdmin(w, r, true)
+	if !ok {
+		return
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		ws, admin, ok := h.usersAdmin(w, r, true)
-		if !ok {
-			return
-		}
-		if err := h.ID.SetActive(r.Context(), admin, r.PathValue("uid"), active); err != nil {
-			h.usersError(w, r, ws, admin, err)
-			return
-		}
-		http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
+	if err := h.ID.SetActive(r.Context(), admin, r.PathValue("uid"), active); err != nil {
+		h.usersError(w, r, ws, admin, err)
+		return
 	}
+	http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
 }

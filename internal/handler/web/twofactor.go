@@ -47,7 +47,7 @@ func (h *Handler) askCode(w http.ResponseWriter, r *http.Request, ticket, csrf, 
 	h.render(w, r, http.StatusOK, "login_code", page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: next, FormTargets: h.formTargets(r, next)})
 }
 
-func (h *Handler) loginCodePage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LoginCodePage(w http.ResponseWriter, r *http.Request) {
 	if h.cookie(r, pendingCookie) == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
@@ -62,7 +62,7 @@ func (h *Handler) loginCodePage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "login_code", page{L: l, Title: l.T("login.title"), CSRF: csrf, Next: next, FormTargets: h.formTargets(r, next)})
 }
 
-func (h *Handler) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LoginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
 		return
 	}
@@ -119,8 +119,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u store.User, n
 	http.Redirect(w, r, safeNext(afterSignIn(next)), http.StatusSeeOther)
 }
 
-// twoFactorPage shows the status and, while off, the enrolment.
-func (h *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+// TwoFactorPage shows the status and, while off, the enrolment.
+func (h *Handler) TwoFactorPage(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.signedIn(w, r, "/settings/two-factor")
 	if !ok {
 		return
@@ -170,7 +170,7 @@ func (h *Handler) renderTwoFactor(w http.ResponseWriter, r *http.Request, status
 	h.render(w, r, status, "two_factor", p)
 }
 
-func (h *Handler) twoFactorEnable(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) TwoFactorEnable(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
 	if !ok {
 		return
@@ -209,7 +209,7 @@ func (h *Handler) twoFactorEnable(w http.ResponseWriter, r *http.Request) {
 		Notice: l.T("twofactor.codes_done"), TwoFactor: &twoFactorData{Enabled: true, Codes: codes}})
 }
 
-func (h *Handler) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) TwoFactorDisable(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
 	if !ok {
 		return

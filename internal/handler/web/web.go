@@ -14,12 +14,12 @@ import (
 	"strings"
 
 	"github.com/tolk-project/tolk/internal/core/apikey"
-	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/core/platform"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/internal/kit/i18n"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -60,44 +60,10 @@ func (h *Handler) Init() error {
 	return nil
 }
 
-// Routes registers the UI on mux.
-func (h *Handler) Routes(mux *http.ServeMux) {
+// Static serves the embedded stylesheet and scripts under /static/.
+func (h *Handler) Static() http.Handler {
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", h.home)
-	mux.HandleFunc("GET /login", h.loginPage)
-	mux.HandleFunc("POST /login", h.loginSubmit)
-	mux.HandleFunc("GET /logout", h.logoutPage)
-	mux.HandleFunc("POST /logout", h.logoutSubmit)
-	for _, p := range []string{"/oauth/authorize", "/web/oauth/authorize"} {
-		mux.HandleFunc("GET "+p, h.authorize)
-		mux.HandleFunc("POST "+p, h.authorize)
-	}
-	mux.HandleFunc("GET /settings/oauth-apps", h.appsList)
-	mux.HandleFunc("GET /settings/oauth-apps/new", h.appsNew)
-	mux.HandleFunc("POST /settings/oauth-apps/new", h.appsCreate)
-	mux.HandleFunc("GET /settings/oauth-apps/{id}", h.appsEdit)
-	mux.HandleFunc("POST /settings/oauth-apps/{id}", h.appsUpdate)
-	mux.HandleFunc("POST /settings/oauth-apps/{id}/delete", h.appsDelete)
-	mux.HandleFunc("GET /settings/authorized-apps", h.authorizedApps)
-	mux.HandleFunc("POST /settings/authorized-apps/{id}/revoke", h.revokeApp)
-	mux.HandleFunc("GET /settings/api-keys", h.apiKeysList)
-	mux.HandleFunc("POST /settings/api-keys", h.apiKeysCreate)
-	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", h.apiKeysRevoke)
-	mux.HandleFunc("GET "+tokensPath, h.tokensPage)
-	mux.HandleFunc("POST "+tokensPath, h.tokensCreate)
-	mux.HandleFunc("POST "+tokensPath+"/{id}/revoke", h.tokensRevoke)
-	mux.HandleFunc("GET /login/two-factor", h.loginCodePage)
-	mux.HandleFunc("POST /login/two-factor", h.loginCodeSubmit)
-	mux.HandleFunc("GET /settings/two-factor", h.twoFactorPage)
-	mux.HandleFunc("POST /settings/two-factor/enable", h.twoFactorEnable)
-	mux.HandleFunc("POST /settings/two-factor/disable", h.twoFactorDisable)
-	mux.HandleFunc("GET "+usersPath, h.usersList)
-	mux.HandleFunc("POST "+usersPath, h.usersCreate)
-	mux.HandleFunc("POST "+usersPath+"/{uid}/role", h.usersRole)
-	mux.HandleFunc("POST "+usersPath+"/{uid}/deactivate", h.usersSetActive(false))
-	mux.HandleFunc("POST "+usersPath+"/{uid}/reactivate", h.usersSetActive(true))
-	mux.HandleFunc("GET "+auditPath, h.auditLog)
+	return http.StripPrefix("/static/", http.FileServerFS(static))
 }
 
 func (h *Handler) cookieName(base string) string {
@@ -195,11 +161,11 @@ func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) 
 		}
 		return store.WebSession{}, store.User{}, false
 	}
-	audit.SetActor(r.Context(), u.UID) // who acts, for the audit log
+	reqctx.SetActor(r.Context(), u.UID) // who acts, for the audit log
 	return ws, u, true
 }
 
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) Home(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.session(r)
 	if !ok {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -223,7 +189,7 @@ func (h *Handler) loginCSRF(w http.ResponseWriter, r *http.Request) (string, err
 	return tok, nil
 }
 
-func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LoginPage(w http.ResponseWriter, r *http.Request) {
 	// reauth: prompt=login or max_age asks for the password again even
 	// though a session exists.
 	if _, _, ok := h.session(r); ok && r.URL.Query().Get("reauth") != "1" {
@@ -281,7 +247,7 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
 		return
 	}
@@ -332,7 +298,7 @@ func safeNext(next string) string {
 	return next
 }
 
-func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LogoutPage(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.session(r)
 	if !ok {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -342,7 +308,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "logout", page{L: l, Title: l.T("logout.title"), CSRF: ws.CSRFToken, User: &u})
 }
 
-func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
 		return
 	}
