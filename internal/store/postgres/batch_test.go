@@ -19,7 +19,7 @@ func TestBatcherGathersQueuedCallers(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
-	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+	b := newBatcher(1, 4, func(_ context.Context, vs []int, errs []error) {
 		mu.Lock()
 		sizes = append(sizes, len(vs))
 		first := len(sizes) == 1
@@ -30,7 +30,7 @@ func TestBatcherGathersQueuedCallers(t *testing.T) {
 		for i, v := range vs {
 			errs[i] = fmt.Errorf("op %d", v)
 		}
-	}}
+	})
 	ctx := t.Context()
 	results := make(chan string, 11)
 	call := func(v int) {
@@ -42,7 +42,7 @@ func TestBatcherGathersQueuedCallers(t *testing.T) {
 	for v := 1; v <= 10; v++ {
 		go call(v)
 	}
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 10 })
+	waitFor(t, func() bool { return b.Queued() == 10 })
 	close(release)
 	for range 11 {
 		r := <-results
@@ -65,14 +65,14 @@ func TestBatcherCallerMayLeave(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var ran []int
-	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+	b := newBatcher(1, 4, func(_ context.Context, vs []int, errs []error) {
 		mu.Lock()
 		ran = append(ran, vs...)
 		mu.Unlock()
 		if slices.Contains(vs, 0) {
 			<-release
 		}
-	}}
+	})
 	ctx := t.Context()
 	done := make(chan error, 1)
 	go func() { done <- b.do(ctx, 0) }()
@@ -80,7 +80,7 @@ func TestBatcherCallerMayLeave(t *testing.T) {
 	short, cancel := context.WithCancel(ctx)
 	left := make(chan error, 1)
 	go func() { left <- b.do(short, 1) }()
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 1 })
+	waitFor(t, func() bool { return b.Queued() == 1 })
 	cancel()
 	select {
 	case err := <-left:
@@ -122,7 +122,7 @@ func TestBatcherSurvivesPanic(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	calls := 0
-	b := &batcher[int]{lanes: 1, max: 4, exec: func(_ context.Context, vs []int, errs []error) {
+	b := newBatcher(1, 4, func(_ context.Context, vs []int, errs []error) {
 		mu.Lock()
 		calls++
 		n := calls
@@ -133,7 +133,7 @@ func TestBatcherSurvivesPanic(t *testing.T) {
 		case 2:
 			panic("boom")
 		}
-	}}
+	})
 	ctx := t.Context()
 	first := make(chan error, 1)
 	go func() { first <- b.do(ctx, 0) }()
@@ -148,7 +148,7 @@ func TestBatcherSurvivesPanic(t *testing.T) {
 			results <- b.do(ctx, v)
 		}()
 	}
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 3 })
+	waitFor(t, func() bool { return b.Queued() == 3 })
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatal(err)

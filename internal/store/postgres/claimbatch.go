@@ -36,9 +36,9 @@ const maxClaimBatch = 32
 // each other as two transactions would: the second finds it used (or,
 // for a refresh token in its grace window, used within it).
 func newClaimBatcher(pool *pgxpool.Pool) *batcher[claim] {
-	return &batcher[claim]{lanes: 2, max: maxClaimBatch, exec: func(ctx context.Context, cs []claim, errs []error) {
+	return newBatcher(2, maxClaimBatch, func(ctx context.Context, cs []claim, errs []error) {
 		runClaims(ctx, pool, cs, errs)
-	}}
+	})
 }
 
 // runClaims runs cs and answers each in errs: nil, errUnclaimed or the

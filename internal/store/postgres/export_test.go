@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/internal/batch"
 )
 
 // SynchronousCommit reports synchronous_commit on a connection of the
@@ -93,14 +94,14 @@ func (s *Store) ReadBatch(ctx context.Context, qs []string, keys []string) ([]st
 
 // runAsBatch runs vs as one batch of b and returns each one's outcome.
 func runAsBatch[T any](ctx context.Context, b *batcher[T], vs []T) []error {
-	batch := make([]pendingOp[T], len(vs))
+	ops := make([]batch.Op[T], len(vs))
 	for i, v := range vs {
-		batch[i] = pendingOp[T]{ctx: ctx, v: v, done: make(chan error, 1)}
+		ops[i] = batch.NewOp(ctx, v)
 	}
-	b.run(batch)
+	b.run(ops)
 	errs := make([]error, len(vs))
-	for i, op := range batch {
-		errs[i] = <-op.done
+	for i, op := range ops {
+		errs[i] = op.Wait()
 	}
 	return errs
 }

@@ -24,9 +24,9 @@ const maxReadBatch = 32
 // round trip and one transaction for the batch. Each read takes its own
 // snapshot, as it would alone.
 func newReadBatcher(pool *pgxpool.Pool) *batcher[rowRead] {
-	return &batcher[rowRead]{lanes: 2, max: maxReadBatch, exec: func(ctx context.Context, rs []rowRead, errs []error) {
+	return newBatcher(2, maxReadBatch, func(ctx context.Context, rs []rowRead, errs []error) {
 		readRows(ctx, pool, rs, errs)
-	}}
+	})
 }
 
 // readRows runs rs and answers each in errs: nil, pgx.ErrNoRows or the

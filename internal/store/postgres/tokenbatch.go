@@ -20,9 +20,9 @@ import (
 // deleted, a duplicate) is retried row by row, so that each caller gets its
 // own outcome and no other row is lost.
 func newTokenBatcher(pool *pgxpool.Pool) *batcher[store.AccessToken] {
-	return &batcher[store.AccessToken]{lanes: 2, max: maxTokenBatch, exec: func(ctx context.Context, toks []store.AccessToken, errs []error) {
+	return newBatcher(2, maxTokenBatch, func(ctx context.Context, toks []store.AccessToken, errs []error) {
 		insertTokens(ctx, pool, toks, errs)
-	}}
+	})
 }
 
 // maxTokenBatch bounds a token batch's rows (10 parameters each, far below

@@ -263,9 +263,7 @@ func TestCommitterBatchesWhatQueuesBehindTheLeader(t *testing.T) {
 		}()
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		c.mu.Lock()
-		n := len(c.queue)
-		c.mu.Unlock()
+		n := c.b.Queued()
 		if n == queued {
 			break
 		}
