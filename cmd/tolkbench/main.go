@@ -35,10 +35,9 @@ func main() {
 	pg := flag.String("pg", "", "PostgreSQL admin DSN: create a fresh database for the run and drop it afterwards")
 	flag.IntVar(&o.conns, "c", 16, "connections")
 	flag.DurationVar(&o.dur, "d", 6*time.Second, "duration of each measurement")
-	// Half-second windows by default (with -d 6s): this shared VM's speed
-	// moves within seconds, and with three 1 s windows the ratios of one
-	// binary wandered by ±0.15 (/auth/verify JWT 0.64-0.93 in six runs)
-	// where twelve 0.5 s windows kept them within a few hundredths.
+	// Half-second windows by default (with -d 6s): a shared VM's speed
+	// moves within seconds, and short interleaved windows keep the ratios
+	// steady (docs/performance.md).
 	flag.IntVar(&o.rounds, "rounds", 12, "windows each measurement is split into, each after a window of the bare handler as long")
 	flag.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measurement")
 	flag.StringVar(&o.only, "only", "", "comma-separated scenario names to run (default all)")

@@ -427,8 +427,9 @@ func (b *bench) mintCodes(n int, scopes []string) ([]string, error) {
 }
 
 // codeRate bounds how many codes a second the authorization_code scenario
-// can redeem here (measured: 7k on 2 cores), with a margin: a pool that
-// runs dry ends its workers with "code pool exhausted" in the table.
+// can redeem, with a margin over what 2 cores reach (docs/performance.md):
+// a pool that runs dry ends its workers with "code pool exhausted" in the
+// table.
 const codeRate = 15000
 
 // codeScenario pre-mints enough codes for the warm-up or one window, and
@@ -517,10 +518,9 @@ func (b *bench) measure(sc scenario, bare *scenario) (measurement, error) {
 		}
 		return loadgen.Run(b.ctx, sc.target, sc.build, loadgen.Options{Connections: b.o.conns, Duration: d, OnResponse: sc.onResp})
 	}
-	// Start from a quiet runtime: the argon2id scenarios leave ~100 MiB
+	// Start from a quiet runtime: the argon2id scenarios leave memory
 	// that the background scavenger would otherwise return to the OS
-	// during the next scenario, on its CPU (the first /auth/verify rows
-	// after them measured 0.56-0.61 of bare, 0.64-0.71 on their own).
+	// during the next scenario, on its CPU.
 	debug.FreeOSMemory() // a collection first, then the release
 	if b.o.warm > 0 {
 		if err := prepare(); err != nil {

@@ -1,13 +1,11 @@
 // Package gctune sets the garbage collector's target of a tolk process.
 //
-// tolk's live heap is small (about 4 MiB under load) and every request
-// allocates, so with Go's default target (GOGC=100: collect when the heap
-// has doubled) the collector runs on the order of a hundred times a second
-// at ten thousand tokens a second, and allocation and collection took
-// about a sixth of the CPU of a client_credentials request
-// (docs/performance.md). A higher target trades a few MiB of heap for
-// that CPU. It is a process-wide setting, so the command that owns the
-// process applies it, not the server package.
+// tolk's live heap is small and every request allocates, so with Go's
+// default target (GOGC=100: collect when the heap has doubled) the
+// collector runs very often under load; a higher target trades a few MiB
+// of heap for that CPU (docs/performance.md, "Why the code is as it is").
+// It is a process-wide setting, so the command that owns the process
+// applies it, not the server package.
 package gctune
 
 import "runtime/debug"
