@@ -19,7 +19,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
-	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -139,7 +139,7 @@ func (s *Service) Revoke(ctx context.Context, orgUID, id string) error {
 // per client address; past the limit it answers *authn.ThrottledError
 // without looking the key up.
 func (s *Service) Verify(ctx context.Context, key string) (authn.Principal, error) {
-	addr := "k:" + httpx.ClientIP(ctx)
+	addr := "k:" + reqctx.From(ctx).ClientIP
 	if s.Failures != nil {
 		d, err := s.Failures.Check(ctx, addr)
 		if err != nil {

@@ -15,13 +15,12 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -86,8 +85,8 @@ const (
 )
 
 // Event is what a call site knows; the Recorder adds the id, the time, the
-// client address and request id (from the request context) and, when
-// ActorUID is empty, the actor of the context (SetActor).
+// client address and request id of the request ctx carries (reqctx) and,
+// when ActorUID is empty, the actor it names (reqctx.SetActor).
 type Event struct {
 	Type       string
 	ActorUID   string
@@ -170,8 +169,9 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if r.Now != nil {
 		now = r.Now
 	}
+	req := reqctx.From(ctx)
 	if e.ActorUID == "" {
-		e.ActorUID = Actor(ctx)
+		e.ActorUID = reqctx.Actor(ctx)
 	}
 	if e.Outcome == "" {
 		e.Outcome = Success
@@ -191,7 +191,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		Time: now().UTC().Truncate(time.Microsecond), Type: clip(e.Type, maxFieldLen),
 		ActorUID: clip(e.ActorUID, maxFieldLen), ClientID: clip(e.ClientID, maxFieldLen),
 		SubjectUID: clip(e.SubjectUID, maxFieldLen), OrgUID: clip(e.OrgUID, maxFieldLen),
-		ClientAddr: clip(httpx.ClientIP(ctx), maxFieldLen), RequestID: clip(httpx.RequestID(ctx), maxFieldLen),
+		ClientAddr: clip(req.ClientIP, maxFieldLen), RequestID: clip(req.RequestID, maxFieldLen),
 		Outcome: clip(e.Outcome, maxFieldLen),
 	}
 	for k, v := range e.Details {
@@ -349,57 +349,4 @@ func (r *Recorder) Close() {
 		r.pending.Wait()
 		close(r.bg)
 	})
-}
-
-// ---- the actor of a request ----
-
-type actorKey struct{}
-
-type actorSlot struct {
-	mu  sync.Mutex
-	uid string
-}
-
-// WithActorSlot is middleware that gives each request a place for its
-// actor, which the web UI fills once it has resolved the session
-// (SetActor), so that services record who acted without taking it as a
-// parameter.
-//
-// Behind httpx.WithRequestID (as in tolk's server) the place is in the
-// request's httpx state, so this adds no context layer and no request
-// copy.
-func WithActorSlot(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if httpx.ActorSlot(r.Context()) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, &actorSlot{})))
-	})
-}
-
-// SetActor names the user acting in this request; without WithActorSlot
-// it does nothing.
-func SetActor(ctx context.Context, uid string) {
-	if httpx.SetActor(ctx, uid) {
-		return
-	}
-	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
-		s.mu.Lock()
-		s.uid = uid
-		s.mu.Unlock()
-	}
-}
-
-// Actor returns the user SetActor named, or "".
-func Actor(ctx context.Context) string {
-	if uid, ok := httpx.Actor(ctx); ok {
-		return uid
-	}
-	if s, ok := ctx.Value(actorKey{}).(*actorSlot); ok {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.uid
-	}
-	return ""
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -14,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
-	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/sqlite"
 )
@@ -76,40 +74,24 @@ func TestNilRecorder(t *testing.T) {
 	r.Record(context.Background(), audit.Event{Type: audit.Login}) // no panic
 }
 
-func TestActorFromRequest(t *testing.T) {
+// TestRequestFacts: an event gets the client address, the request id and
+// the actor of the request its context carries; without one it has none.
+func TestRequestFacts(t *testing.T) {
 	r, st, _ := newRecorder(t)
-	h := audit.WithActorSlot(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		audit.SetActor(req.Context(), "user-1")
-		r.Record(req.Context(), audit.Event{Type: audit.Logout})
-	}))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	ctx := reqctx.WithInfo(t.Context(), reqctx.Info{ClientIP: "192.0.2.1", RequestID: "req-1"})
+	reqctx.SetActor(ctx, "user-1")
+	r.Record(ctx, audit.Event{Type: audit.Logout})
+	r.Record(t.Context(), audit.Event{Type: audit.Login})
 	es, _ := st.ListAuditEvents(t.Context(), store.AuditFilter{})
-	if len(es) != 1 || es[0].ActorUID != "user-1" {
-		t.Errorf("events %+v", es)
+	byType := map[string]store.AuditEvent{}
+	for _, e := range es {
+		byType[e.Type] = e
 	}
-	if audit.Actor(context.Background()) != "" {
-		t.Error("actor without slot")
+	if e := byType[audit.Logout]; e.ActorUID != "user-1" || e.RequestID != "req-1" || e.ClientAddr != "192.0.2.1" {
+		t.Errorf("event with request facts: %+v", e)
 	}
-}
-
-// TestActorBehindRequestID: in the server's chain the actor slot lives in
-// httpx's request state; the event still gets the actor, the request id
-// and the client address.
-func TestActorBehindRequestID(t *testing.T) {
-	r, st, _ := newRecorder(t)
-	var id string
-	h := httpx.Chain(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		audit.SetActor(req.Context(), "user-1")
-		if audit.Actor(req.Context()) != "user-1" {
-			t.Error("Actor")
-		}
-		id = httpx.RequestID(req.Context())
-		r.Record(req.Context(), audit.Event{Type: audit.Logout})
-	}), httpx.WithRequestID, audit.WithActorSlot, httpx.WithClientIP(nil))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
-	es, _ := st.ListAuditEvents(t.Context(), store.AuditFilter{})
-	if len(es) != 1 || es[0].ActorUID != "user-1" || es[0].RequestID != id || id == "" || es[0].ClientAddr != "192.0.2.1" {
-		t.Errorf("events %+v", es)
+	if e := byType[audit.Login]; e.ActorUID != "" || e.RequestID != "" || e.ClientAddr != "" {
+		t.Errorf("event without request facts: %+v", e)
 	}
 }
 

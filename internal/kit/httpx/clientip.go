@@ -11,7 +11,7 @@ import (
 // ClientIP returns the client address resolved by WithClientIP.
 func ClientIP(ctx context.Context) string {
 	if s := stateOf(ctx); s != nil {
-		return s.clientIP
+		return s.ClientIP
 	}
 	return ""
 }
@@ -57,7 +57,7 @@ func WithClientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 				s = ip.Unmap().String()
 			}
 			r, st := withState(r)
-			st.clientIP = s
+			st.ClientIP = s
 			next.ServeHTTP(w, r)
 		})
 	}

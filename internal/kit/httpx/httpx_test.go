@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 )
 
 func TestRedactQuery(t *testing.T) {
@@ -408,56 +409,39 @@ func TestSecurityHeadersExemptPath(t *testing.T) {
 	}
 }
 
-// TestRequestState: the request id, the client address and the actor
-// slot of the server's chain share one context value, whatever the order
-// of the middleware, and the state does not leak between requests.
+// TestRequestState: the request id and the client address of the
+// server's chain, and the actor named while serving, are the request's
+// reqctx facts, whatever the order of the middleware, and they do not
+// leak between requests.
 func TestRequestState(t *testing.T) {
 	t.Parallel()
-	type seen struct{ id, ip, actor string }
+	type seen struct {
+		info  reqctx.Info
+		actor string
+	}
 	var got seen
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		prev, _ := httpx.Actor(ctx)
-		if !httpx.SetActor(ctx, "user-1") {
-			t.Error("SetActor: no slot behind ActorSlot")
+		prev := reqctx.Actor(ctx)
+		reqctx.SetActor(ctx, "user-1")
+		if httpx.RequestID(ctx) != reqctx.From(ctx).RequestID || httpx.ClientIP(ctx) != reqctx.From(ctx).ClientIP {
+			t.Error("httpx and reqctx disagree")
 		}
-		actor, ok := httpx.Actor(ctx)
-		if !ok {
-			t.Error("Actor: no slot")
-		}
-		got = seen{httpx.RequestID(ctx), httpx.ClientIP(ctx), prev + "|" + actor}
+		got = seen{reqctx.From(ctx), prev + "|" + reqctx.Actor(ctx)}
 	})
-	slot := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !httpx.ActorSlot(r.Context()) {
-				t.Error("ActorSlot: no state")
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 	for name, h := range map[string]http.Handler{
-		"id first": httpx.Chain(inner, httpx.WithRequestID, slot, httpx.WithClientIP(nil)),
-		"ip first": httpx.Chain(inner, httpx.WithClientIP(nil), httpx.WithRequestID, slot),
+		"id first": httpx.Chain(inner, httpx.WithRequestID, httpx.WithClientIP(nil)),
+		"ip first": httpx.Chain(inner, httpx.WithClientIP(nil), httpx.WithRequestID),
 	} {
 		for range 2 {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
-			want := seen{w.Header().Get("X-Request-Id"), "192.0.2.1", "|user-1"}
-			if got != want || want.id == "" {
+			want := seen{reqctx.Info{ClientIP: "192.0.2.1", RequestID: w.Header().Get("X-Request-Id")}, "|user-1"}
+			if got != want || want.info.RequestID == "" {
 				t.Errorf("%s: got %+v, want %+v", name, got, want)
 			}
 		}
 	}
-	// Without ActorSlot there is no place for an actor.
-	h := httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if httpx.SetActor(r.Context(), "user-1") {
-			t.Error("SetActor without a slot stored the actor")
-		}
-		if _, ok := httpx.Actor(r.Context()); ok {
-			t.Error("Actor without a slot")
-		}
-	}))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 }
 
 // TestRequestStateIsTheContext: the request state is the request's
@@ -489,8 +473,8 @@ func TestRequestStateIsTheContext(t *testing.T) {
 }
 
 // TestNestedRequestID: a request passing through WithRequestID twice gets
-// a second id inside, the outer one outside, and the client address in
-// both.
+// a second id inside, the outer one outside, and the client address and
+// the actor in both.
 func TestNestedRequestID(t *testing.T) {
 	t.Parallel()
 	var inner, outerAfter string
@@ -498,6 +482,9 @@ func TestNestedRequestID(t *testing.T) {
 		inner = httpx.RequestID(r.Context())
 		if httpx.ClientIP(r.Context()) != "192.0.2.1" {
 			t.Errorf("inner ClientIP %q", httpx.ClientIP(r.Context()))
+		}
+		if reqctx.Actor(r.Context()) != "user-1" {
+			t.Errorf("inner actor %q", reqctx.Actor(r.Context()))
 		}
 	})), httpx.WithRequestID, httpx.WithClientIP(nil))
 	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -507,6 +494,7 @@ func TestNestedRequestID(t *testing.T) {
 	var first string
 	httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		first = httpx.RequestID(r.Context())
+		reqctx.SetActor(r.Context(), "user-1")
 		outer.ServeHTTP(w, r)
 		if httpx.RequestID(r.Context()) != first {
 			t.Errorf("outer id changed from %q to %q", first, httpx.RequestID(r.Context()))

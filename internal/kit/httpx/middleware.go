@@ -15,9 +15,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 )
 
 type ctxKey int
@@ -26,25 +27,19 @@ const (
 	stateKey ctxKey = iota
 )
 
-// reqState is what tolk's middleware knows about one request: its id, the
-// client's address, the user it acts for (audit.SetActor) and the status
-// recorder of AccessLog and Recover. It is one allocation and one context
-// value however many of the middleware fill it, instead of a request copy
-// and a context layer each.
+// reqState is what tolk's middleware knows about one request: the facts
+// domain code reads through reqctx (id, client address, actor) and the
+// status recorder of AccessLog and Recover. It is one allocation and one
+// context value however many of the middleware fill it, instead of a
+// request copy and a context layer each.
 //
 // It is the request's context itself: the parent context with one more
 // value, as context.WithValue would make, without a second allocation.
 type reqState struct {
-	context.Context // the parent
+	reqctx.Context // the parent, and the request's facts
 
-	id       string
 	idHeader [1]string // the X-Request-Id value (len == cap: Add copies)
-	clientIP string
 	rec      StatusRecorder
-
-	actorMu  sync.Mutex
-	actor    string
-	hasActor bool // a place for an actor exists (SetActor stores it)
 
 	revokedNothing atomic.Bool // see MarkRevokedNothing
 }
@@ -67,13 +62,8 @@ func RevokedNothing(ctx context.Context) bool {
 	return s != nil && s.revokedNothing.Load()
 }
 
-func (s *reqState) actorSnapshot() (string, bool) {
-	s.actorMu.Lock()
-	defer s.actorMu.Unlock()
-	return s.actor, s.hasActor
-}
-
-// Value returns the state for stateKey, else the parent's value.
+// Value returns the state for stateKey, else what reqctx.Context
+// answers: the request's facts or the parent's value.
 func (s *reqState) Value(key any) any {
 	if key == any(stateKey) {
 		return s
@@ -82,7 +72,9 @@ func (s *reqState) Value(key any) any {
 }
 
 // String names the context as context.WithValue's would be named.
-func (s *reqState) String() string { return fmt.Sprint(s.Context) + ".WithValue(httpx.request)" }
+func (s *reqState) String() string {
+	return fmt.Sprint(s.Context.Context) + ".WithValue(httpx.request)"
+}
 
 func stateOf(ctx context.Context) *reqState {
 	if s, ok := ctx.(*reqState); ok { // the usual case: no walk up the chain
@@ -97,57 +89,17 @@ func withState(r *http.Request) (*http.Request, *reqState) {
 	if s := stateOf(r.Context()); s != nil {
 		return r, s
 	}
-	s := &reqState{Context: r.Context()}
+	s := &reqState{}
+	s.Context.Context = r.Context()
 	return r.WithContext(s), s
 }
 
 // RequestID returns the id of the request in ctx, or "".
 func RequestID(ctx context.Context) string {
 	if s := stateOf(ctx); s != nil {
-		return s.id
+		return s.RequestID
 	}
 	return ""
-}
-
-// ActorSlot gives the request of ctx a place for the user it acts for
-// and reports whether it has one (it has when any of this package's
-// middleware ran): audit.WithActorSlot uses it instead of a context layer
-// of its own.
-func ActorSlot(ctx context.Context) bool {
-	s := stateOf(ctx)
-	if s == nil {
-		return false
-	}
-	s.actorMu.Lock()
-	s.hasActor = true
-	s.actorMu.Unlock()
-	return true
-}
-
-// SetActor stores uid as the user the request of ctx acts for, if it has a
-// place for one (ActorSlot), and reports whether it had.
-func SetActor(ctx context.Context, uid string) bool {
-	s := stateOf(ctx)
-	if s == nil {
-		return false
-	}
-	s.actorMu.Lock()
-	defer s.actorMu.Unlock()
-	if !s.hasActor {
-		return false
-	}
-	s.actor = uid
-	return true
-}
-
-// Actor returns what SetActor stored, and whether the request has a
-// place for an actor.
-func Actor(ctx context.Context) (string, bool) {
-	s := stateOf(ctx)
-	if s == nil {
-		return "", false
-	}
-	return s.actorSnapshot()
 }
 
 // Chain applies middleware so that the first listed runs first.
@@ -175,18 +127,20 @@ func WithRequestID(next http.Handler) http.Handler {
 		binary.BigEndian.PutUint32(c[:], uint32(n.Add(1)))
 		hex.Encode(buf[8:], c[:])
 		r, s := withState(r)
-		if s.id != "" {
+		if s.RequestID != "" {
 			// A chain nested in another (the request passed through this
 			// middleware before): the inner request gets its own id and
 			// state, as its own context value did, keeping what the outer
 			// state knew of the client.
 			outer := s
-			s = &reqState{Context: r.Context(), clientIP: outer.clientIP}
-			s.actor, s.hasActor = outer.actorSnapshot()
+			s = &reqState{}
+			s.Context.Context = r.Context()
+			s.ClientIP = outer.ClientIP
+			s.SetActor(outer.Actor())
 			r = r.WithContext(s)
 		}
-		s.id = string(buf[:])
-		s.idHeader[0] = s.id
+		s.RequestID = string(buf[:])
+		s.idHeader[0] = s.RequestID
 		w.Header()["X-Request-Id"] = s.idHeader[:]
 		next.ServeHTTP(w, r)
 	})
