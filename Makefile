@@ -5,6 +5,14 @@ BENCH_FLAGS ?= -d 6s -warmup 500ms
 # creates a fresh database and drops it afterwards. Empty: SQLite only.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
+# A binary that says which commit it was built from (`tolk version`):
+# -buildvcs=true records the revision even where GOFLAGS turns it off, and
+# the version is stamped at link time.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+.PHONY: build
+build:
+	go build -buildvcs=true -trimpath -ldflags "-X github.com/tolk-project/tolk/internal/cli.Version=$(VERSION)" -o tolk ./cmd/tolk
+
 .PHONY: bench bench-go
 bench:
 	go run ./cmd/tolkbench $(BENCH_FLAGS) -soak 60s

@@ -12,13 +12,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/kit/buildinfo"
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/kit/gctune"
 	"github.com/tolk-project/tolk/internal/kit/password"
@@ -89,7 +89,7 @@ type rootCmd struct {
 	} `cmd:"" help:"Manage JWT signing keys."`
 	APIKey   apiKeyCmd   `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
 	Loadtest loadtestCmd `cmd:"" name:"loadtest" help:"Drive a bounded mixed workload of every dialect against a running tolk on loopback; fails on any error."`
-	Version  struct{}    `cmd:"" help:"Print the version."`
+	Version  versionCmd  `cmd:"" help:"Print the version, revision, commit time and Go release of this build."`
 }
 
 type clientCreate struct {
@@ -145,7 +145,11 @@ func Run(ctx context.Context, args []string, io IO) int {
 
 func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	if cmd == "version" {
-		fmt.Fprintln(io.Stdout, "tolk", version())
+		info := buildinfo.Read(Version)
+		if root.Version.JSON {
+			return writeJSON(io.Stdout, info)
+		}
+		fmt.Fprintln(io.Stdout, "tolk", info)
 		return nil
 	}
 	if cmd == "loadtest" { // a client of a running tolk: no database here
@@ -312,12 +316,6 @@ func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, stdio 
 	return writeJSON(stdio.Stdout, toJSON(u))
 }
 
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
+type versionCmd struct {
+	JSON bool `name:"json" help:"Print {\"version\",\"revision\",\"time\",\"modified\",\"go\"}."`
 }

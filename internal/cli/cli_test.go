@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +116,13 @@ func TestConfigProblemsAreReportedTogether(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	r := run(t, nil, "", "version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "tolk ") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "tolk ") || !strings.Contains(r.stdout, runtime.Version()) {
 		t.Fatalf("%+v", r)
+	}
+	r = run(t, nil, "", "version", "--json")
+	var v struct{ Version, Go string }
+	if err := json.Unmarshal([]byte(r.stdout), &v); r.code != 0 || err != nil || v.Version == "" || v.Go != runtime.Version() {
+		t.Fatalf("version --json: %+v (%v)", r, err)
 	}
 }
 
