@@ -26,9 +26,9 @@ func (e engine) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64,
 	return tag.RowsAffected(), err
 }
 
-func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	tag, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
-	return tag.RowsAffected(), err
+func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) error {
+	_, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+	return err
 }
 
 func (e engine) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {

@@ -26,8 +26,9 @@ func (e engine) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64,
 	return affected(e.s.wx.ExecContext(ctx, q.In(sqlstore.SQLite), args...))
 }
 
-func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	return affected(e.s.ix.ExecContext(ctx, q.In(sqlstore.SQLite), args...))
+func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) error {
+	_, err := e.s.ix.ExecContext(ctx, q.In(sqlstore.SQLite), args...)
+	return err
 }
 
 func (e engine) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {

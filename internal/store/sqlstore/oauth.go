@@ -104,7 +104,7 @@ var (
 // CreateAuthCode implements store.Tokens.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	d := s.db
-	_, err := d.Issue(ctx, insertAuthCodeSQL, c.Hash, c.ClientID, c.UserUID, c.RedirectURI,
+	err := d.Issue(ctx, insertAuthCodeSQL, c.Hash, c.ClientID, c.UserUID, c.RedirectURI,
 		d.Strings(c.Scopes), d.Strings(c.Audiences), c.Nonce, c.CodeChallenge, c.CodeChallengeMethod,
 		d.NullTime(c.AuthTime), c.GrantID, d.Time(c.CreatedAt), d.Time(c.ExpiresAt), d.NullTime(c.UsedAt))
 	return s.Wrap("create auth code", err)
@@ -182,7 +182,7 @@ func AccessTokenArgs(c Codec, t store.AccessToken) []any {
 // CreateAccessToken implements store.Tokens. A foreign key violation (the
 // client or user was just deleted) is store.ErrNotFound.
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	_, err := s.db.Issue(ctx, InsertAccessToken, AccessTokenArgs(s.db, t)...)
+	err := s.db.Issue(ctx, InsertAccessToken, AccessTokenArgs(s.db, t)...)
 	return s.Wrap("create access token", s.MissingParent(err))
 }
 

@@ -100,8 +100,9 @@ type DB interface {
 	Exec(ctx context.Context, q Query, args ...any) (int64, error)
 	// Issue runs a one-statement issuance write (a new session or token),
 	// which a backend may commit with less waiting: losing one fails
-	// closed.
-	Issue(ctx context.Context, q Query, args ...any) (int64, error)
+	// closed. It reports no row count: asking for one waits on the
+	// SQLite writer connection, busy with the next batch.
+	Issue(ctx context.Context, q Query, args ...any) error
 	QueryRow(ctx context.Context, q Query, args ...any) Row
 	Query(ctx context.Context, q Query, args ...any) (Rows, error)
 	// ReadOne scans the row of q by key into dests, or returns

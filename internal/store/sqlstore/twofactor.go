@@ -131,7 +131,7 @@ func (s *Store) DisableTwoFactor(ctx context.Context, userUID string) error {
 
 // CreatePendingLogin implements store.TwoFactors.
 func (s *Store) CreatePendingLogin(ctx context.Context, p store.PendingLogin) error {
-	_, err := s.db.Issue(ctx, insertPendingSQL, p.Hash, p.UserUID, s.db.Time(p.CreatedAt), s.db.Time(p.ExpiresAt))
+	err := s.db.Issue(ctx, insertPendingSQL, p.Hash, p.UserUID, s.db.Time(p.CreatedAt), s.db.Time(p.ExpiresAt))
 	return s.Wrap("create pending login", err)
 }
 

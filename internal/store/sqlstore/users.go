@@ -177,7 +177,7 @@ var (
 
 // CreateAPIToken implements store.APITokens.
 func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
-	_, err := s.db.Issue(ctx, insertAPITokenSQL, t.Hash, t.UserUID, s.db.Time(t.CreatedAt), s.db.Time(t.ExpiresAt))
+	err := s.db.Issue(ctx, insertAPITokenSQL, t.Hash, t.UserUID, s.db.Time(t.CreatedAt), s.db.Time(t.ExpiresAt))
 	return s.Wrap("create api token", err)
 }
 
@@ -218,7 +218,7 @@ var (
 
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
-	_, err := s.db.Issue(ctx, insertWebSessionSQL, ws.Hash, ws.UserUID, ws.CSRFToken,
+	err := s.db.Issue(ctx, insertWebSessionSQL, ws.Hash, ws.UserUID, ws.CSRFToken,
 		s.db.Time(ws.AuthTime), s.db.Time(ws.CreatedAt), s.db.Time(ws.ExpiresAt))
 	return s.Wrap("create web session", err)
 }
