@@ -82,6 +82,12 @@ type Config struct {
 	TrustedProxies  []netip.Prefix // X-Forwarded-For is believed only from these
 	ShutdownTimeout time.Duration
 	LocalesDir      string // extra message catalogs (*.json), added to the embedded ones
+
+	// TLSCertFile and TLSKeyFile (PEM; both or neither) make serve speak
+	// HTTPS itself, reloading them when they change or on SIGHUP. Without
+	// them a TLS-terminating proxy is expected in front.
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // Defaults returns the defaults of SPEC §1.
@@ -239,6 +245,8 @@ var settings = []setting{
 	{name: "gc_percent", set: integer(func(c *Config) *int { return &c.GCPercent })},
 	{name: "shutdown_timeout", set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
+	{name: "tls_cert_file", set: str(func(c *Config) *string { return &c.TLSCertFile })},
+	{name: "tls_key_file", set: str(func(c *Config) *string { return &c.TLSKeyFile })},
 }
 
 func lookup(name string) (setting, bool) {
@@ -315,7 +323,7 @@ func Load(src Sources) (Config, error) {
 		}
 	}
 	if c.Issuer == "" {
-		c.Issuer = defaultIssuer(c.Addr)
+		c.Issuer = defaultIssuer(c.Addr, c.TLS())
 	}
 	return c, errors.Join(errs...)
 }
@@ -362,15 +370,19 @@ func loadFile(c *Config, path string, read func(string) ([]byte, error)) []error
 	return errs
 }
 
-func defaultIssuer(addr string) string {
+func defaultIssuer(addr string, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://" + addr
+		return scheme + addr
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // Validate reports every problem with c at once.
@@ -469,12 +481,24 @@ func (c Config) Validate() error {
 	if c.SecretKey == "" && (strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")) {
 		bad("secret_key (TOLK_SECRET_KEY or TOLK_SECRET_KEY_FILE) is required with PostgreSQL: every instance must share it to read the signing keys")
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls_cert_file and tls_key_file: set both (serve speaks HTTPS) or neither (a proxy terminates TLS)")
+	}
+	if c.TLS() && !strings.HasPrefix(c.Issuer, "https://") {
+		// Discovery, redirects and form origins would name a scheme
+		// tolk does not speak, and cookies would lose Secure.
+		bad("issuer %q: with tls_cert_file tolk speaks only HTTPS; want an https:// issuer (unset, it is https://ADDR)", c.Issuer)
+	}
 	if c.PasswordWorkers < 0 {
 		bad("password_workers must not be negative, got %d", c.PasswordWorkers)
 	}
 	return errors.Join(errs...)
 }
 
-// SecureCookies reports whether the issuer is https, so cookies get Secure
-// and the __Host- prefix.
-func (c Config) SecureCookies() bool { return strings.HasPrefix(c.Issuer, "https://") }
+// TLS reports whether serve speaks HTTPS itself.
+func (c Config) TLS() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
+
+// SecureCookies reports whether browsers reach tolk over https (an https
+// issuer, which serving TLS itself requires), so cookies get Secure and
+// the __Host- prefix, and answers carry Strict-Transport-Security.
+func (c Config) SecureCookies() bool { return c.TLS() || strings.HasPrefix(c.Issuer, "https://") }

@@ -125,3 +125,40 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("%v %v", err, c.TrustedProxies)
 	}
 }
+
+// TestTLS: the pair comes from env or YAML, both or neither; with it the
+// default issuer is https (so cookies are Secure and HSTS is sent), and an
+// explicit http issuer is refused, since tolk would not speak it.
+func TestTLS(t *testing.T) {
+	pair := map[string]string{"TOLK_TLS_CERT_FILE": "/etc/tolk/cert.pem", "TOLK_TLS_KEY_FILE": "/etc/tolk/key.pem", "TOLK_ADDR": "0.0.0.0:8443"}
+	c, err := Load(Sources{Env: env(pair)})
+	if err != nil || c.Validate() != nil {
+		t.Fatalf("%v %v", err, c.Validate())
+	}
+	if !c.TLS() || c.Issuer != "https://localhost:8443" || !c.SecureCookies() || c.TLSCertFile != "/etc/tolk/cert.pem" || c.TLSKeyFile != "/etc/tolk/key.pem" {
+		t.Errorf("with a pair from env: TLS %v, issuer %s, secure cookies %v", c.TLS(), c.Issuer, c.SecureCookies())
+	}
+	c, err = Load(Sources{File: "t.yaml", Env: env(nil),
+		ReadFile: files(map[string]string{"t.yaml": "tls_cert_file: c.pem\ntls_key_file: k.pem\nissuer: https://id.example.com\n"})})
+	if err != nil || c.Validate() != nil || !c.TLS() || c.Issuer != "https://id.example.com" {
+		t.Errorf("a pair from YAML with an https issuer: %v %v %+v", err, c.Validate(), c)
+	}
+
+	for _, bad := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"certificate only", map[string]string{"TOLK_TLS_CERT_FILE": "c.pem"}, "set both"},
+		{"key only", map[string]string{"TOLK_TLS_KEY_FILE": "k.pem"}, "set both"},
+		{"http issuer", map[string]string{"TOLK_TLS_CERT_FILE": "c.pem", "TOLK_TLS_KEY_FILE": "k.pem", "TOLK_ISSUER": "http://id.example.com"}, `issuer "http://id.example.com"`},
+	} {
+		c, err := Load(Sources{Env: env(bad.env)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: Validate() = %v, want %q", bad.name, err, bad.want)
+		}
+	}
+}
