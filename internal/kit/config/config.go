@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
 )
 
 // Config is every setting of tolk.
@@ -32,6 +34,9 @@ type Config struct {
 	APIKeyHeader    string        // header carrying ProZ API keys
 	SessionTTL      time.Duration // web sign-in session lifetime
 	PasswordWorkers int           // concurrent argon2id computations; 0 = GOMAXPROCS
+	// PasswordMinLength is the least number of characters of a new
+	// password (internal/kit/passwordpolicy).
+	PasswordMinLength int
 
 	// Failed-login limits: a burst, refilled at one per interval.
 	LoginUserBurst    int
@@ -101,6 +106,7 @@ func Defaults() Config {
 		QueryToken:        true,
 		APIKeyHeader:      "X-Proz-API-Key",
 		SessionTTL:        12 * time.Hour,
+		PasswordMinLength: passwordpolicy.DefaultMinLength,
 		LoginUserBurst:    10,
 		LoginUserInterval: time.Minute,
 		LoginIPBurst:      50,
@@ -199,6 +205,7 @@ var settings = []setting{
 	{name: "api_key_header", set: str(func(c *Config) *string { return &c.APIKeyHeader })},
 	{name: "session_ttl", set: dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
 	{name: "password_workers", set: integer(func(c *Config) *int { return &c.PasswordWorkers })},
+	{name: "password_min_length", set: integer(func(c *Config) *int { return &c.PasswordMinLength })},
 	{name: "login_user_burst", set: integer(func(c *Config) *int { return &c.LoginUserBurst })},
 	{name: "login_user_interval", set: dur(func(c *Config) *time.Duration { return &c.LoginUserInterval })},
 	{name: "login_ip_burst", set: integer(func(c *Config) *int { return &c.LoginIPBurst })},
@@ -491,6 +498,11 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordWorkers < 0 {
 		bad("password_workers must not be negative, got %d", c.PasswordWorkers)
+	}
+	// Below the floor the most common short passwords would pass (the
+	// shipped list holds none shorter); above MaxBytes none would.
+	if c.PasswordMinLength < passwordpolicy.MinLengthFloor || c.PasswordMinLength > passwordpolicy.MaxBytes {
+		bad("password_min_length must be between %d and %d, got %d", passwordpolicy.MinLengthFloor, passwordpolicy.MaxBytes, c.PasswordMinLength)
 	}
 	return errors.Join(errs...)
 }

@@ -126,6 +126,47 @@ func TestTrustedProxies(t *testing.T) {
 	}
 }
 
+func TestPasswordMinLength(t *testing.T) {
+	if c := Defaults(); c.PasswordMinLength != 12 {
+		t.Fatalf("default password_min_length = %d, SPEC §8 says 12", c.PasswordMinLength)
+	}
+	cases := []struct {
+		env, file string
+		want      int
+		valid     bool
+	}{
+		{env: "16", want: 16, valid: true},
+		{file: "password_min_length: 10\n", want: 10, valid: true},
+		{env: "8", want: 8, valid: true},
+		{env: "7", want: 7},       // the most common short passwords would pass
+		{env: "0", want: 0},       // no silent default
+		{env: "1025", want: 1025}, // longer than a password may be
+	}
+	for _, tc := range cases {
+		src := Sources{
+			ReadFile: files(map[string]string{"tolk.yaml": tc.file}),
+			Env:      env(map[string]string{"TOLK_PASSWORD_MIN_LENGTH": tc.env}),
+		}
+		if tc.file != "" {
+			src.File = "tolk.yaml"
+		}
+		c, err := Load(src)
+		if err != nil || c.PasswordMinLength != tc.want {
+			t.Fatalf("env %q file %q: got %d, %v; want %d", tc.env, tc.file, c.PasswordMinLength, err, tc.want)
+		}
+		err = c.Validate()
+		if tc.valid && err != nil {
+			t.Errorf("password_min_length %d: %v", tc.want, err)
+		}
+		if !tc.valid && (err == nil || !strings.Contains(err.Error(), "password_min_length must be between 8 and 1024")) {
+			t.Errorf("password_min_length %d: got %v", tc.want, err)
+		}
+	}
+	if _, err := Load(Sources{Env: env(map[string]string{"TOLK_PASSWORD_MIN_LENGTH": "twelve"})}); err == nil || !strings.Contains(err.Error(), "TOLK_PASSWORD_MIN_LENGTH") {
+		t.Fatalf("a word as password_min_length: %v", err)
+	}
+}
+
 // TestTLS: the pair comes from env or YAML, both or neither; with it the
 // default issuer is https (so cookies are Secure and HSTS is sent), and an
 // explicit http issuer is refused, since tolk would not speak it.
