@@ -14,9 +14,8 @@ import (
 // newTokenBatcher gathers access-token inserts made at the same time into
 // one multi-row INSERT on pool. A token request's only statement is that
 // INSERT, and one INSERT per token costs a round trip on each side and, in
-// the PostgreSQL backend, a statement and a transaction per row (measured:
-// ~90 µs of backend CPU per token, next to tolk on the same cores); a batch
-// of k shares them. A batch that fails (a row whose client was just
+// the PostgreSQL backend, a statement and a transaction per row, most of a
+// token's cost there (docs/performance.md); a batch of k shares them. A batch that fails (a row whose client was just
 // deleted, a duplicate) is retried row by row, so that each caller gets its
 // own outcome and no other row is lost.
 func newTokenBatcher(pool *pgxpool.Pool) *batcher[store.AccessToken] {

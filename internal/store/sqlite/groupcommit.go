@@ -46,8 +46,7 @@ import (
 // the disk lost is refused, and its client signs in again — while a lost
 // revocation would fail open, so revocations keep waiting, and a write
 // that waits ends the pacing at once. Under load the fsync is most of a
-// token request's latency (1 ms and more on a busy virtual disk);
-// Options.SyncIssuance restores the wait where power-loss durability of
+// token request's latency; Options.SyncIssuance restores the wait where power-loss durability of
 // issuance matters more than that.
 
 // maxBatch bounds how many writes share one transaction, so one batch
@@ -57,8 +56,8 @@ const maxBatch = 128
 // issuanceSync is the least time between two fsyncs that no caller waits
 // for (every write they cover was issuance, answered at commit): under
 // load one fsync then covers a few milliseconds of commits instead of one
-// or two batches (measured: 967 fsyncs a second at 9k tokens a second,
-// each costing the machine CPU in the kernel too), and a power loss can
+// or two batches (each fsync costs CPU in the kernel too; figures in
+// docs/performance.md), and a power loss can
 // take back about that much of the latest issuance (plus what the fsync
 // in progress did not cover yet).
 const issuanceSync = 5 * time.Millisecond

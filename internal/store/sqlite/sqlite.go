@@ -143,8 +143,7 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// Savepoint and statement journals (every multi-statement write and
 	// the audit batches use them) and temporary tables in memory instead
-	// of temporary files: their pages were written with a pwrite each
-	// (BenchmarkAppendAuditEvents 5.9 → 5.0 µs an event). They hold what
+	// of temporary files, whose pages cost a pwrite each. They hold what
 	// one transaction changes (maxBatch bounds a batch); tolk's queries
 	// sort through indexes, so no sort spills there.
 	q.Add("_pragma", "temp_store(MEMORY)")

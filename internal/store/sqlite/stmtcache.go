@@ -78,7 +78,7 @@ func (r readExec) QueryContext(ctx context.Context, q string, args ...any) (*sql
 // preparedSet is a few statements prepared on the writer connection, for a
 // multi-statement write transaction (Store.tx) on a hot path: a statement
 // given to tx.ExecContext as text is prepared and finalized anew on every
-// call (~30 µs each in pure-Go SQLite, more than running it). They are
+// call, which in pure-Go SQLite costs more than running it. They are
 // prepared before the transaction starts: the writer's only connection is
 // busy inside it, and preparing there would wait on itself.
 type preparedSet map[string]*sql.Stmt
