@@ -47,7 +47,7 @@ func (p Policy) Check(userName, email, password string) error {
 		return &Violation{Code: TooLong, Limit: MaxBytes}
 	}
 	pw := Normalize(password)
-	if minLen := p.minLength(); utf8.RuneCountInString(pw) < minLen {
+	if minLen := p.MinimumLength(); utf8.RuneCountInString(pw) < minLen {
 		return &Violation{Code: TooShort, Limit: minLen}
 	}
 	if userName != "" && strings.EqualFold(pw, Normalize(userName)) {
@@ -79,7 +79,9 @@ func (p Policy) CheckChange(userName, email, current, proposed string) error {
 	return p.Check(userName, email, proposed)
 }
 
-func (p Policy) minLength() int {
+// MinimumLength is the least number of characters Check accepts, for a
+// form's hint or its minlength attribute.
+func (p Policy) MinimumLength() int {
 	switch {
 	case p.MinLength == 0:
 		return DefaultMinLength

@@ -101,9 +101,14 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestZeroPolicyIsTheDefault(t *testing.T) {
-	if got := (Policy{}).minLength(); got != DefaultMinLength || DefaultMinLength != 12 {
-		t.Fatalf("zero policy minimum = %d, DefaultMinLength = %d; SPEC §8 says 12", got, DefaultMinLength)
+func TestMinimumLength(t *testing.T) {
+	if DefaultMinLength != 12 {
+		t.Fatalf("DefaultMinLength = %d; SPEC §8 says 12", DefaultMinLength)
+	}
+	for _, tc := range []struct{ set, want int }{{0, 12}, {-5, 8}, {4, 8}, {8, 8}, {12, 12}, {20, 20}} {
+		if got := (Policy{MinLength: tc.set}).MinimumLength(); got != tc.want {
+			t.Errorf("MinLength %d: MinimumLength() = %d, want %d", tc.set, got, tc.want)
+		}
 	}
 }
 
