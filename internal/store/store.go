@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -174,7 +175,9 @@ type Store interface {
 	UserAdmin
 	RateLimits
 	// Migrate applies pending schema migrations; safe to call from several
-	// processes at once.
+	// processes at once. A database that a newer tolk migrated past this
+	// binary's last migration is refused with a *SchemaTooNewError, and
+	// nothing is changed.
 	Migrate(ctx context.Context) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -391,4 +394,17 @@ func qualified(alias, columns string) string {
 func WithUser(table, columns, userColumns, key, param string) string {
 	return `SELECT ` + qualified("t", columns) + `, ` + qualified("u", userColumns) + `
 		FROM ` + table + ` t JOIN users u ON u.uid = t.user_uid WHERE t.` + key + ` = ` + param
+}
+
+// SchemaTooNewError: the database was migrated by a newer tolk than this
+// one. Running an older binary on it could misread or damage what the
+// newer schema stores, so it refuses to start.
+type SchemaTooNewError struct {
+	Database int // the newest migration applied to the database
+	Binary   int // the newest migration this binary knows
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("the database schema is at version %d, newer than this tolk's %d: "+
+		"a newer tolk migrated it; run that release or a later one (see tolk version)", e.Database, e.Binary)
 }

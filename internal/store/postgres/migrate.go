@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tolk-project/tolk/internal/store"
 )
 
 // migrationsFS holds the schema, one file per version, named
@@ -66,6 +68,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
+	if err := s.refuseNewerSchema(ctx, ms[len(ms)-1].version); err != nil {
+		return err
+	}
 	for _, m := range ms {
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
@@ -116,4 +121,24 @@ func SchemaDigest() (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", m.name, len(m.sql), m.sql)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// refuseNewerSchema returns a *store.SchemaTooNewError when the database
+// holds a migration past latest, before this binary changes anything.
+func (s *Store) refuseNewerSchema(ctx context.Context, latest int) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if !exists {
+		return nil // a new database
+	}
+	var newest *int
+	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if newest != nil && *newest > latest {
+		return &store.SchemaTooNewError{Database: *newest, Binary: latest}
+	}
+	return nil
 }

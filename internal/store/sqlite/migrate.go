@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tolk-project/tolk/internal/store"
 )
 
 // migrationsFS holds the schema, one file per version, named
@@ -61,6 +63,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
+	if err := s.refuseNewerSchema(ctx, ms[len(ms)-1].version); err != nil {
+		return err
+	}
 	for _, m := range ms {
 		err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -90,6 +95,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// refuseNewerSchema returns a *store.SchemaTooNewError when the database
+// holds a migration past latest, before this binary changes anything.
+func (s *Store) refuseNewerSchema(ctx context.Context, latest int) error {
+	var newest sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return nil // a new database
+		}
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if newest.Valid && int(newest.Int64) > latest {
+		return &store.SchemaTooNewError{Database: int(newest.Int64), Binary: latest}
 	}
 	return nil
 }
