@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -93,6 +94,13 @@ type Config struct {
 	// them a TLS-terminating proxy is expected in front.
 	TLSCertFile string
 	TLSKeyFile  string
+
+	// Account mail (SPEC §8). Without SMTPURL nothing is mailed and
+	// administrators get one-time links instead.
+	SMTPURL          string        // smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start)
+	SMTPFrom         string        // the sender: an address, with or without a name
+	PasswordResetTTL time.Duration // how long a password-reset link works
+	InvitationTTL    time.Duration // how long an invitation link works
 }
 
 // Defaults returns the defaults of SPEC §1.
@@ -134,6 +142,8 @@ func Defaults() Config {
 		KeyPublishDelay:  15 * time.Minute,
 		VerifyCacheTTL:   5 * time.Second,
 		GCPercent:        200,
+		PasswordResetTTL: time.Hour,
+		InvitationTTL:    7 * 24 * time.Hour,
 	}
 }
 
@@ -254,6 +264,10 @@ var settings = []setting{
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 	{name: "tls_cert_file", set: str(func(c *Config) *string { return &c.TLSCertFile })},
 	{name: "tls_key_file", set: str(func(c *Config) *string { return &c.TLSKeyFile })},
+	{name: "smtp_url", secret: true, set: str(func(c *Config) *string { return &c.SMTPURL })},
+	{name: "smtp_from", set: str(func(c *Config) *string { return &c.SMTPFrom })},
+	{name: "password_reset_ttl", set: dur(func(c *Config) *time.Duration { return &c.PasswordResetTTL })},
+	{name: "invitation_ttl", set: dur(func(c *Config) *time.Duration { return &c.InvitationTTL })},
 }
 
 func lookup(name string) (setting, bool) {
@@ -504,7 +518,31 @@ func (c Config) Validate() error {
 	if c.PasswordMinLength < passwordpolicy.MinLengthFloor || c.PasswordMinLength > passwordpolicy.MaxBytes {
 		bad("password_min_length must be between %d and %d, got %d", passwordpolicy.MinLengthFloor, passwordpolicy.MaxBytes, c.PasswordMinLength)
 	}
+	// The URL may hold the mail server's password: never repeat it.
+	if c.SMTPURL != "" && !validSMTPURL(c.SMTPURL) {
+		bad("smtp_url: want smtp://[user:pass@]host:port or smtps://[user:pass@]host:port")
+	}
+	if c.SMTPURL != "" && c.SMTPFrom == "" {
+		bad("smtp_from (TOLK_SMTP_FROM) is required with smtp_url: mails need a sender")
+	}
+	if c.SMTPFrom != "" {
+		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			bad("smtp_from %q: want an address such as noreply@example.com or \"tolk <noreply@example.com>\"", c.SMTPFrom)
+		}
+	}
+	positive("password_reset_ttl", c.PasswordResetTTL)
+	positive("invitation_ttl", c.InvitationTTL)
 	return errors.Join(errs...)
+}
+
+// validSMTPURL reports whether s names a mail server as smtp_url must.
+func validSMTPURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Opaque != "" {
+		return false
+	}
+	port, err := strconv.Atoi(u.Port())
+	return err == nil && port >= 1 && port <= 65535 && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == ""
 }
 
 // TLS reports whether serve speaks HTTPS itself.

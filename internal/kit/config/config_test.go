@@ -203,3 +203,61 @@ func TestTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestMailSettings: smtp_url is a secret setting (env, _FILE, YAML) that is
+// never repeated in an error; smtp_from is an address and required with it;
+// the link lifetimes default to SPEC §8 and must be positive.
+func TestMailSettings(t *testing.T) {
+	c, err := Load(Sources{Env: env(nil)})
+	if err != nil || c.Validate() != nil {
+		t.Fatalf("%v %v", err, c.Validate())
+	}
+	if c.SMTPURL != "" || c.PasswordResetTTL != time.Hour || c.InvitationTTL != 7*24*time.Hour {
+		t.Errorf("defaults: smtp_url %q, password_reset_ttl %s, invitation_ttl %s", c.SMTPURL, c.PasswordResetTTL, c.InvitationTTL)
+	}
+
+	const url = "smtp://tolk:hunter2@mail.example.com:587"
+	for name, src := range map[string]Sources{
+		"env":  {Env: env(map[string]string{"TOLK_SMTP_URL": url, "TOLK_SMTP_FROM": "tolk <noreply@example.com>"})},
+		"file": {Env: env(map[string]string{"TOLK_SMTP_URL_FILE": "/run/secrets/smtp", "TOLK_SMTP_FROM": "noreply@example.com"}), ReadFile: files(map[string]string{"/run/secrets/smtp": url + "\n"})},
+		"yaml": {File: "t.yaml", Env: env(nil), ReadFile: files(map[string]string{"t.yaml": "smtp_url: " + url + "\nsmtp_from: noreply@example.com\npassword_reset_ttl: 30m\ninvitation_ttl: 72h\n"})},
+	} {
+		c, err := Load(src)
+		if err != nil || c.Validate() != nil || c.SMTPURL != url || c.SMTPFrom == "" {
+			t.Errorf("%s: %v %v %q %q", name, err, c.Validate(), c.SMTPURL, c.SMTPFrom)
+		}
+		if name == "yaml" && (c.PasswordResetTTL != 30*time.Minute || c.InvitationTTL != 72*time.Hour) {
+			t.Errorf("yaml lifetimes: %s %s", c.PasswordResetTTL, c.InvitationTTL)
+		}
+	}
+	if c, _ := Load(Sources{Env: env(map[string]string{"TOLK_SMTP_URL": "smtps://u:hunter2@mail.example.com:465", "TOLK_SMTP_FROM": "a@example.com"})}); c.Validate() != nil {
+		t.Errorf("smtps: %v", c.Validate())
+	}
+
+	for _, bad := range []struct {
+		name, url, from string
+		want            string
+	}{
+		{"scheme", "http://u:hunter2@mail.example.com:25", "a@example.com", "smtp_url"},
+		{"no port", "smtp://u:hunter2@mail.example.com", "a@example.com", "smtp_url"},
+		{"port zero", "smtp://u:hunter2@mail.example.com:0", "a@example.com", "smtp_url"},
+		{"no host", "smtp://u:hunter2@:25", "a@example.com", "smtp_url"},
+		{"path", "smtp://u:hunter2@mail.example.com:25/x", "a@example.com", "smtp_url"},
+		{"no sender", "smtp://u:hunter2@mail.example.com:25", "", "smtp_from"},
+		{"sender not an address", "smtp://u:hunter2@mail.example.com:25", "tolk", "smtp_from"},
+	} {
+		c := Defaults()
+		c.SMTPURL, c.SMTPFrom = bad.url, bad.from
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: Validate() = %v, want %q", bad.name, err, bad.want)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error repeats the password: %v", bad.name, err)
+		}
+	}
+	c = Defaults()
+	c.PasswordResetTTL, c.InvitationTTL = 0, -time.Hour
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "password_reset_ttl") || !strings.Contains(err.Error(), "invitation_ttl") {
+		t.Errorf("lifetimes not positive: %v", err)
+	}
+}
