@@ -119,7 +119,7 @@ func TestParseURL(t *testing.T) {
 		s.tls.ServerName != "mail.example.com" {
 		t.Fatalf("%v %+v", err, s)
 	}
-	for _, bad := range []string{"", "http://x:25", "smtp://x", "smtp://:25", "smtp://x:0", "smtp://x:99999", "smtp://user:hunter2@x"} {
+	for _, bad := range []string{"", "http://x:25", "smtp://x", "smtp://:25", "smtp://x:0", "smtp://x:99999", "smtp://user:hunter2@x", "smtp://x:25/path", "smtp://x:25?tls=no"} {
 		_, err := parseURL(bad, nil)
 		if err == nil {
 			t.Errorf("%q: accepted", bad)

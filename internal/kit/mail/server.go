@@ -45,6 +45,9 @@ func parseURL(raw string, base *tls.Config) (server, error) {
 	if s.host == "" || err != nil || port < 1 || port > 65535 {
 		return server{}, errors.New("smtp_url: want host:port")
 	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return server{}, errors.New("smtp_url: want nothing after host:port")
+	}
 	s.port = port
 	if u.User != nil {
 		s.user = u.User.Username()
