@@ -96,6 +96,23 @@ func (s *Service) CreateFor(ctx context.Context, userName, note string) (store.A
 	return s.Create(ctx, u, note)
 }
 
+// CreateInOrg makes a key for the active user userUID of organization
+// orgUID, as an admin of that organization may: a user of another
+// organization is as unknown (ErrUnknownUser) as a made-up uid.
+func (s *Service) CreateInOrg(ctx context.Context, orgUID, userUID, note string) (store.APIKey, string, error) {
+	if !store.ValidText(userUID) {
+		return store.APIKey{}, "", ErrUnknownUser
+	}
+	u, err := s.Store.GetUser(ctx, userUID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (u.OrgUID != orgUID || !u.Active) {
+		return store.APIKey{}, "", ErrUnknownUser
+	}
+	if err != nil {
+		return store.APIKey{}, "", err
+	}
+	return s.Create(ctx, u, note)
+}
+
 // List returns the keys of an organization's users ("" = all), oldest
 // first.
 func (s *Service) List(ctx context.Context, orgUID string) ([]store.APIKey, error) {

@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/apikey"
+	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
@@ -192,5 +195,39 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	}
 	if _, _, err := s.Tolk.APIKeys.Create(t.Context(), u, strings.Repeat("n", 256)); err == nil {
 		t.Error("key with a 256-character note created")
+	}
+}
+
+// TestCreateInOrg: an admin's key goes only to an active user of the
+// admin's organization; any other uid is an unknown user and makes no key.
+func TestCreateInOrg(t *testing.T) {
+	s := tolktest.New(t)
+	ctx := t.Context()
+	lena := s.CreateUser(t, "lena", store.RoleLinguist, "lena-password-1")
+	gone := s.CreateUser(t, "gone", store.RoleLinguist, "gone-password-1")
+	if err := s.Store.SetUserActive(ctx, gone.UID, false, s.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	org := store.Organization{UID: "6f0c7a52-2b8e-4f35-9a41-3f0e5d2c7b18", Name: "Other Org", CreatedAt: s.Clock.Now()}
+	if err := s.Store.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := s.Tolk.Identity.CreateUser(ctx, identity.NewUser{OrgUID: org.UID, UserName: "theirs",
+		Email: "theirs@example.com", Role: store.RoleLinguist, Password: "theirs-password-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, uid := range map[string]string{"another organization's": theirs.UID, "inactive": gone.UID,
+		"made-up": "no-such-uid", "invalid text": "a\x00b"} {
+		if _, _, err := s.Tolk.APIKeys.CreateInOrg(ctx, lena.OrgUID, uid, ""); !errors.Is(err, apikey.ErrUnknownUser) {
+			t.Errorf("%s user: %v, want ErrUnknownUser", name, err)
+		}
+	}
+	if keys, _ := s.Tolk.APIKeys.List(ctx, ""); len(keys) != 0 {
+		t.Errorf("keys made for refused users: %+v", keys)
+	}
+	k, key, err := s.Tolk.APIKeys.CreateInOrg(ctx, lena.OrgUID, lena.UID, "CAT tool")
+	if err != nil || k.UserUID != lena.UID || key == "" {
+		t.Errorf("own organization's user: %+v %v", k, err)
 	}
 }

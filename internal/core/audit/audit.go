@@ -339,6 +339,15 @@ func (r *Recorder) Flush() {
 	}
 }
 
+// Events returns the stored events f selects, as the audit log page shows
+// them; a nil Recorder has none.
+func (r *Recorder) Events(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	if r == nil {
+		return nil, nil
+	}
+	return r.Store.ListAuditEvents(ctx, f)
+}
+
 // Close drains the queue and stops the workers; Record must not be called
 // afterwards.
 func (r *Recorder) Close() {

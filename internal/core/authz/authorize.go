@@ -271,6 +271,41 @@ func (s *Service) SaveConsent(ctx context.Context, ar *AuthRequest, u store.User
 	return nil
 }
 
+// Authorization is an app a user has granted access to, and the consent
+// that grants it.
+type Authorization struct {
+	Client  store.Client
+	Consent store.Consent
+}
+
+// Authorizations returns the apps userUID has granted access to, in the
+// order of the apps' registration. Every organization's apps are asked,
+// not only the user's own, because the authorization endpoint lets a user
+// consent to any app.
+//
+// The store has no "consents of a user" query, so this asks for the
+// consent of every registered app, one query each: fine for the number of
+// apps an installation has, to be replaced by a store method when that
+// grows.
+func (s *Service) Authorizations(ctx context.Context, userUID string) ([]Authorization, error) {
+	cs, err := s.Store.ListClients(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Authorization
+	for _, c := range cs {
+		con, err := s.Store.GetConsent(ctx, userUID, c.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Authorization{Client: c, Consent: con})
+	}
+	return out, nil
+}
+
 // Issue makes the authorization response for a signed-in, consenting
 // user: a code, tokens, or both, as the response type asks. The returned
 // values go to the redirect URI (with iss per RFC 9207 added by the

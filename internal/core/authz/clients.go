@@ -188,6 +188,11 @@ func (s *Service) ClientInOrg(ctx context.Context, orgUID, id string) (store.Cli
 	return c, err
 }
 
+// ClientsInOrg returns the apps of organization orgUID, oldest first.
+func (s *Service) ClientsInOrg(ctx context.Context, orgUID string) ([]store.Client, error) {
+	return s.Store.ListClients(ctx, orgUID)
+}
+
 // getClient reads the app a request names. An id that no backend could
 // hold is not found without a query: PostgreSQL would answer it with an
 // error, SQLite with no row (T43).

@@ -498,6 +498,14 @@ func (s *Service) LookupSession(ctx context.Context, cookie string) (store.WebSe
 	return ws, u, err
 }
 
+// EndSession ends the one web session of cookie, if there is one: a
+// browser signing in again leaves no session behind (session fixation),
+// while the user's other sessions go on.
+func (s *Service) EndSession(ctx context.Context, cookie string) error {
+	_, err := s.Store.DeleteWebSession(ctx, secret.Hash(cookie))
+	return err
+}
+
 // SignOut ends the user's web sign-in: as in TMS, every web session and
 // every ApiToken of the user ends at once.
 func (s *Service) SignOut(ctx context.Context, userUID string) error {

@@ -38,15 +38,15 @@ func (h *Handler) apiKeysAdmin(w http.ResponseWriter, r *http.Request, post bool
 
 // renderAPIKeys renders the page for admin with d's form state.
 func (h *Handler) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *apiKeysData, notice, msg string) {
-	users, err := h.ID.Store.ListUsers(r.Context())
+	users, err := h.ID.OrgUsers(r.Context(), admin)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	names := map[string]string{}
+	names := map[string]string{} // every key listed is of a user of the organization
 	for _, u := range users {
 		names[u.UID] = u.UserName
-		if u.OrgUID == admin.OrgUID && u.Active {
+		if u.Active {
 			d.Users = append(d.Users, u)
 		}
 	}
@@ -86,22 +86,11 @@ func (h *Handler) APIKeysCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	l := h.localizer(r)
 	d := &apiKeysData{Selected: r.PostForm.Get("user"), Note: r.PostForm.Get("note")}
-	// Only a user of the admin's own organization; any other uid is as
-	// unknown as a made-up one.
-	target, err := store.User{}, store.ErrNotFound
-	if store.ValidText(d.Selected) {
-		target, err = h.ID.Store.GetUser(r.Context(), d.Selected)
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.internalError(w, r, err)
-		return
-	}
-	if err != nil || target.OrgUID != admin.OrgUID || !target.Active {
+	k, key, err := h.APIKeys.CreateInOrg(r.Context(), admin.OrgUID, d.Selected, d.Note)
+	switch {
+	case errors.Is(err, apikey.ErrUnknownUser):
 		h.renderAPIKeys(w, r, http.StatusBadRequest, ws, admin, d, "", l.T("apikeys.bad_user"))
 		return
-	}
-	_, key, err := h.APIKeys.Create(r.Context(), target, d.Note)
-	switch {
 	case errors.Is(err, apikey.ErrNoteInvalid):
 		h.renderAPIKeys(w, r, http.StatusBadRequest, ws, admin, d, "", l.T("apikeys.bad_note"))
 		return
@@ -110,7 +99,7 @@ func (h *Handler) APIKeysCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The key is on this response only: render marks the page no-store.
-	h.renderAPIKeys(w, r, http.StatusOK, ws, admin, &apiKeysData{NewKey: key, Selected: target.UID}, "", "")
+	h.renderAPIKeys(w, r, http.StatusOK, ws, admin, &apiKeysData{NewKey: key, Selected: k.UserUID}, "", "")
 }
 
 func (h *Handler) APIKeysRevoke(w http.ResponseWriter, r *http.Request) {

@@ -150,7 +150,7 @@ func (h *Handler) AppsList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cs, err := h.Authz.Store.ListClients(r.Context(), u.OrgUID)
+	cs, err := h.Authz.ClientsInOrg(r.Context(), u.OrgUID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -337,37 +337,24 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, ws store.Web
 	h.renderForm(w, r, http.StatusBadRequest, ws, u, f, l.T("apps.invalid", label, fe.Message))
 }
 
-// AuthorizedApps lists the apps the user has granted access to.
-//
-// The store has no "consents of a user" query, so this asks for the
-// consent of every registered app, one query each: fine for the number of
-// apps an installation has, to be replaced by a store method when that
-// grows. All organizations' apps are asked, not only the user's own,
-// because the authorization endpoint lets a user consent to any app.
+// AuthorizedApps lists the apps the user has granted access to, of any
+// organization.
 func (h *Handler) AuthorizedApps(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.signedIn(w, r, r.URL.RequestURI())
 	if !ok {
 		return
 	}
-	cs, err := h.Authz.Store.ListClients(r.Context(), "")
+	as, err := h.Authz.Authorizations(r.Context(), u.UID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	l := h.localizer(r)
 	d := &appsData{}
-	for _, c := range cs {
-		con, err := h.Authz.Store.GetConsent(r.Context(), u.UID, c.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			h.internalError(w, r, err)
-			return
-		}
+	for _, a := range as {
 		d.Authorized = append(d.Authorized, authorizedApp{
-			ClientID: c.ID, Name: c.Name, Description: c.Description,
-			Scopes: scopeLines(l, con.Scopes), GrantedAt: con.GrantedAt.UTC().Format(time.DateTime + " UTC"),
+			ClientID: a.Client.ID, Name: a.Client.Name, Description: a.Client.Description,
+			Scopes: scopeLines(l, a.Consent.Scopes), GrantedAt: a.Consent.GrantedAt.UTC().Format(time.DateTime + " UTC"),
 		})
 	}
 	p := page{L: l, Title: l.T("authorized.title"), CSRF: ws.CSRFToken, User: &u, Apps: d}

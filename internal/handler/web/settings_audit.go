@@ -87,7 +87,7 @@ func (h *Handler) AuditLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, err := h.ID.Store.ListAuditEvents(r.Context(), f)
+	events, err := h.Audit.Events(r.Context(), f)
 	if err != nil {
 		h.internalError(w, r, err)
 		return

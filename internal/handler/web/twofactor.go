@@ -107,7 +107,7 @@ func (h *Handler) LoginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 // browser's previous session ended, the pre-session CSRF cookie dropped.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u store.User, next string) {
 	if old := h.cookie(r, "tolk_session"); old != "" {
-		_, _ = h.ID.Store.DeleteWebSession(r.Context(), secret.Hash(old))
+		_ = h.ID.EndSession(r.Context(), old) // on failure it expires unused: the cookie is replaced below
 	}
 	s, err := h.ID.StartSession(r.Context(), u)
 	if err != nil {

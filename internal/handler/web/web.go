@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tolk-project/tolk/internal/core/apikey"
+	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/core/platform"
@@ -41,6 +42,7 @@ type Handler struct {
 	Gen      secret.Generator
 	APIKeys  *apikey.Service   // Admin → API keys; nil hides the page
 	Platform *platform.Service // Settings → Access Tokens; nil hides the pages
+	Audit    *audit.Recorder   // Admin → Audit log
 
 	pages map[string]*template.Template
 }
