@@ -5,6 +5,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/kit/buildinfo"
+	"github.com/tolk-project/tolk/internal/kit/certreload"
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/kit/gctune"
 	"github.com/tolk-project/tolk/internal/kit/password"
@@ -42,6 +44,11 @@ type IO struct {
 	Listen func(addr string) (net.Listener, error)
 	// Ready, if set, is called once serve accepts connections.
 	Ready func(addr string)
+	// Hangups, if set, subscribes to SIGHUP for as long as serve runs with
+	// TLS (each one reloads the certificate) and returns the end of the
+	// subscription; cmd/tolk wires signal.Notify. Otherwise SIGHUP keeps
+	// its default.
+	Hangups func() (<-chan os.Signal, func())
 }
 
 // globals are flags every command takes, anywhere on the line. Pointers
@@ -51,7 +58,7 @@ type globals struct {
 	Config    string  `help:"YAML configuration file (env TOLK_CONFIG)." type:"path"`
 	DB        *string `name:"db" help:"Database: sqlite:PATH or postgres://… (env TOLK_DB; default sqlite:tolk.db)."`
 	Addr      *string `help:"Listen address (env TOLK_ADDR; default 127.0.0.1:8080)."`
-	Issuer    *string `help:"Public base URL (env TOLK_ISSUER; default http://ADDR)."`
+	Issuer    *string `help:"Public base URL (env TOLK_ISSUER; default http://ADDR, https://ADDR with tls_cert_file)."`
 	LogFormat *string `name:"log-format" help:"text or json (env TOLK_LOG_FORMAT)."`
 	LogLevel  *string `name:"log-level" help:"debug, info, warn or error (env TOLK_LOG_LEVEL)."`
 }
@@ -167,7 +174,11 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	}
 	log := newLogger(cfg, io.Stderr)
 	var ln net.Listener
+	var certs *certreload.Reloader
 	if cmd == "serve" {
+		if certs, err = loadCertificate(cfg, log); err != nil {
+			return err
+		}
 		// Bound before anything else: a busy port must leave no fresh
 		// database, key file or printed admin password behind.
 		listen := io.Listen
@@ -178,6 +189,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			return err
 		}
 		defer ln.Close() // Serve closes it too; this covers a failure before Serve
+		if certs != nil {
+			ln = tls.NewListener(ln, certs.TLSConfig())
+		}
 	}
 	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance})
 	if err != nil {
@@ -202,6 +216,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	case "serve":
 		if gctune.Apply(cfg.GCPercent, io.Env) {
 			log.Debug("garbage collector target set", "gc_percent", cfg.GCPercent)
+		}
+		if certs != nil {
+			defer watchCertificate(ctx, certs, io)()
 		}
 		if io.Ready != nil {
 			io.Ready(ln.Addr().String())
