@@ -7,7 +7,7 @@ import (
 
 // AuditEvent is one entry of the audit log: a security event (a sign-in,
 // a token issued or revoked, an admin action). The log is append-only;
-// only retention removes entries. No field ever holds a secret: tokens,
+// only retention removes entries (Retention). No field ever holds a secret: tokens,
 // passwords, codes and their hashes stay out (internal/core/audit enforces it).
 type AuditEvent struct {
 	ID   string    // 32 hex characters: a millisecond time stamp, then random
@@ -56,9 +56,6 @@ type AuditLog interface {
 	// ListAuditEvents returns the events matching f, newest first (by
 	// Time, then by ID descending for events of the same microsecond).
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
-	// DeleteAuditEventsBefore removes events older than t (retention) and
-	// returns how many it removed.
-	DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error)
 }
 
 // AuditLimit normalizes AuditFilter.Limit.

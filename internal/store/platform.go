@@ -53,7 +53,4 @@ type PlatformTokens interface {
 	// granularity (say, a minute) so that a busy token costs one write per
 	// interval, not one per exchange. An unknown id is not an error.
 	TouchPlatformToken(ctx context.Context, id string, at time.Time, every time.Duration) (bool, error)
-	// DeleteExpiredPlatformTokens removes platform tokens that expired
-	// before t and returns how many it removed.
-	DeleteExpiredPlatformTokens(ctx context.Context, t time.Time) (int, error)
 }

@@ -9,7 +9,8 @@ import (
 // so that abuse limits hold across instances (SPEC §7). A bucket is stored
 // as its theoretical arrival time (GCRA): the instant at which it will be
 // full again. A bucket whose instant has passed is full, exactly like a
-// bucket with no row, so such rows may be deleted at any time.
+// bucket with no row, so such rows may be deleted at any time (Retention
+// does it).
 type RateLimits interface {
 	// TakeRateLimit spends cost tokens of the bucket key if it holds them,
 	// in one atomic statement: the bucket's instant tat becomes
@@ -26,7 +27,4 @@ type RateLimits interface {
 	// GetRateLimit returns the bucket's instant; the zero time when there
 	// is no row (a full bucket).
 	GetRateLimit(ctx context.Context, key string) (time.Time, error)
-	// DeleteFullRateLimits removes the buckets whose instant is not after
-	// now (they are full) and returns how many.
-	DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error)
 }

@@ -131,8 +131,6 @@ type APITokens interface {
 	// DeleteAPIToken deletes atomically: of several concurrent calls for
 	// one token exactly one reports deleted=true.
 	DeleteAPIToken(ctx context.Context, hash string) (deleted bool, err error)
-	// DeleteExpiredAPITokens removes tokens that expired before t.
-	DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, error)
 }
 
 // WebSessions stores browser sessions.
@@ -174,6 +172,8 @@ type Store interface {
 	AuditLog
 	UserAdmin
 	RateLimits
+	Retention
+	Leases
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once. A database that a newer tolk migrated past this
 	// binary's last migration is refused with a *SchemaTooNewError, and
@@ -316,10 +316,6 @@ type Tokens interface {
 	// an unknown grant is not an error. Grants are a user's: a token
 	// without a user (client_credentials) is revoked only by its hash.
 	RevokeGrant(ctx context.Context, grantID string) error
-	// DeleteExpiredTokens removes codes and tokens that expired before t
-	// (used or not; never-expiring refresh tokens stay) and returns how
-	// many it removed.
-	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
 }
 
 // Consent is a user's standing approval of scopes for an app.

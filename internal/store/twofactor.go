@@ -70,7 +70,4 @@ type TwoFactors interface {
 	// DeletePendingLogin deletes atomically: of concurrent calls for one
 	// pending sign-in exactly one reports deleted=true.
 	DeletePendingLogin(ctx context.Context, hash string) (deleted bool, err error)
-	// DeleteExpiredPendingLogins removes pending sign-ins that expired
-	// before t and returns how many.
-	DeleteExpiredPendingLogins(ctx context.Context, t time.Time) (int, error)
 }

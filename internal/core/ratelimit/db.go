@@ -10,15 +10,12 @@ import (
 
 // DB is the backend on the store's rate_limits table: every instance on
 // one PostgreSQL database shares the buckets. Each take is one atomic
-// statement (store.RateLimits.TakeRateLimit); full buckets are swept at
-// most once per SweepEvery by whichever instance gets there.
+// statement (store.RateLimits.TakeRateLimit). Full buckets, which equal no
+// row, are deleted by the retention sweeper (internal/core/retention), in
+// batches and off the request path.
 type DB struct {
-	Store      store.RateLimits
-	Now        func() time.Time // time.Now when nil
-	SweepEvery time.Duration    // one minute when zero
-
-	mu        sync.Mutex
-	lastSweep time.Time
+	Store store.RateLimits
+	Now   func() time.Time // time.Now when nil
 }
 
 // Limiter implements Backend.
@@ -69,24 +66,6 @@ func (d *DB) now() time.Time {
 	return d.Now().UTC().Truncate(time.Microsecond)
 }
 
-// maybeSweep deletes full buckets if the last sweep is old enough. Rows
-// of full buckets equal no row, so a sweep never changes a decision.
-func (d *DB) maybeSweep(ctx context.Context, now time.Time) {
-	every := d.SweepEvery
-	if every <= 0 {
-		every = time.Minute
-	}
-	d.mu.Lock()
-	due := now.Sub(d.lastSweep) >= every || now.Before(d.lastSweep)
-	if due {
-		d.lastSweep = now
-	}
-	d.mu.Unlock()
-	if due {
-		_, _ = d.Store.DeleteFullRateLimits(ctx, now) // best effort: the next sweep retries
-	}
-}
-
 type dbLimiter struct {
 	d     *DB
 	p     Policy
@@ -120,7 +99,6 @@ func (l *dbLimiter) Hit(ctx context.Context, key string) (Decision, error) {
 			return d, nil
 		}
 	}
-	l.d.maybeSweep(ctx, now)
 	capacity := time.Duration(l.p.Burst) * l.p.Interval
 	if busy {
 		ok, tat, err := l.d.Store.TakeRateLimit(ctx, fullKey(l.p, key), time.Duration(l.lease)*l.p.Interval, capacity, now)

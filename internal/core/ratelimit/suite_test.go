@@ -375,23 +375,6 @@ func TestSweepBoundsMemory(t *testing.T) {
 	}
 }
 
-func TestDBSweepsFullBuckets(t *testing.T) {
-	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "rl.db"))
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	d := &DB{Store: st, Now: c.now, SweepEvery: time.Minute}
-	l := d.Limiter(Policy{Name: "s", Burst: 2, Interval: time.Second})
-	ctx := context.Background()
-	_ = l.Fail(ctx, "old") // the first call sweeps (nothing) and records the time
-	c.advance(2 * time.Minute)
-	_ = l.Fail(ctx, "new") // due: sweeps "old", which is full again
-	if tat, _ := st.GetRateLimit(ctx, "s:old"); !tat.IsZero() {
-		t.Fatalf("full bucket not swept: %v", tat)
-	}
-	if tat, _ := st.GetRateLimit(ctx, "s:new"); tat.IsZero() {
-		t.Fatal("live bucket swept")
-	}
-}
-
 // memoBackend hands out one limiter per policy name, so that the Memory
 // backend's "second instance" is the same process's buckets.
 type memoBackend struct {

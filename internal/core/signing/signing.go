@@ -798,12 +798,15 @@ func (kr *Keyring) Keys(ctx context.Context) ([]KeyInfo, error) {
 }
 
 // Prune deletes retired keys that are no longer published and returns how
-// many were deleted.
+// many were deleted. The retention sweeper calls it every sweep; the
+// cached keys are reloaded only when it deleted one.
 func (kr *Keyring) Prune(ctx context.Context) (int, error) {
 	n, err := kr.st.DeleteUnpublishedKeys(ctx, kr.opts.Now().UTC())
 	if err != nil {
 		return 0, fmt.Errorf("signing: prune: %w", err)
 	}
-	kr.invalidate()
+	if n > 0 {
+		kr.invalidate()
+	}
 	return n, nil
 }

@@ -185,7 +185,7 @@ func wantTMSError(t testing.TB, resp *http.Response, body []byte, status int, co
 // store interface has no count); use it only at the end of a test.
 func (e *env) countAPITokens(t testing.TB) int {
 	t.Helper()
-	n, err := e.Store.DeleteExpiredAPITokens(context.Background(), startTime.AddDate(100, 0, 0))
+	n, err := e.Store.DeleteExpired(context.Background(), store.ExpiredAPITokens, startTime.AddDate(100, 0, 0), 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}

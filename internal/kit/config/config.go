@@ -101,6 +101,11 @@ type Config struct {
 	SMTPFrom         string        // the sender: an address, with or without a name
 	PasswordResetTTL time.Duration // how long a password-reset link works
 	InvitationTTL    time.Duration // how long an invitation link works
+
+	// Retention (SPEC §9): every CleanupInterval the sweeper deletes what
+	// has expired, and audit events older than AuditRetention (0: never).
+	CleanupInterval time.Duration
+	AuditRetention  time.Duration
 }
 
 // Defaults returns the defaults of SPEC §1.
@@ -144,6 +149,8 @@ func Defaults() Config {
 		GCPercent:        200,
 		PasswordResetTTL: time.Hour,
 		InvitationTTL:    7 * 24 * time.Hour,
+		CleanupInterval:  10 * time.Minute,
+		AuditRetention:   90 * 24 * time.Hour,
 	}
 }
 
@@ -268,6 +275,8 @@ var settings = []setting{
 	{name: "smtp_from", set: str(func(c *Config) *string { return &c.SMTPFrom })},
 	{name: "password_reset_ttl", set: dur(func(c *Config) *time.Duration { return &c.PasswordResetTTL })},
 	{name: "invitation_ttl", set: dur(func(c *Config) *time.Duration { return &c.InvitationTTL })},
+	{name: "cleanup_interval", set: dur(func(c *Config) *time.Duration { return &c.CleanupInterval })},
+	{name: "audit_retention", set: dur(func(c *Config) *time.Duration { return &c.AuditRetention })},
 }
 
 func lookup(name string) (setting, bool) {
@@ -532,6 +541,10 @@ func (c Config) Validate() error {
 	}
 	positive("password_reset_ttl", c.PasswordResetTTL)
 	positive("invitation_ttl", c.InvitationTTL)
+	positive("cleanup_interval", c.CleanupInterval)
+	if c.AuditRetention != 0 && c.AuditRetention < time.Second {
+		bad("audit_retention must be 0 (keep audit events forever) or at least 1s, got %s", c.AuditRetention)
+	}
 	return errors.Join(errs...)
 }
 

@@ -261,3 +261,49 @@ func TestMailSettings(t *testing.T) {
 		t.Errorf("lifetimes not positive: %v", err)
 	}
 }
+
+// TestRetention: cleanup_interval and audit_retention default as SPEC §9
+// says, come from env or YAML, and are validated: the interval positive,
+// the retention 0 (forever) or a second or more.
+func TestRetention(t *testing.T) {
+	if c := Defaults(); c.CleanupInterval != 10*time.Minute || c.AuditRetention != 2160*time.Hour {
+		t.Fatalf("defaults: cleanup_interval %s, audit_retention %s; SPEC §9 says 10m and 2160h", c.CleanupInterval, c.AuditRetention)
+	}
+	cases := []struct {
+		env       map[string]string
+		file      string
+		interval  time.Duration
+		retention time.Duration
+		problem   string // "" = valid
+	}{
+		{env: map[string]string{"TOLK_CLEANUP_INTERVAL": "30s", "TOLK_AUDIT_RETENTION": "720h"}, interval: 30 * time.Second, retention: 720 * time.Hour},
+		{file: "cleanup_interval: 1h\naudit_retention: 0s\n", interval: time.Hour, retention: 0},
+		{env: map[string]string{"TOLK_AUDIT_RETENTION": "1s"}, interval: 10 * time.Minute, retention: time.Second},
+		{env: map[string]string{"TOLK_AUDIT_RETENTION": "999ms"}, interval: 10 * time.Minute, retention: 999 * time.Millisecond,
+			problem: "audit_retention must be 0 (keep audit events forever) or at least 1s"},
+		{env: map[string]string{"TOLK_AUDIT_RETENTION": "-1h"}, interval: 10 * time.Minute, retention: -time.Hour,
+			problem: "audit_retention must be 0"},
+		{env: map[string]string{"TOLK_CLEANUP_INTERVAL": "0s"}, interval: 0, retention: 2160 * time.Hour,
+			problem: "cleanup_interval must be positive"},
+	}
+	for _, tc := range cases {
+		src := Sources{ReadFile: files(map[string]string{"tolk.yaml": tc.file}), Env: env(tc.env)}
+		if tc.file != "" {
+			src.File = "tolk.yaml"
+		}
+		c, err := Load(src)
+		if err != nil || c.CleanupInterval != tc.interval || c.AuditRetention != tc.retention {
+			t.Fatalf("%v %q: got %s, %s, %v; want %s, %s", tc.env, tc.file, c.CleanupInterval, c.AuditRetention, err, tc.interval, tc.retention)
+		}
+		err = c.Validate()
+		if tc.problem == "" && err != nil {
+			t.Errorf("%v %q: %v", tc.env, tc.file, err)
+		}
+		if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+			t.Errorf("%v %q: got %v, want %q", tc.env, tc.file, err, tc.problem)
+		}
+	}
+	if _, err := Load(Sources{Env: env(map[string]string{"TOLK_CLEANUP_INTERVAL": "often"})}); err == nil || !strings.Contains(err.Error(), "TOLK_CLEANUP_INTERVAL") {
+		t.Fatalf("a word as cleanup_interval: %v", err)
+	}
+}

@@ -22,6 +22,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 
+	retention retentionMetrics
+
 	// The children of requests and latency already resolved, so that a
 	// request costs one map lookup each instead of hashing and checking
 	// its label values (WithLabelValues). Only standard methods are kept:
@@ -75,6 +77,7 @@ func New() *Metrics {
 			Name: "tolk_logins_total", Help: "Password logins by dialect and outcome (success, failure, throttled).",
 		}, []string{"dialect", "outcome"}),
 	}
+	m.retention = newRetentionMetrics(m.Registry)
 	m.Registry.MustRegister(m.requests, m.latency, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

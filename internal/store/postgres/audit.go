@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -136,13 +135,4 @@ func (s *Store) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]sto
 		es = append(es, e)
 	}
 	return es, wrap("list audit events", rows.Err())
-}
-
-// DeleteAuditEventsBefore implements store.AuditLog.
-func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE time < $1`, t)
-	if err != nil {
-		return 0, wrap("delete audit events", err)
-	}
-	return int(tag.RowsAffected()), nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -165,14 +164,4 @@ func (s *Store) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]sto
 		es = append(es, e)
 	}
 	return es, wrap("list audit events", rows.Err())
-}
-
-// DeleteAuditEventsBefore implements store.AuditLog.
-func (s *Store) DeleteAuditEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.wx.ExecContext(ctx, `DELETE FROM audit_events WHERE time < ?`, micros(t))
-	if err != nil {
-		return 0, wrap("delete audit events", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), wrap("delete audit events", err)
 }

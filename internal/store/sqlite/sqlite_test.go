@@ -11,6 +11,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/store/sqlite"
+	"github.com/tolk-project/tolk/internal/store/sqlstore"
 	"github.com/tolk-project/tolk/internal/store/storetest"
 )
 
@@ -204,6 +205,32 @@ func TestAccessTokenPlans(t *testing.T) {
 			strings.Contains(joined, "SEARCH access_tokens USING COVERING INDEX "+c.index)
 		if !searched || strings.Contains(joined, "SCAN access_tokens") {
 			t.Errorf("%s: plan %q, want a search of %s", c.name, joined, c.index)
+		}
+	}
+}
+
+// TestExpiredDeletePlans: each batched delete of retention finds its rows
+// through an index (the table's expiry index, then its primary key), so
+// that a batch costs what it deletes, not a scan of the table.
+func TestExpiredDeletePlans(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range store.ExpiredKinds() {
+		q := sqlstore.ExpiredQuery(kind).In(sqlstore.SQLite)
+		args := []any{}
+		for range strings.Count(q, "?") - 1 {
+			args = append(args, int64(1))
+		}
+		plan, err := s.Plan(t.Context(), q, append(args, 500)...)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		joined := strings.Join(plan, "; ")
+		t.Logf("%s: %s", kind, joined)
+		if strings.Contains(joined, "SCAN ") {
+			t.Errorf("%s: plan %q scans a table", kind, joined)
 		}
 	}
 }

@@ -193,7 +193,6 @@ var (
 	deletePlatformTokenSQL    = Q(`DELETE FROM platform_tokens WHERE id = ? AND user_uid = ?`)
 	touchPlatformTokenSQL     = Q(`UPDATE platform_tokens SET last_used_at = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`)
-	deleteExpiredPlatformTokensSQL = Q(`DELETE FROM platform_tokens WHERE expires_at < ?`)
 	// Built once: the exchange and JWT verification run them on every
 	// request.
 	getPlatformTokenAndUser     = withUser("platform_tokens", platformTokenColumns, "hash")
@@ -272,11 +271,4 @@ func (s *Store) DeletePlatformToken(ctx context.Context, userUID, id string) err
 func (s *Store) TouchPlatformToken(ctx context.Context, id string, at time.Time, every time.Duration) (bool, error) {
 	n, err := s.db.Exec(ctx, touchPlatformTokenSQL, s.db.Time(at), id, s.db.Time(at.Add(-every)))
 	return n == 1, s.Wrap("touch platform token", err)
-}
-
-// DeleteExpiredPlatformTokens implements store.PlatformTokens with one
-// DELETE.
-func (s *Store) DeleteExpiredPlatformTokens(ctx context.Context, t time.Time) (int, error) {
-	n, err := s.db.Exec(ctx, deleteExpiredPlatformTokensSQL, s.db.Time(t))
-	return int(n), s.Wrap("delete expired platform tokens", err)
 }

@@ -265,11 +265,6 @@ var (
 	UserAccess        = Q(`DELETE FROM access_tokens WHERE user_uid = ?`)
 
 	revokeGrantRefreshSQL = Q(`DELETE FROM refresh_tokens WHERE grant_id = ?`)
-	deleteExpiredSQL      = []Query{
-		Q(`DELETE FROM auth_codes WHERE expires_at < ?`),
-		Q(`DELETE FROM access_tokens WHERE expires_at < ?`),
-		Q(`DELETE FROM refresh_tokens WHERE expires_at IS NOT NULL AND expires_at < ?`),
-	}
 )
 
 // RevokeGrant implements store.Tokens. The grant's authorization code, if
@@ -284,28 +279,6 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 		return err
 	})
 	return s.Wrap("revoke grant", err)
-}
-
-// DeleteExpiredTokens implements store.Tokens: codes and access tokens
-// that expired before t, and refresh tokens with an expiry before t (never-
-// expiring ones stay), used or not. It returns how many rows it deleted.
-func (s *Store) DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error) {
-	total := 0
-	err := s.db.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		total = 0
-		for _, q := range deleteExpiredSQL {
-			n, err := tx.Exec(ctx, q, s.db.Time(t))
-			if err != nil {
-				return err
-			}
-			total += int(n)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, s.Wrap("delete expired tokens", err)
-	}
-	return total, nil
 }
 
 // ---- consents ----

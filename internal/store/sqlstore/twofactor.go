@@ -25,15 +25,13 @@ var (
 	insertRecoverySQL   = Q(`INSERT INTO recovery_codes (user_uid, hash, created_at) VALUES (?, ?, ?)`)
 	useTOTPStepSQL      = Q(`UPDATE two_factor SET last_step = ?
 		WHERE user_uid = ? AND enabled_at IS NOT NULL AND last_step < ?`)
-	useRecoveryCodeSQL  = Q(`DELETE FROM recovery_codes WHERE user_uid = ? AND hash = ?`)
-	countRecoverySQL    = Q(`SELECT count(*) FROM recovery_codes WHERE user_uid = ?`)
-	deleteTwoFactorSQL  = Q(`DELETE FROM two_factor WHERE user_uid = ?`)
-	insertPendingSQL    = Q(`INSERT INTO pending_logins (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`)
-	getPendingSQL       = Q(`SELECT hash, user_uid, created_at, expires_at FROM pending_logins WHERE hash = ?`)
-	deletePendingSQL    = Q(`DELETE FROM pending_logins WHERE hash = ?`)
-	deleteOldPendingSQL = Q(`DELETE FROM pending_logins WHERE expires_at < ?`)
-	getRateLimitSQL     = Q(`SELECT tat FROM rate_limits WHERE key = ?`)
-	deleteFullLimitsSQL = Q(`DELETE FROM rate_limits WHERE tat <= ?`)
+	useRecoveryCodeSQL = Q(`DELETE FROM recovery_codes WHERE user_uid = ? AND hash = ?`)
+	countRecoverySQL   = Q(`SELECT count(*) FROM recovery_codes WHERE user_uid = ?`)
+	deleteTwoFactorSQL = Q(`DELETE FROM two_factor WHERE user_uid = ?`)
+	insertPendingSQL   = Q(`INSERT INTO pending_logins (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`)
+	getPendingSQL      = Q(`SELECT hash, user_uid, created_at, expires_at FROM pending_logins WHERE hash = ?`)
+	deletePendingSQL   = Q(`DELETE FROM pending_logins WHERE hash = ?`)
+	getRateLimitSQL    = Q(`SELECT tat FROM rate_limits WHERE key = ?`)
 )
 
 // GetTwoFactor implements store.TwoFactors.
@@ -151,12 +149,6 @@ func (s *Store) DeletePendingLogin(ctx context.Context, hash string) (bool, erro
 	return n == 1, s.Wrap("delete pending login", err)
 }
 
-// DeleteExpiredPendingLogins implements store.TwoFactors.
-func (s *Store) DeleteExpiredPendingLogins(ctx context.Context, t time.Time) (int, error) {
-	n, err := s.db.Exec(ctx, deleteOldPendingSQL, s.db.Time(t))
-	return int(n), s.Wrap("delete expired pending logins", err)
-}
-
 // ---- rate limits (the take and refund differ per engine) ----
 
 // GetRateLimit implements store.RateLimits.
@@ -167,10 +159,4 @@ func (s *Store) GetRateLimit(ctx context.Context, key string) (time.Time, error)
 		return time.Time{}, nil
 	}
 	return tat, s.Wrap("get rate limit", err)
-}
-
-// DeleteFullRateLimits implements store.RateLimits.
-func (s *Store) DeleteFullRateLimits(ctx context.Context, now time.Time) (int, error) {
-	n, err := s.db.Exec(ctx, deleteFullLimitsSQL, s.db.Time(now))
-	return int(n), s.Wrap("delete full rate limits", err)
 }

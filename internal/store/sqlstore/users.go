@@ -169,10 +169,9 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, uid, hash string, at tim
 // ---- API tokens ----
 
 var (
-	insertAPITokenSQL         = Q(`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`)
-	getAPITokenSQL            = Q(`SELECT hash, user_uid, created_at, expires_at FROM api_tokens WHERE hash = ?`)
-	deleteAPITokenSQL         = Q(`DELETE FROM api_tokens WHERE hash = ?`)
-	deleteExpiredAPITokensSQL = Q(`DELETE FROM api_tokens WHERE expires_at < ?`)
+	insertAPITokenSQL = Q(`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`)
+	getAPITokenSQL    = Q(`SELECT hash, user_uid, created_at, expires_at FROM api_tokens WHERE hash = ?`)
+	deleteAPITokenSQL = Q(`DELETE FROM api_tokens WHERE hash = ?`)
 )
 
 // CreateAPIToken implements store.APITokens.
@@ -197,12 +196,6 @@ func (s *Store) GetAPIToken(ctx context.Context, hash string) (store.APIToken, e
 func (s *Store) DeleteAPIToken(ctx context.Context, hash string) (bool, error) {
 	n, err := s.db.Exec(ctx, deleteAPITokenSQL, hash)
 	return n == 1, s.Wrap("delete api token", err)
-}
-
-// DeleteExpiredAPITokens implements store.APITokens.
-func (s *Store) DeleteExpiredAPITokens(ctx context.Context, t time.Time) (int, error) {
-	n, err := s.db.Exec(ctx, deleteExpiredAPITokensSQL, s.db.Time(t))
-	return int(n), s.Wrap("delete expired api tokens", err)
 }
 
 // ---- web sessions ----

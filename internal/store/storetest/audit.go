@@ -225,9 +225,9 @@ func testAuditRetention(t *testing.T, ctx context.Context, s store.Store) {
 	_ = old1
 	mustAudit(t, s, newAuditEvent("login", at(2)))
 	keep := mustAudit(t, s, newAuditEvent("login", at(3)))
-	n, err := s.DeleteAuditEventsBefore(ctx, at(3))
+	n, err := deleteExpired(ctx, s, at(3), store.ExpiredAuditEvents)
 	if err != nil || n != 2 {
-		t.Fatalf("DeleteAuditEventsBefore = %d, %v; want 2", n, err)
+		t.Fatalf("DeleteExpired = %d, %v; want 2", n, err)
 	}
 	es := listAudit(t, s, store.AuditFilter{})
 	if len(es) != 1 || es[0].ID != keep.ID {

@@ -24,7 +24,7 @@ func runOAuth(t *testing.T, open Opener) {
 	t.Run("AccessTokens", func(t *testing.T) { t.Parallel(); testAccessTokens(t, open) })
 	t.Run("RefreshTokens", func(t *testing.T) { t.Parallel(); testRefreshTokens(t, open) })
 	t.Run("RevokeGrant", func(t *testing.T) { t.Parallel(); testRevokeGrant(t, open) })
-	t.Run("DeleteExpiredTokens", func(t *testing.T) { t.Parallel(); testDeleteExpiredTokens(t, open) })
+	t.Run("ExpiredTokens", func(t *testing.T) { t.Parallel(); testExpiredTokens(t, open) })
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, open) })
 	t.Run("RevokeAuthorization", func(t *testing.T) { t.Parallel(); testRevokeAuthorization(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { t.Parallel(); testSigningKeys(t, open) })
@@ -983,9 +983,9 @@ func testRevokeGrant(t *testing.T, open Opener) {
 	})
 }
 
-// ---- DeleteExpiredTokens ----
+// ---- expired codes and tokens (Retention) ----
 
-func testDeleteExpiredTokens(t *testing.T, open Opener) {
+func testExpiredTokens(t *testing.T, open Opener) {
 	parallel(t, "ByExpiry", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		p := mustParty(t, s)
 		now := at(100)
@@ -1057,18 +1057,18 @@ func testDeleteExpiredTokens(t *testing.T, open Opener) {
 			return err
 		}, false})
 
-		n, err := s.DeleteExpiredTokens(ctx, now)
+		n, err := deleteExpired(ctx, s, now, store.ExpiredAuthCodes, store.ExpiredAccessTokens, store.ExpiredRefreshTokens)
 		if err != nil {
-			t.Fatalf("DeleteExpiredTokens: %v", err)
+			t.Fatalf("DeleteExpired: %v", err)
 		}
 		if n != deleted {
-			t.Errorf("DeleteExpiredTokens = %d, want %d", n, deleted)
+			t.Errorf("DeleteExpired = %d, want %d", n, deleted)
 		}
 		for _, r := range rows {
 			checkExists(t, r.what, r.get(), !r.gone)
 		}
-		if n, err := s.DeleteExpiredTokens(ctx, now); err != nil || n != 0 {
-			t.Errorf("DeleteExpiredTokens again = %d, %v; want 0, nil", n, err)
+		if n, err := deleteExpired(ctx, s, now, store.ExpiredAuthCodes, store.ExpiredAccessTokens, store.ExpiredRefreshTokens); err != nil || n != 0 {
+			t.Errorf("DeleteExpired again = %d, %v; want 0, nil", n, err)
 		}
 	})
 }
@@ -1412,7 +1412,10 @@ func testOAuthConcurrency(t *testing.T, open Opener) {
 				{"EnsureSigningKey", func() error { _, err := s.EnsureSigningKey(ctx, newKey("ES256", at(0))); return err }},
 				{"RotateSigningKey", func() error { return s.RotateSigningKey(ctx, newKey("RS256", at(i)), at(i), at(i+5)) }},
 				{"DeleteUnpublishedKeys", func() error { _, err := s.DeleteUnpublishedKeys(ctx, at(0)); return err }},
-				{"DeleteExpiredTokens", func() error { _, err := s.DeleteExpiredTokens(ctx, at(0)); return err }},
+				{"DeleteExpired", func() error {
+					_, err := deleteExpired(ctx, s, at(0), store.ExpiredAuthCodes, store.ExpiredAccessTokens, store.ExpiredRefreshTokens)
+					return err
+				}},
 				{"RevokeGrant", func() error { return s.RevokeGrant(ctx, grant) }},
 			}
 			for _, st := range steps {
@@ -1602,4 +1605,5 @@ func RunInstances(t *testing.T, open MultiOpener) {
 	t.Run("RotateRefreshToken", func(t *testing.T) { raceRotate(t, stores) })
 	t.Run("EnsureSigningKey", func(t *testing.T) { raceEnsure(t, stores) })
 	t.Run("RevokeAuthorization", func(t *testing.T) { raceRevokeAuthorization(t, stores) })
+	t.Run("TakeLease", func(t *testing.T) { raceLease(t, stores) })
 }

@@ -182,9 +182,9 @@ func testPlatformTokens(t *testing.T, open Opener) {
 		atNow := mustPlatformToken(t, s, newPlatformToken(u.UID, now))
 		never := mustPlatformToken(t, s, newPlatformToken(u.UID, time.Time{}))
 
-		n, err := s.DeleteExpiredPlatformTokens(ctx, now)
+		n, err := deleteExpired(ctx, s, now, store.ExpiredPlatformTokens)
 		if err != nil || n != 1 {
-			t.Errorf("DeleteExpiredPlatformTokens = %d, %v; want 1", n, err)
+			t.Errorf("DeleteExpired = %d, %v; want 1", n, err)
 		}
 		for _, tc := range []struct {
 			name string
@@ -200,8 +200,8 @@ func testPlatformTokens(t *testing.T, open Opener) {
 				t.Errorf("%s token by id: gone = %v (err %v), want %v", tc.name, gone, err, tc.gone)
 			}
 		}
-		if n, err := s.DeleteExpiredPlatformTokens(ctx, now); err != nil || n != 0 {
-			t.Errorf("DeleteExpiredPlatformTokens again = %d, %v; want 0, nil", n, err)
+		if n, err := deleteExpired(ctx, s, now, store.ExpiredPlatformTokens); err != nil || n != 0 {
+			t.Errorf("DeleteExpired again = %d, %v; want 0, nil", n, err)
 		}
 	})
 	parallel(t, "ConcurrentRevoke", open, func(t *testing.T, ctx context.Context, s store.Store) {

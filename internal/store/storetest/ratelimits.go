@@ -112,9 +112,9 @@ func runRateLimits(t *testing.T, open Opener) {
 			}
 		}
 		// k0 is full at +1m, k1 at +2m, k2 at +3m.
-		n, err := s.DeleteFullRateLimits(ctx, base().Add(2*time.Minute))
+		n, err := deleteExpired(ctx, s, base().Add(2*time.Minute), store.ExpiredRateLimits)
 		if err != nil || n != 2 {
-			t.Fatalf("DeleteFullRateLimits = %d, %v; want 2", n, err)
+			t.Fatalf("DeleteExpired = %d, %v; want 2", n, err)
 		}
 		if tat, _ := s.GetRateLimit(ctx, "k2"); !tat.Equal(base().Add(3 * time.Minute)) {
 			t.Fatalf("k2 swept or changed: %v", tat)

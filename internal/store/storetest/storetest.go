@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("TwoFactor", func(t *testing.T) { t.Parallel(); runTwoFactor(t, open) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); runAudit(t, open) })
 	t.Run("RateLimits", func(t *testing.T) { t.Parallel(); runRateLimits(t, open) })
+	t.Run("Retention", func(t *testing.T) { t.Parallel(); runRetention(t, open) })
 }
 
 // newStore opens, migrates and schedules closing a Store.
@@ -606,12 +607,12 @@ func testAPITokens(t *testing.T, open Opener) {
 		for i, tt := range tests {
 			toks[i] = mustToken(t, s, newToken(u.UID, tt.expires))
 		}
-		n, err := s.DeleteExpiredAPITokens(ctx, now)
+		n, err := deleteExpired(ctx, s, now, store.ExpiredAPITokens)
 		if err != nil {
-			t.Fatalf("DeleteExpiredAPITokens: %v", err)
+			t.Fatalf("DeleteExpired: %v", err)
 		}
 		if n != 2 {
-			t.Errorf("DeleteExpiredAPITokens = %d, want 2", n)
+			t.Errorf("DeleteExpired = %d, want 2", n)
 		}
 		for i, tt := range tests {
 			_, err := s.GetAPIToken(ctx, toks[i].Hash)
@@ -622,8 +623,8 @@ func testAPITokens(t *testing.T, open Opener) {
 				t.Errorf("%s: GetAPIToken: %v", tt.name, err)
 			}
 		}
-		if n, err := s.DeleteExpiredAPITokens(ctx, now); err != nil || n != 0 {
-			t.Errorf("DeleteExpiredAPITokens again = %d, %v; want 0, nil", n, err)
+		if n, err := deleteExpired(ctx, s, now, store.ExpiredAPITokens); err != nil || n != 0 {
+			t.Errorf("DeleteExpired again = %d, %v; want 0, nil", n, err)
 		}
 	})
 }
@@ -945,7 +946,7 @@ func testConcurrency(t *testing.T, open Opener) {
 				{"UpdatePasswordHash", func() error { return s.UpdatePasswordHash(ctx, seed[i].UID, "h", at(1)) }},
 				{"CreateOrganization", func() error { return s.CreateOrganization(ctx, newOrg()) }},
 				{"SignOutUser", func() error { return s.SignOutUser(ctx, seed[i].UID, at(2)) }},
-				{"DeleteExpiredAPITokens", func() error { _, err := s.DeleteExpiredAPITokens(ctx, at(0)); return err }},
+				{"DeleteExpired", func() error { _, err := deleteExpired(ctx, s, at(0), store.ExpiredAPITokens); return err }},
 			}
 			for _, st := range steps {
 				if err := st.do(); err != nil {

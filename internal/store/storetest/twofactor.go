@@ -251,9 +251,9 @@ func testPendingLogins(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 		}
-		n, err := s.DeleteExpiredPendingLogins(ctx, at(7))
+		n, err := deleteExpired(ctx, s, at(7), store.ExpiredPendingLogins)
 		if err != nil || n != 1 {
-			t.Fatalf("DeleteExpiredPendingLogins = %d, %v; want 1", n, err)
+			t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 		}
 		if _, err := s.GetPendingLogin(ctx, old.Hash); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("expired pending login survived: %v", err)
