@@ -21,12 +21,13 @@ const (
 	ExpiredPlatformTokens Expired = "platform_tokens" // those with an expiry
 	ExpiredRateLimits     Expired = "rate_limits"     // full buckets: equal to no row
 	ExpiredAuditEvents    Expired = "audit_events"    // older than the retention
+	ExpiredPasswordResets Expired = "password_resets" // reset and invitation links
 )
 
 // ExpiredKinds lists every kind, in the order a sweep takes them.
 func ExpiredKinds() []Expired {
 	return []Expired{ExpiredAuthCodes, ExpiredAccessTokens, ExpiredRefreshTokens, ExpiredAPITokens,
-		ExpiredWebSessions, ExpiredPendingLogins, ExpiredPlatformTokens, ExpiredRateLimits, ExpiredAuditEvents}
+		ExpiredWebSessions, ExpiredPendingLogins, ExpiredPlatformTokens, ExpiredRateLimits, ExpiredAuditEvents, ExpiredPasswordResets}
 }
 
 // Retention deletes rows that no longer serve a purpose, a bounded number

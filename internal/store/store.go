@@ -174,6 +174,7 @@ type Store interface {
 	RateLimits
 	Retention
 	Leases
+	PasswordResets
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once. A database that a newer tolk migrated past this
 	// binary's last migration is refused with a *SchemaTooNewError, and

@@ -31,6 +31,7 @@ var expiredDeletes = map[store.Expired]expiredDelete{
 	store.ExpiredPlatformTokens: pick("platform_tokens", "id", "expires_at < ?"),
 	store.ExpiredRateLimits:     pick("rate_limits", "key", "tat <= ?"),
 	store.ExpiredAuditEvents:    pick("audit_events", "id", "time < ?"),
+	store.ExpiredPasswordResets: pick("password_resets", "hash", "expires_at < ?"),
 	// An expired refresh token goes once no token of its family is live
 	// (unused and unexpired): reuse detection needs a rotated token while
 	// its family lives. Rows without an expiry never match expires_at < ?.

@@ -132,6 +132,13 @@ var expirings = []expiring{
 			return !tat.IsZero()
 		}
 	}},
+	{store.ExpiredPasswordResets, func(t *testing.T, s store.Store, p party, before time.Time, past bool) func() bool {
+		r := newPasswordReset(p.user.UID, boundary(before, past))
+		if err := s.CreatePasswordReset(t.Context(), r); err != nil {
+			t.Fatalf("CreatePasswordReset: %v", err)
+		}
+		return func() bool { _, err := s.GetPasswordReset(t.Context(), r.Hash); return found(t, err) }
+	}},
 	{store.ExpiredAuditEvents, func(t *testing.T, s store.Store, p party, before time.Time, past bool) func() bool {
 		e := mustAudit(t, s, newAuditEvent("login", boundary(before, past)))
 		return func() bool {

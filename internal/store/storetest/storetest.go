@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); runAudit(t, open) })
 	t.Run("RateLimits", func(t *testing.T) { t.Parallel(); runRateLimits(t, open) })
 	t.Run("Retention", func(t *testing.T) { t.Parallel(); runRetention(t, open) })
+	t.Run("PasswordResets", func(t *testing.T) { t.Parallel(); runPasswordResets(t, open) })
 }
 
 // newStore opens, migrates and schedules closing a Store.
