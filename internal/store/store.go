@@ -75,6 +75,10 @@ type User struct {
 	Role         Role
 	PasswordHash string // PHC string (argon2id)
 	Active       bool
+	// Language is the BCP 47 tag the user chose in the profile: the UI's
+	// language after ui_locales and the cookie, and their mails'; "" lets
+	// the browser decide.
+	Language string
 	// LastInvalidateAll is when the user last signed out of the web UI,
 	// which invalidates all their sessions and ApiTokens; zero if never.
 	LastInvalidateAll time.Time
@@ -180,6 +184,7 @@ type Store interface {
 	// binary's last migration is refused with a *SchemaTooNewError, and
 	// nothing is changed.
 	Migrate(ctx context.Context) error
+	Accounts
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

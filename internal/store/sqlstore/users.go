@@ -51,14 +51,14 @@ func (s *Store) GetOrganization(ctx context.Context, uid string) (store.Organiza
 
 // UserColumns are the columns UserScan receives.
 const UserColumns = `uid, id, org_uid, user_name, email, first_name, last_name,
-	role, password_hash, active, last_invalidate_all, created_at, updated_at`
+	role, password_hash, active, last_invalidate_all, created_at, updated_at, language`
 
 var (
 	insertUserSQL = Q(`INSERT INTO users (
 			uid, id, org_uid, user_name, user_name_key, email, email_key,
 			first_name, last_name, role, password_hash, active,
-			last_invalidate_all, created_at, updated_at
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			last_invalidate_all, created_at, updated_at, language
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	getUserSQL          = Q(`SELECT ` + UserColumns + ` FROM users WHERE uid = ?`)
 	getUserByNameSQL    = Q(`SELECT ` + UserColumns + ` FROM users WHERE user_name_key = ?`)
 	getUserByEmailSQL   = Q(`SELECT ` + UserColumns + ` FROM users WHERE email_key = ?`)
@@ -76,7 +76,7 @@ func (s *Store) insertUser(ctx context.Context, exec execFunc, u store.User) err
 	_, err := exec(ctx, insertUserSQL,
 		u.UID, u.ID, u.OrgUID, u.UserName, FoldKey(u.UserName), u.Email, FoldKey(u.Email),
 		u.FirstName, u.LastName, string(u.Role), u.PasswordHash, u.Active,
-		s.db.NullTime(u.LastInvalidateAll), s.db.Time(u.CreatedAt), s.db.Time(u.UpdatedAt))
+		s.db.NullTime(u.LastInvalidateAll), s.db.Time(u.CreatedAt), s.db.Time(u.UpdatedAt), u.Language)
 	return err
 }
 
@@ -90,7 +90,7 @@ type UserScan struct {
 func (us *UserScan) Dests(c Codec) []any {
 	u := &us.u
 	return []any{&u.UID, &u.ID, &u.OrgUID, &u.UserName, &u.Email, &u.FirstName, &u.LastName,
-		&us.role, &u.PasswordHash, &u.Active, c.TimeDest(&u.LastInvalidateAll), c.TimeDest(&u.CreatedAt), c.TimeDest(&u.UpdatedAt)}
+		&us.role, &u.PasswordHash, &u.Active, c.TimeDest(&u.LastInvalidateAll), c.TimeDest(&u.CreatedAt), c.TimeDest(&u.UpdatedAt), &u.Language}
 }
 
 // User is the user scanned.
