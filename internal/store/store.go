@@ -92,6 +92,9 @@ type APIToken struct {
 	UserUID   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// LastUsedAt is when the token was last used, at most a minute or so
+	// behind (writes are throttled); zero: never.
+	LastUsedAt time.Time
 }
 
 // WebSession is a signed-in browser session. Only the SHA-256 of the cookie
@@ -103,6 +106,12 @@ type WebSession struct {
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// UserAgent and Address are the browser's User-Agent (clipped) and
+	// client address, as last seen; LastSeenAt is when, at most a minute
+	// or so behind (writes are throttled), zero until the first touch.
+	UserAgent  string
+	Address    string
+	LastSeenAt time.Time
 }
 
 // Organizations stores organizations.
@@ -175,16 +184,17 @@ type Store interface {
 	APIKeys
 	AuditLog
 	UserAdmin
+	Accounts
 	RateLimits
 	Retention
 	Leases
 	PasswordResets
+	Sessions
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once. A database that a newer tolk migrated past this
 	// binary's last migration is refused with a *SchemaTooNewError, and
 	// nothing is changed.
 	Migrate(ctx context.Context) error
-	Accounts
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

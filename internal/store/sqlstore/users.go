@@ -170,7 +170,7 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, uid, hash string, at tim
 
 var (
 	insertAPITokenSQL = Q(`INSERT INTO api_tokens (hash, user_uid, created_at, expires_at) VALUES (?, ?, ?, ?)`)
-	getAPITokenSQL    = Q(`SELECT hash, user_uid, created_at, expires_at FROM api_tokens WHERE hash = ?`)
+	getAPITokenSQL    = Q(`SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE hash = ?`)
 	deleteAPITokenSQL = Q(`DELETE FROM api_tokens WHERE hash = ?`)
 )
 
@@ -182,8 +182,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) error {
 
 // GetAPIToken implements store.APITokens.
 func (s *Store) GetAPIToken(ctx context.Context, hash string) (store.APIToken, error) {
-	var t store.APIToken
-	err := s.db.QueryRow(ctx, getAPITokenSQL, hash).Scan(&t.Hash, &t.UserUID, s.db.TimeDest(&t.CreatedAt), s.db.TimeDest(&t.ExpiresAt))
+	t, err := s.scanAPIToken(s.db.QueryRow(ctx, getAPITokenSQL, hash))
 	if err != nil {
 		return store.APIToken{}, s.Wrap("get api token", err)
 	}
@@ -202,25 +201,22 @@ func (s *Store) DeleteAPIToken(ctx context.Context, hash string) (bool, error) {
 
 var (
 	insertWebSessionSQL = Q(`INSERT INTO web_sessions
-			(hash, user_uid, csrf_token, auth_time, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`)
-	getWebSessionSQL = Q(`SELECT hash, user_uid, csrf_token, auth_time, created_at, expires_at
-		FROM web_sessions WHERE hash = ?`)
+			(hash, user_uid, csrf_token, auth_time, created_at, expires_at, user_agent, address)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	getWebSessionSQL    = Q(`SELECT ` + webSessionColumns + ` FROM web_sessions WHERE hash = ?`)
 	deleteWebSessionSQL = Q(`DELETE FROM web_sessions WHERE hash = ?`)
 )
 
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
 	err := s.db.Issue(ctx, insertWebSessionSQL, ws.Hash, ws.UserUID, ws.CSRFToken,
-		s.db.Time(ws.AuthTime), s.db.Time(ws.CreatedAt), s.db.Time(ws.ExpiresAt))
+		s.db.Time(ws.AuthTime), s.db.Time(ws.CreatedAt), s.db.Time(ws.ExpiresAt), ws.UserAgent, ws.Address)
 	return s.Wrap("create web session", err)
 }
 
 // GetWebSession implements store.WebSessions.
 func (s *Store) GetWebSession(ctx context.Context, hash string) (store.WebSession, error) {
-	var ws store.WebSession
-	err := s.db.QueryRow(ctx, getWebSessionSQL, hash).Scan(&ws.Hash, &ws.UserUID, &ws.CSRFToken,
-		s.db.TimeDest(&ws.AuthTime), s.db.TimeDest(&ws.CreatedAt), s.db.TimeDest(&ws.ExpiresAt))
+	ws, err := s.scanWebSession(s.db.QueryRow(ctx, getWebSessionSQL, hash))
 	if err != nil {
 		return store.WebSession{}, s.Wrap("get web session", err)
 	}

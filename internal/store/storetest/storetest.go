@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("APITokens", func(t *testing.T) { t.Parallel(); testAPITokens(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, open) })
 	t.Run("SignOutUser", func(t *testing.T) { t.Parallel(); testSignOutUser(t, open) })
+	t.Run("Sessions", func(t *testing.T) { t.Parallel(); runSessions(t, open) })
 	t.Run("Accounts", func(t *testing.T) { t.Parallel(); runAccounts(t, open) })
 	t.Run("Bootstrap", func(t *testing.T) { t.Parallel(); testBootstrap(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, open) })
