@@ -35,6 +35,7 @@ import (
 	"github.com/tolk-project/tolk/internal/kit/i18n"
 	"github.com/tolk-project/tolk/internal/kit/metrics"
 	"github.com/tolk-project/tolk/internal/kit/password"
+	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
 	"github.com/tolk-project/tolk/internal/kit/seal"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -111,6 +112,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		SessionTTL:  cfg.SessionTTL,
 		OnLogin:     m.Login,
 	}
+	id.Policy = passwordpolicy.Policy{MinLength: cfg.PasswordMinLength}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
 	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st}
 	rec.Start()

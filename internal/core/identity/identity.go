@@ -21,6 +21,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
 	"github.com/tolk-project/tolk/internal/core/twofactor"
 	"github.com/tolk-project/tolk/internal/kit/password"
+	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -65,6 +66,9 @@ type Service struct {
 	AddrLimit   ratelimit.Limiter // failed logins per client address
 	APITokenTTL time.Duration
 	SessionTTL  time.Duration
+	// Policy decides which new passwords may be set (password changes,
+	// resets, the CLI); the zero Policy is the default one.
+	Policy passwordpolicy.Policy
 	// OnLogin, if set, is told every login outcome ("success", "failure",
 	// "throttled") for metrics.
 	OnLogin func(dialect, outcome string)

@@ -368,7 +368,7 @@ func TestTOTP_DisableNeedsPassword(t *testing.T) {
 		t.Fatalf("sign-in: %d", r.Status)
 	}
 	page := b.Get(t, "/settings/two-factor")
-	if !strings.Contains(page.Body, `<label for="password">Password</label>`) || !strings.Contains(page.Body, `>Disable</button>`) {
+	if !strings.Contains(page.Body, `<label for="password">Current password</label>`) || !strings.Contains(page.Body, `>Disable</button>`) {
 		t.Fatalf("no Password field and Disable button:\n%s", page.Body)
 	}
 	csrf := oauthflow.HiddenFields(page.Body).Get("csrf_token")
@@ -532,7 +532,7 @@ func TestTwoFactorPage_NoStoreAndLabels(t *testing.T) {
 	for _, want := range []string{
 		`<label for="code">Authentication code</label>`,
 		`<input id="code" name="code"`,
-		`<label for="password">Password</label>`,
+		`<label for="password">Current password</label>`,
 		`<input id="password" name="password" type="password" autocomplete="current-password" required`,
 		`>Enable</button>`,
 		`<img src="data:image/png;base64,`,

@@ -52,7 +52,8 @@ func (h *Handler) Init() error {
 	h.pages = map[string]*template.Template{}
 	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
 		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
-		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit"} {
+		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit",
+		"password", "profile"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -112,12 +113,16 @@ type page struct {
 	APIKeys     *apiKeysData // Admin → API keys
 	// TwoFactor is the data of the two-factor pages.
 	TwoFactor *twoFactorData
-	Users     *usersData // Admin → Users
-	Audit     *auditData // Admin → Audit log
+	Users     *usersData   // Admin → Users
+	Audit     *auditData   // Admin → Audit log
+	Account   *accountData // Settings → Change password, Profile
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
-	return h.Catalogs.Match(r.URL.Query().Get("ui_locales"), h.cookie(r, "tolk_lang"), r.Header.Get("Accept-Language"))
+	// SPEC §5: ui_locales, the cookie, the signed-in user's profile
+	// (recorded by session), Accept-Language, English.
+	return h.Catalogs.Match(r.URL.Query().Get("ui_locales"), h.cookie(r, "tolk_lang"),
+		reqctx.ActorLanguage(r.Context()), r.Header.Get("Accept-Language"))
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -164,6 +169,7 @@ func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) 
 		return store.WebSession{}, store.User{}, false
 	}
 	reqctx.SetActor(r.Context(), u.UID) // who acts, for the audit log
+	reqctx.SetActorLanguage(r.Context(), u.Language)
 	return ws, u, true
 }
 

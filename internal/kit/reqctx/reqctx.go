@@ -23,8 +23,9 @@ type Info struct {
 type Request struct {
 	Info
 
-	actorMu sync.Mutex
-	actor   string
+	actorMu  sync.Mutex
+	actor    string
+	language string // the acting user's own choice of language, if any
 }
 
 // SetActor names uid as the user the request acts for.
@@ -32,6 +33,21 @@ func (r *Request) SetActor(uid string) {
 	r.actorMu.Lock()
 	r.actor = uid
 	r.actorMu.Unlock()
+}
+
+// SetActorLanguage records the language the acting user chose for
+// themselves (a BCP 47 tag; "" for none).
+func (r *Request) SetActorLanguage(tag string) {
+	r.actorMu.Lock()
+	r.language = tag
+	r.actorMu.Unlock()
+}
+
+// ActorLanguage returns the language SetActorLanguage recorded, or "".
+func (r *Request) ActorLanguage() string {
+	r.actorMu.Lock()
+	defer r.actorMu.Unlock()
+	return r.language
 }
 
 // Actor returns the user SetActor named, or "".
@@ -97,6 +113,24 @@ func SetActor(ctx context.Context, uid string) {
 func Actor(ctx context.Context) string {
 	if r := RequestOf(ctx); r != nil {
 		return r.Actor()
+	}
+	return ""
+}
+
+// SetActorLanguage records, for ctx's request, the language the acting
+// user chose in their profile, which the UI prefers to the browser's
+// (SPEC §5). Without a request it does nothing.
+func SetActorLanguage(ctx context.Context, tag string) {
+	if r := RequestOf(ctx); r != nil {
+		r.SetActorLanguage(tag)
+	}
+}
+
+// ActorLanguage returns the language SetActorLanguage recorded for ctx's
+// request, or "".
+func ActorLanguage(ctx context.Context) string {
+	if r := RequestOf(ctx); r != nil {
+		return r.ActorLanguage()
 	}
 	return ""
 }

@@ -1,0 +1,44 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/core/twofactor"
+	"github.com/tolk-project/tolk/internal/kit/httpx"
+)
+
+// TwoFactorRegenerate replaces every recovery code with a new set after
+// the current password (SPEC §8) and shows the new codes once.
+func (h *Handler) TwoFactorRegenerate(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
+	if !ok {
+		return
+	}
+	if h.ID.TwoFactor == nil {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	codes, err := h.ID.RegenerateRecoveryCodes(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
+		return
+	case errors.Is(err, twofactor.ErrNotEnabled):
+		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	l := h.localizer(r)
+	// As after enabling: the codes are on this response only.
+	h.render(w, r, http.StatusOK, "two_factor_codes", page{L: l, Title: l.T("twofactor.codes_title"), CSRF: ws.CSRFToken, User: &u,
+		Notice: l.T("twofactor.codes_regenerated"), TwoFactor: &twoFactorData{Enabled: true, Codes: codes}})
+}
