@@ -80,6 +80,8 @@ type rootCmd struct {
 	User    struct {
 		Create userCreate `cmd:"" help:"Create a user; prints it as JSON."`
 		List   struct{}   `cmd:"" help:"List users as a JSON array."`
+		Passwd userPasswd `cmd:"" help:"Set a user's password (policy applies); ends their web sessions and ApiTokens."`
+		Update userUpdate `cmd:"" help:"Change a user's email, names, role or active state; prints the user as JSON."`
 	} `cmd:"" help:"Manage users."`
 	Client struct {
 		Create clientCreate `cmd:"" help:"Register an OAuth app; prints it as JSON (the secret only here)."`
@@ -268,6 +270,10 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return writeJSON(io.Stdout, keys)
 	case "user create":
 		return userCreateCmd(ctx, srv, root.User.Create, io)
+	case "user passwd":
+		return userPasswdCmd(ctx, srv, root.User.Passwd, io)
+	case "user update":
+		return userUpdateCmd(ctx, srv, root.User.Update, io)
 	case "user list":
 		users, err := st.ListUsers(ctx)
 		if err != nil {
