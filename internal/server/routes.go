@@ -119,6 +119,9 @@ func (s *Server) routes(h handlers) []route {
 		{"POST /settings/users/{uid}/deactivate", hf(h.web.UsersDeactivate)},
 		{"POST /settings/users/{uid}/reactivate", hf(h.web.UsersReactivate)},
 		{"GET /settings/audit", hf(h.web.AuditLog)},
+		{"GET /settings/sessions", hf(h.web.SessionsPage)},
+		{"POST /settings/sessions/{kind}/{id}/revoke", hf(h.web.SessionsRevoke)},
+		{"POST /settings/sessions/sign-out-everywhere", hf(h.web.SessionsSignOutEverywhere)},
 	}
 }
 

@@ -162,6 +162,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	s.Authn.PAT, s.Authn.APIKey = s.PATs.Verify, s.APIKeys.Verify
 	s.PATs.Audit, s.APIKeys.Audit, s.Audit = rec, rec, rec
 	ui.APIKeys, ui.Audit = s.APIKeys, rec
+	ui.PATs = s.PATs
 	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log}
 	// SPEC §4: tolk's own endpoints and /auth/verify verify through the
 	// public verify package, with authn as its in-process resolver.

@@ -61,6 +61,13 @@ const (
 	UserDeactivated   = "user.deactivated"
 	UserReactivated   = "user.reactivated"
 	UserRoleChanged   = "user.role_changed"
+
+	// The sessions page (SPEC §8): a user ends one of their web sessions
+	// or ApiTokens (Details["session_id"], ["token_id"]: the first 12 hex
+	// digits of its hash), or every web session and ApiToken at once.
+	SessionRevoked      = "session.revoked"
+	APITokenRevoked     = "apitoken.revoked"
+	SignedOutEverywhere = "session.signed_out_everywhere"
 )
 
 // Types lists the event types above, for the admin page's filter.
@@ -72,6 +79,7 @@ var Types = []string{
 	PATCreated, PATUpdated, PATDeleted, APIKeyCreated, APIKeyRevoked,
 	PlatformCreated, PlatformRevoked, PlatformExchanged,
 	UserCreated, UserDeactivated, UserReactivated, UserRoleChanged,
+	SessionRevoked, APITokenRevoked, SignedOutEverywhere,
 }
 
 // Outcomes.

@@ -367,7 +367,11 @@ func (s *Service) VerifyAPIToken(ctx context.Context, token string) (store.User,
 	if !s.now().Before(t.ExpiresAt) {
 		return store.User{}, ErrInvalidToken
 	}
-	return s.activeUser(ctx, t.UserUID)
+	u, err := s.activeUser(ctx, t.UserUID)
+	if err == nil {
+		s.used(ctx, t) // the sessions page's "last used" (sessions.go)
+	}
+	return u, err
 }
 
 func (s *Service) activeUser(ctx context.Context, uid string) (store.User, error) {
@@ -465,8 +469,8 @@ type Session struct {
 	store.WebSession
 }
 
-// StartSession creates a web session for u.
-func (s *Service) StartSession(ctx context.Context, u store.User) (Session, error) {
+// StartSession creates a web session for u, signed in from d.
+func (s *Service) StartSession(ctx context.Context, u store.User, d Device) (Session, error) {
 	cookie, err := s.Gen.Alphanumeric(43) // ~256 bits
 	if err != nil {
 		return Session{}, err
@@ -476,15 +480,18 @@ func (s *Service) StartSession(ctx context.Context, u store.User) (Session, erro
 		return Session{}, err
 	}
 	now := s.now()
-	ws := store.WebSession{Hash: secret.Hash(cookie), UserUID: u.UID, CSRFToken: csrf, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.SessionTTL)}
+	d = d.clean()
+	ws := store.WebSession{Hash: secret.Hash(cookie), UserUID: u.UID, CSRFToken: csrf, AuthTime: now, CreatedAt: now,
+		ExpiresAt: now.Add(s.SessionTTL), UserAgent: d.UserAgent, Address: d.Address}
 	if err := s.Store.CreateWebSession(ctx, ws); err != nil {
 		return Session{}, err
 	}
 	return Session{Cookie: cookie, WebSession: ws}, nil
 }
 
-// LookupSession resolves a session cookie to its session and active user.
-func (s *Service) LookupSession(ctx context.Context, cookie string) (store.WebSession, store.User, error) {
+// LookupSession resolves a session cookie to its session and active user,
+// and records (at most once per SeenEvery) that it was seen from d.
+func (s *Service) LookupSession(ctx context.Context, cookie string, d Device) (store.WebSession, store.User, error) {
 	if len(cookie) != 43 {
 		return store.WebSession{}, store.User{}, ErrInvalidToken
 	}
@@ -499,6 +506,9 @@ func (s *Service) LookupSession(ctx context.Context, cookie string) (store.WebSe
 		return store.WebSession{}, store.User{}, ErrInvalidToken
 	}
 	u, err := s.activeUser(ctx, ws.UserUID)
+	if err == nil {
+		s.seen(ctx, ws, d)
+	}
 	return ws, u, err
 }
 

@@ -225,7 +225,7 @@ func TestSignOutEndsEveryTokenOfTheUserOnly(t *testing.T) {
 	t1, _, _ := f.svc.IssueAPIToken(ctx, ana)
 	t2, _, _ := f.svc.IssueAPIToken(ctx, ana)
 	tb, _, _ := f.svc.IssueAPIToken(ctx, bob)
-	sess, _ := f.svc.StartSession(ctx, ana)
+	sess, _ := f.svc.StartSession(ctx, ana, identity.Device{})
 	if err := f.svc.SignOut(ctx, ana.UID); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestSignOutEndsEveryTokenOfTheUserOnly(t *testing.T) {
 			t.Fatal("ana's ApiToken survived sign-out")
 		}
 	}
-	if _, _, err := f.svc.LookupSession(ctx, sess.Cookie); !errors.Is(err, identity.ErrInvalidToken) {
+	if _, _, err := f.svc.LookupSession(ctx, sess.Cookie, identity.Device{}); !errors.Is(err, identity.ErrInvalidToken) {
 		t.Fatal("ana's web session survived sign-out")
 	}
 	if _, err := f.svc.VerifyAPIToken(ctx, tb); err != nil {

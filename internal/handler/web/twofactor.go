@@ -109,7 +109,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u store.User, n
 	if old := h.cookie(r, "tolk_session"); old != "" {
 		_ = h.ID.EndSession(r.Context(), old) // on failure it expires unused: the cookie is replaced below
 	}
-	s, err := h.ID.StartSession(r.Context(), u)
+	s, err := h.ID.StartSession(r.Context(), u, device(r))
 	if err != nil {
 		h.internalError(w, r, err)
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/core/identity"
+	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/core/platform"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/internal/kit/i18n"
@@ -43,6 +44,7 @@ type Handler struct {
 	APIKeys  *apikey.Service   // Admin → API keys; nil hides the page
 	Platform *platform.Service // Settings → Access Tokens; nil hides the pages
 	Audit    *audit.Recorder   // Admin → Audit log
+	PATs     *pat.Service      // Settings → Sessions lists and revokes personal access tokens; nil leaves them out
 
 	pages map[string]*template.Template
 }
@@ -53,7 +55,7 @@ func (h *Handler) Init() error {
 	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
 		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
 		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit",
-		"password", "profile"} {
+		"password", "profile", "sessions"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -113,9 +115,10 @@ type page struct {
 	APIKeys     *apiKeysData // Admin → API keys
 	// TwoFactor is the data of the two-factor pages.
 	TwoFactor *twoFactorData
-	Users     *usersData   // Admin → Users
-	Audit     *auditData   // Admin → Audit log
-	Account   *accountData // Settings → Change password, Profile
+	Users     *usersData    // Admin → Users
+	Audit     *auditData    // Admin → Audit log
+	Account   *accountData  // Settings → Change password, Profile
+	Sessions  *sessionsData // Settings → Sessions
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -161,7 +164,7 @@ func (h *Handler) session(r *http.Request) (store.WebSession, store.User, bool) 
 	if c == "" {
 		return store.WebSession{}, store.User{}, false
 	}
-	ws, u, err := h.ID.LookupSession(r.Context(), c)
+	ws, u, err := h.ID.LookupSession(r.Context(), c, device(r))
 	if err != nil {
 		if !errors.Is(err, identity.ErrInvalidToken) {
 			h.Log.ErrorContext(r.Context(), "web: session lookup", "err", err)
