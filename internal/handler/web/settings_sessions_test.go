@@ -346,3 +346,25 @@ func verifyStatus(t *testing.T, s *tolktest.Server, apiToken string) int {
 	resp, _ := s.Do(t, req)
 	return resp.StatusCode
 }
+
+// TestSessionsRevokeCurrent: revoking the session in use signs this
+// browser out (the cookie cleared, sent to /login); the other stays.
+func TestSessionsRevokeCurrent(t *testing.T) {
+	t.Parallel()
+	s := tolktest.New(t)
+	phone, laptop, _, _ := sessionsUser(t, s, "alice")
+	_, body := phone.do(t, http.MethodGet, "/settings/sessions", nil)
+	own := sessionForm(t, body, "Chrome on Linux")
+	csrf := phone.sessionCSRF(t)
+	resp, body := phone.do(t, http.MethodPost, own, url.Values{"csrf_token": {csrf}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "you will be signed out") {
+		t.Fatalf("confirmation of the current session: %d, want it to say so", resp.StatusCode)
+	}
+	resp, _ = phone.do(t, http.MethodPost, own, url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("revoking the current session: %d %s, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if phone.signedInAs(t) != "" || laptop.signedInAs(t) != "alice" {
+		t.Error("want the phone signed out and the laptop still signed in")
+	}
+}
