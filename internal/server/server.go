@@ -23,6 +23,8 @@ import (
 	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/core/platform"
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
+	"github.com/tolk-project/tolk/internal/core/retention"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/core/signing"
 	"github.com/tolk-project/tolk/internal/core/twofactor"
 	"github.com/tolk-project/tolk/internal/handler/forwardauth"
@@ -33,6 +35,7 @@ import (
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/internal/kit/i18n"
+	"github.com/tolk-project/tolk/internal/kit/mail"
 	"github.com/tolk-project/tolk/internal/kit/metrics"
 	"github.com/tolk-project/tolk/internal/kit/password"
 	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
@@ -65,7 +68,14 @@ type Server struct {
 	APIKeys  *apikey.Service   // ProZ API keys
 	Audit    *audit.Recorder   // security events: the audit log and its log lines
 	Metrics  *metrics.Metrics
-	Handler  http.Handler
+	// Recovery: reset links, invitations, admin resets (SPEC §8); Mailer
+	// sends their mails, nil without smtp_url.
+	Recovery *identity.Recovery
+	Mailer   *mail.Mailer
+	// Sweeper deletes what has expired (SPEC §9); Serve runs it every
+	// cleanup_interval.
+	Sweeper *retention.Sweeper
+	Handler http.Handler
 	// RateLimits is the backend of the abuse limits (docs/limits.md);
 	// Close releases it.
 	RateLimits ratelimit.Backend
@@ -73,10 +83,11 @@ type Server struct {
 	routeTable []route        // what Handler serves, from routes
 	mux        *http.ServeMux // serves routeTable, inside the middleware
 
-	// Verifier is the in-process verification of tolk's own resource
-	// endpoints (uncached); VerifyCache holds /auth/verify's
-	// verifications (verify_cache_ttl). SPEC §4.
-	Verifier    *verify.Verifier
+	// Resolver reads and resolves the credential of a request to tolk's
+	// own resource endpoints (uncached); VerifyCache holds /auth/verify's
+	// verifications (verify_cache_ttl), which every revocation empties.
+	// SPEC §4.
+	Resolver    *forwardauth.Resolver
 	VerifyCache *forwardauth.Cache
 }
 
@@ -101,6 +112,13 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The caches of verifications: /auth/verify's, and token exchange's
+	// subject tokens, checked as /auth/verify checks a credential with the
+	// same bound on staleness (SECURITY.md T42). Every service that
+	// revokes empties both (revoked), on this instance at once.
+	verifyCache := &forwardauth.Cache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
+	subjects := &platform.SubjectCache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
+	revoked := revocation.New(verifyCache, subjects)
 	id := &identity.Service{
 		Store:       st,
 		Hasher:      password.NewHasher(params, cfg.PasswordWorkers, d.Gen.Rand),
@@ -111,6 +129,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		APITokenTTL: cfg.APITokenTTL,
 		SessionTTL:  cfg.SessionTTL,
 		OnLogin:     m.Login,
+		Revocations: revoked,
 	}
 	id.Policy = passwordpolicy.Policy{MinLength: cfg.PasswordMinLength}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
@@ -128,10 +147,11 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	})
 	pt := &platform.Service{Store: st, Keys: keys, Gen: d.Gen, Now: d.Now, Log: d.Log, Config: platform.Config{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences, Alg: cfg.ExchangeAlg,
-	}}
+	}, Subjects: subjects, Revocations: revoked}
 	az.Register(platform.Grant{S: pt})
 	az.IntrospectOther = pt.Introspect
 	az.Audit, pt.Audit = rec, rec
+	az.Revocations = revoked
 	var extra fsys
 	if cfg.LocalesDir != "" {
 		extra = os.DirFS(cfg.LocalesDir)
@@ -140,54 +160,51 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log, RateLimits: lim.backend}
+	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log, RateLimits: lim.backend,
+		VerifyCache: verifyCache}
 	ui := &web.Handler{ID: id, Authz: az, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}
 	s.Platform, ui.Platform = pt, pt
+	s.Sweeper = newSweeper(cfg, st, keys, m, d)
 	s.Authn = &authn.Authenticator{
-		// Canonical, so that looking it up costs no allocation per request.
-		APIKeyHeader: http.CanonicalHeaderKey(cfg.APIKeyHeader),
-		QueryToken:   cfg.QueryToken,
-		APIToken:     id.VerifyAPITokenPrincipal,
-		AccessToken:  pt.BearerVerifier(az.VerifyBearer), // exchanged Platform JWTs, then OAuth tokens
-		Failures:     lim.tokens,
+		APIToken:    id.VerifyAPITokenPrincipal,
+		AccessToken: pt.BearerVerifier(az.VerifyBearer), // exchanged Platform JWTs, then OAuth tokens
+		Failures:    lim.tokens,
 	}
 	// Strings personal access tokens and ProZ API keys (SPEC §3.3, §3.4).
-	s.PATs = &pat.Service{Store: st, Gen: d.Gen, Now: d.Now, Scopes: cfg.Scopes}
+	s.PATs = &pat.Service{Store: st, Gen: d.Gen, Now: d.Now, Scopes: cfg.Scopes, Revocations: revoked}
 	// Failed API keys are limited per address by s.Authn.Failures, with
 	// every other dialect's credentials.
-	s.APIKeys = &apikey.Service{Store: st, Gen: d.Gen, Now: d.Now}
+	s.APIKeys = &apikey.Service{Store: st, Gen: d.Gen, Now: d.Now, Revocations: revoked}
 	s.Authn.PAT, s.Authn.APIKey = s.PATs.Verify, s.APIKeys.Verify
 	s.PATs.Audit, s.APIKeys.Audit, s.Audit = rec, rec, rec
 	ui.APIKeys, ui.Audit = s.APIKeys, rec
-	ui.PATs = s.PATs
-	t := &tms.Handler{ID: id, Authn: s.Authn, Log: d.Log}
-	// SPEC §4: tolk's own endpoints and /auth/verify verify through the
-	// public verify package, with authn as its in-process resolver.
-	if s.Verifier, err = verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: s.Authn}}); err != nil {
+	if err := s.initRecovery(cfg, id, ui, rec, cats, d); err != nil {
 		return nil, err
 	}
-	s.VerifyCache = &forwardauth.Cache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
-	// Token exchange checks its subject_token as /auth/verify checks a
-	// credential, with the same bound on staleness (SECURITY.md T42).
-	pt.Subjects = &platform.SubjectCache{TTL: cfg.VerifyCacheTTL, Now: d.Now}
-	fwd := &forwardauth.Resolver{Authn: s.Authn, Cache: s.VerifyCache}
+	ui.PATs = s.PATs
+	// SPEC §4: tolk's own endpoints and /auth/verify read credentials
+	// with the verify package's grammar and check them with verify.Check,
+	// as the APIs behind tolk do. The API-key header is canonical, so that
+	// looking it up costs no allocation per request.
+	creds := verify.CredentialReader{APIKeyHeader: http.CanonicalHeaderKey(cfg.APIKeyHeader), QueryToken: cfg.QueryToken}
+	s.Resolver = &forwardauth.Resolver{Authn: s.Authn, Credentials: creds}
+	fwd := &forwardauth.Resolver{Authn: s.Authn, Credentials: creds, Cache: verifyCache}
 	if cfg.VerifyCacheTTL <= 0 {
 		fwd.Cache = nil
 	}
-	t.Verifier = s.Verifier
-	api := &oauthapi.Handler{Authz: az, Authn: s.Authn, Keys: keys, Log: d.Log, Verifier: s.Verifier, Limits: lim.oauthapi}
+	api := &oauthapi.Handler{Authz: az, Resolver: s.Resolver, Keys: keys, Log: d.Log, Limits: lim.oauthapi}
 	s.routeTable = s.routes(handlers{
-		tms:     t,
+		tms:     &tms.Handler{ID: id, Resolver: s.Resolver, Log: d.Log},
 		strings: &stringsapi.Handler{ID: id, PATs: s.PATs, Log: d.Log, Issuer: cfg.Issuer, Now: d.Now, Requests: lim.strings},
 		oauth:   api,
 		verify:  &forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log},
 		web:     ui,
 	})
 	s.mux = newMux(s.routeTable)
-	s.Handler = httpx.Chain(m.Instrument(forwardauth.InvalidateOnWrite(s.VerifyCache, pt.Subjects)(s.mux)),
+	s.Handler = httpx.Chain(m.Instrument(s.mux),
 		httpx.WithRequestID,
 		httpx.WithClientIP(cfg.TrustedProxies),
 		// /auth/verify's 200s answer a proxy and go without them; its
@@ -260,6 +277,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	defer s.runSweeper(ctx)()
 	s.log.Info("tolk listening", "addr", ln.Addr().String(), "issuer", s.Config.Issuer)
 	select {
 	case err := <-errc:
@@ -272,6 +290,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	s.CloseMailer() // before the audit log, which records the outcomes
 	s.Audit.Close() // write the audit events still queued before the store closes
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

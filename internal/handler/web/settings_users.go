@@ -25,6 +25,11 @@ type usersData struct {
 	// password).
 	UserName, Email string
 	Role            store.Role
+	// OneTime is a set-password link to show the admin once (no mail
+	// configured).
+	OneTime *recoveryData
+	// Invite shows the Invite form (recovery is configured).
+	Invite bool
 }
 
 type userRow struct {
@@ -48,6 +53,7 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int
 			Self: u.UID == admin.UID, CreatedAt: u.CreatedAt.UTC().Format(time.DateTime + " UTC")})
 	}
 	d.Roles = store.Roles
+	d.Invite = h.Recovery != nil
 	if d.Role == "" {
 		d.Role = store.RoleLinguist
 	}
@@ -71,6 +77,12 @@ func (h *Handler) UsersList(w http.ResponseWriter, r *http.Request) {
 		notice = "users.deactivated"
 	case "reactivated":
 		notice = "users.reactivated"
+	case "invited":
+		notice = "users.invited_mailed"
+	case "reset_mailed":
+		notice = "users.reset_mailed"
+	case "two_factor_reset":
+		notice = "users.two_factor_reset"
 	}
 	if notice != "" {
 		notice = h.localizer(r).T(notice)

@@ -45,6 +45,9 @@ type Handler struct {
 	Platform *platform.Service // Settings → Access Tokens; nil hides the pages
 	Audit    *audit.Recorder   // Admin → Audit log
 	PATs     *pat.Service      // Settings → Sessions lists and revokes personal access tokens; nil leaves them out
+	// Recovery serves /forgot-password, /reset-password and the users
+	// page's Invite and resets; nil hides them.
+	Recovery *identity.Recovery
 
 	pages map[string]*template.Template
 }
@@ -62,7 +65,7 @@ func (h *Handler) Init() error {
 		}
 		h.pages[p] = t
 	}
-	return nil
+	return h.initRecovery()
 }
 
 // Static serves the embedded stylesheet and scripts under /static/.
@@ -105,6 +108,8 @@ type page struct {
 	Next     string
 	UserName string
 	Consent  *consentData
+	// Forgot shows the sign-in page's Forgot password? link.
+	Forgot bool
 	// FormTargets are origins besides our own that the page's forms may
 	// end up at: a form POST that answers with a redirect to an OAuth
 	// client is still governed by CSP form-action in browsers.
@@ -113,6 +118,8 @@ type page struct {
 	Apps        *appsData    // the settings pages for OAuth apps
 	Tokens      *tokensData  // Settings → Access Tokens
 	APIKeys     *apiKeysData // Admin → API keys
+	// Recovery is the data of the reset page and of a one-time link.
+	Recovery *recoveryData
 	// TwoFactor is the data of the two-factor pages.
 	TwoFactor *twoFactorData
 	Users     *usersData    // Admin → Users
@@ -217,6 +224,10 @@ func (h *Handler) LoginPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("logged_out") == "1" {
 		p.Notice = l.T("logout.done")
 	}
+	if r.URL.Query().Get("password_set") == "1" {
+		p.Notice = l.T("reset.done")
+	}
+	p.Forgot = h.Recovery != nil
 	p.FormTargets = h.formTargets(r, p.Next)
 	h.render(w, r, http.StatusOK, "login", p)
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// level, as in production (benchmarks pass io.Discard so that the log
 	// is formatted but not kept).
 	LogTo io.Writer
+	// WrapStore, if set, wraps the opened store before the server gets it
+	// (a test watching which store methods the server calls).
+	WrapStore func(store.Store) store.Store
 }
 
 // Server is a running test server.
@@ -107,6 +110,9 @@ func New(t testing.TB, opts ...Options) *Server {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if o.WrapStore != nil {
+		st = o.WrapStore(st)
+	}
 	clock := &Clock{t: time.Date(2026, 11, 23, 9, 31, 23, 0, time.UTC)}
 	if !o.ClockStart.IsZero() {
 		clock.t = o.ClockStart
@@ -142,6 +148,7 @@ func New(t testing.TB, opts ...Options) *Server {
 	// Drain queued audit events before the store closes (cleanups run in
 	// reverse order, so this runs before the store's Close).
 	t.Cleanup(srv.Audit.Close)
+	t.Cleanup(srv.CloseMailer) // runs first: its outcomes go to the audit log
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
