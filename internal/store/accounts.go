@@ -20,7 +20,8 @@ type Accounts interface {
 	// ChangePassword sets the user's password hash and, in the same
 	// transaction, ends every web session of the user but the one whose
 	// hash is keepSession ("" keeps none), every pending two-factor
-	// sign-in and every ApiToken, and records at as LastInvalidateAll and
+	// sign-in, every ApiToken and every outstanding password-reset or
+	// invitation link, and records at as LastInvalidateAll and
 	// UpdatedAt. An unknown uid is ErrNotFound, and nothing changes.
 	ChangePassword(ctx context.Context, uid, hash, keepSession string, at time.Time) error
 	// UpdateProfile replaces the user's names, email and language; at

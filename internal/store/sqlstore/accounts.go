@@ -33,6 +33,11 @@ func (s *Store) ChangePassword(ctx context.Context, uid, hash, keepSession strin
 		if _, err := tx.Exec(ctx, deletePendingOfUserSQL, uid); err != nil {
 			return err
 		}
+		// An outstanding reset or invitation link would set the password
+		// again behind the change.
+		if _, err := tx.Exec(ctx, deletePasswordResetSQL, uid); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, deleteUserAPITokens, uid)
 		return err
 	})

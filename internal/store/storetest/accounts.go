@@ -25,6 +25,14 @@ func runAccounts(t *testing.T, open Opener) {
 			t.Fatalf("CreatePendingLogin: %v", err)
 		}
 
+		link := newPasswordReset(u.UID, at(60))
+		if err := s.CreatePasswordReset(ctx, link); err != nil {
+			t.Fatalf("CreatePasswordReset: %v", err)
+		}
+		otherLink := newPasswordReset(other.UID, at(60))
+		if err := s.CreatePasswordReset(ctx, otherLink); err != nil {
+			t.Fatalf("CreatePasswordReset: %v", err)
+		}
 		if err := s.ChangePassword(ctx, u.UID, "$argon2id$new", keep.Hash, at(9)); err != nil {
 			t.Fatalf("ChangePassword: %v", err)
 		}
@@ -35,6 +43,11 @@ func runAccounts(t *testing.T, open Opener) {
 		checkErrIs(t, "another session", err, store.ErrNotFound)
 		_, err = s.GetAPIToken(ctx, tok.Hash)
 		checkErrIs(t, "an ApiToken", err, store.ErrNotFound)
+		_, err = s.GetPasswordReset(ctx, link.Hash)
+		checkErrIs(t, "a reset link", err, store.ErrNotFound)
+		if _, err := s.GetPasswordReset(ctx, otherLink.Hash); err != nil {
+			t.Errorf("another user's reset link: %v", err)
+		}
 		if _, err := s.GetWebSession(ctx, otherSess.Hash); err != nil {
 			t.Errorf("another user's session: %v", err)
 		}
