@@ -435,3 +435,24 @@ func TestProfile_LanguageOrder(t *testing.T) {
 		t.Error("an empty profile language does not leave the choice to the browser")
 	}
 }
+
+// TestProfile_LanguageOfMails: the language chosen in the profile is the
+// language of the user's mails, whatever the language of the page that
+// asked for the mail.
+func TestProfile_LanguageOfMails(t *testing.T) {
+	s, mp := rcServer(t, false, nil)
+	s.CreateUser(t, "mira", store.RoleLinguist, oldPassword)
+	b := oauthflow.New(t, s.URL)
+	b.Login(t, "mira", oldPassword)
+	form := oauthflow.HiddenFields(b.Get(t, "/settings/profile").Body)
+	u, _ := s.Store.GetUserByUserName(context.Background(), "mira")
+	form.Set("email", u.Email)
+	form.Set("language", "de")
+	if r := b.Post(t, "/settings/profile", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", r.Status, r.Body)
+	}
+	if resp, body := rcForgot(t, newBrowser(s), "mira", "Accept-Language", "en"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("forgot password: %d\n%s", resp.StatusCode, body)
+	}
+	rcMailTo(t, mp, 1, u.Email, "Passwort zurücksetzen")
+}
