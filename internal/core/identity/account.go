@@ -21,7 +21,8 @@ import (
 // ChangePassword replaces u's password with proposed after checking
 // current (confirmPassword) and the password policy (CheckChange: a
 // *passwordpolicy.Violation). It ends every other web session, every
-// pending sign-in and every ApiToken of u and records the time as
+// pending sign-in, every ApiToken and every outstanding reset or
+// invitation link of u and records the time as
 // LastInvalidateAll (TMS's lastInvalidateAllSessionsPerformed); the web
 // session whose hash is keepSession goes on.
 func (s *Service) ChangePassword(ctx context.Context, u store.User, keepSession, current, proposed, addr string) error {
