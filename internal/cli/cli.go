@@ -82,6 +82,10 @@ type rootCmd struct {
 		List   struct{}   `cmd:"" help:"List users as a JSON array."`
 		Passwd userPasswd `cmd:"" help:"Set a user's password (policy applies); ends their web sessions and ApiTokens."`
 		Update userUpdate `cmd:"" help:"Change a user's email, names, role or active state; prints the user as JSON."`
+
+		// Recovery without the password (SPEC §8).
+		Reset2FA  userNamed `cmd:"" name:"reset-2fa" help:"Remove a user's second factor; they enrol again."`
+		ResetLink userNamed `cmd:"" name:"reset-link" help:"Print a one-time link to set a user's password: {\"set_password_url\",\"expires\"}."`
 	} `cmd:"" help:"Manage users."`
 	Client struct {
 		Create clientCreate `cmd:"" help:"Register an OAuth app; prints it as JSON (the secret only here)."`
@@ -120,7 +124,7 @@ type userCreate struct {
 	Role          string `default:"LINGUIST" help:"ADMIN, PROJECT_MANAGER, LINGUIST, GUEST or SUBMITTER."`
 	FirstName     string `name:"first-name"`
 	LastName      string `name:"last-name"`
-	PasswordStdin bool   `name:"password-stdin" required:"" help:"Read the password from the first line of standard input."`
+	PasswordStdin bool   `name:"password-stdin" help:"Read the password from the first line of standard input; without it the user gets a set_password_url to choose one."`
 }
 
 // Run executes the command line args (without the program name) and
@@ -274,6 +278,10 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return userPasswdCmd(ctx, srv, root.User.Passwd, io)
 	case "user update":
 		return userUpdateCmd(ctx, srv, root.User.Update, io)
+	case "user reset-2fa":
+		return userReset2FACmd(ctx, srv, root.User.Reset2FA, io)
+	case "user reset-link":
+		return userResetLinkCmd(ctx, srv, root.User.ResetLink, io)
 	case "user list":
 		users, err := st.ListUsers(ctx)
 		if err != nil {
@@ -324,6 +332,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func userCreateCmd(ctx context.Context, srv *server.Server, c userCreate, stdio IO) error {
+	if !c.PasswordStdin {
+		return userInviteCmd(ctx, srv, c, stdio)
+	}
 	line, err := bufio.NewReader(stdio.Stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading password from stdin: %w", err)

@@ -87,7 +87,6 @@ func TestUserCreateErrors(t *testing.T) {
 		args        []string
 		want        string
 	}{
-		{"missing password-stdin", "pw-long-enough\n", []string{"--username", "x", "--email", "x@example.com"}, "password-stdin"},
 		{"short password", "short\n", []string{"--username", "x", "--email", "x@example.com", "--password-stdin"}, "password"},
 		{"bad role", "pw-long-enough\n", []string{"--username", "x", "--email", "x@example.com", "--role", "ROOT", "--password-stdin"}, "role"},
 		{"duplicate admin", "pw-long-enough\n", []string{"--username", "ADMIN", "--email", "x@example.com", "--password-stdin"}, "already taken"},
