@@ -3,14 +3,19 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/kit/config"
+	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/httpbench"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
@@ -23,7 +28,7 @@ import (
 
 func BenchmarkBareHandler(b *testing.B) { httpbench.BenchmarkBare(b) }
 
-func ccClient(b *testing.B, s *tolktest.Server) (string, string) {
+func ccClient(b testing.TB, s *tolktest.Server) (string, string) {
 	ctx := context.Background()
 	org, err := s.Store.DefaultOrganization(ctx)
 	if err != nil {
@@ -70,4 +75,148 @@ func BenchmarkIntrospection(b *testing.B) {
 	resp.Body.Close()
 	body := url.Values{"token": {tok.AccessToken}}.Encode()
 	httpbench.Parallel(b, c, func() *http.Request { return formRequest(s.URL+"/oauth/introspect", id, sec, body) })
+}
+
+// backlogRows is how many expired access tokens
+// BenchmarkClientCredentialsSweeping starts with: more than its sweeper
+// deletes while a run lasts, so that it sweeps in every sweeping window.
+const backlogRows = 200_000
+
+// sweepWindow is how long each window of BenchmarkClientCredentialsSweeping
+// lasts.
+const sweepWindow = 500 * time.Millisecond
+
+// BenchmarkClientCredentialsSweeping is BenchmarkClientCredentials over a
+// table holding backlogRows expired access tokens, in windows of
+// sweepWindow that alternate between the retention sweeper idle and
+// sweeping the backlog (with its own batches and pauses, as serve runs
+// it): idle, sweeping, idle, sweeping, …. It reports the token endpoint's
+// rate in each kind of window (their ratios to BenchmarkBareHandler, run
+// in the same invocation, are the figures of docs/performance.md),
+// sweeping/idle, and, for the noise that ratio is read against, the
+// ratio of every other idle window to the rest (idle/idle).
+//
+//	go test -run '^$' -bench 'BareHandler|ClientCredentialsSweeping' -benchtime 10s ./internal/server/
+func BenchmarkClientCredentialsSweeping(b *testing.B) {
+	s := tolktest.New(b, tolktest.Options{LogTo: io.Discard, Config: func(c *config.Config) { c.ClientRequestBurst = 1 << 30 }})
+	id, sec := ccClient(b, s)
+	seedExpired(b, s, id, backlogRows)
+	w := startSweepWindows(s)
+	c := httpbench.Client()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Do(formRequest(s.URL+"/oauth/token", id, sec, "grant_type=client_credentials&scope=read"))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			w.done[w.phase.Load()].Add(1)
+		}
+	})
+	b.StopTimer()
+	w.stop()
+	idle, sweeping := w.rate(0, 2), w.rate(1, 3)
+	b.ReportMetric(idle, "idle-req/s")
+	b.ReportMetric(sweeping, "sweeping-req/s")
+	b.ReportMetric(sweeping/idle, "sweeping/idle")
+	b.ReportMetric(w.rate(2)/w.rate(0), "idle/idle")
+	b.ReportMetric(float64(w.swept.Load())/float64(b.N), "swept/op")
+	if w.ranOut.Load() {
+		b.Errorf("the backlog of %d rows ran out while measuring: raise backlogRows", backlogRows)
+	}
+}
+
+// sweepWindows cycles through four windows of sweepWindow: 0 and 2 idle,
+// 1 and 3 sweeping, after a first window (4) of warming up, which is not
+// counted: it would favour the idle window that follows no sweep. It
+// counts the requests done in each window and their time.
+type sweepWindows struct {
+	phase  atomic.Int32
+	done   [5]atomic.Int64
+	spent  [5]time.Duration // written by the cycling goroutine, read after stop
+	swept  atomic.Int64
+	ranOut atomic.Bool
+
+	stopAt atomic.Int64 // UnixNano of stop; 0 while running
+	cancel context.CancelFunc
+	ended  chan struct{}
+}
+
+func startSweepWindows(s *tolktest.Server) *sweepWindows {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &sweepWindows{cancel: cancel, ended: make(chan struct{})}
+	go func() {
+		defer close(w.ended)
+		for p := 4; ctx.Err() == nil; p = (p + 1) % 4 {
+			w.phase.Store(int32(p))
+			start := time.Now()
+			wctx, wcancel := context.WithDeadline(ctx, start.Add(sweepWindow))
+			for p%2 == 1 && wctx.Err() == nil {
+				r, _ := s.Tolk.Sweeper.Sweep(wctx) // an error is the window ending
+				n := r.Deleted[string(store.ExpiredAccessTokens)]
+				w.swept.Add(int64(n))
+				if n == 0 && wctx.Err() == nil {
+					w.ranOut.Store(true)
+					break
+				}
+			}
+			<-wctx.Done()
+			wcancel()
+			end := start.Add(sweepWindow)
+			if at := w.stopAt.Load(); at != 0 && at < end.UnixNano() {
+				end = time.Unix(0, at)
+			}
+			w.spent[p] += end.Sub(start)
+		}
+	}()
+	return w
+}
+
+func (w *sweepWindows) stop() {
+	w.stopAt.Store(time.Now().UnixNano())
+	w.cancel()
+	<-w.ended
+}
+
+// rate is the requests per second done in the windows of phases ps.
+func (w *sweepWindows) rate(ps ...int) float64 {
+	var n int64
+	var d time.Duration
+	for _, p := range ps {
+		n += w.done[p].Load()
+		d += w.spent[p]
+	}
+	return float64(n) / d.Seconds()
+}
+
+// seedExpired stores n access tokens of client id that expired an hour ago.
+func seedExpired(b *testing.B, s *tolktest.Server, id string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	expired := s.Clock.Now().Add(-time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				err := s.Store.CreateAccessToken(ctx, store.AccessToken{
+					Hash: fmt.Sprintf("%064x", i), ClientID: id, Scopes: []string{"read"},
+					CreatedAt: expired.Add(-time.Hour), ExpiresAt: expired,
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
