@@ -40,7 +40,7 @@ func IdentityHeaders() []string {
 }
 
 // introspect asks VerifyURL about an opaque credential, through the cache.
-func (v *Verifier) introspect(ctx context.Context, c credential) (Principal, error) {
+func (v *Verifier) introspect(ctx context.Context, c Credential) (Principal, error) {
 	now := v.cfg.Now()
 	var k [32]byte
 	if v.cache != nil {
@@ -62,12 +62,12 @@ func (v *Verifier) introspect(ctx context.Context, c credential) (Principal, err
 
 func isInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 
-func (v *Verifier) ask(ctx context.Context, c credential) (Principal, error) {
+func (v *Verifier) ask(ctx context.Context, c Credential) (Principal, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.VerifyURL, nil)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	req.Header.Set(c.header, c.line)
+	req.Header.Set(c.wire())
 	resp, err := v.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, err)

@@ -25,7 +25,8 @@ import (
 //   - the verify package against tolk (JWTs verified locally, opaque
 //     credentials through /auth/verify),
 //   - the same with IntrospectJWTs (JWTs through /auth/verify too),
-//   - tolk's in-process verifier (its own endpoints),
+//   - tolk's own endpoints: its Resolver and verify.Check,
+//   - the package with tolk's Resolver plugged in (Config.Resolver),
 //   - a proxy in front of an upstream: /auth/verify without requirements,
 //     its answer headers copied to the upstream request without the empty
 //     ones (nginx sends no header for an empty value), read back by
@@ -40,6 +41,10 @@ func TestVerifyAgreesWithAuthVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote, err := verify.New(verify.Config{Issuer: s.Tolk.Config.Issuer, CacheTTL: -1, IntrospectJWTs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inProcess, err := verify.New(verify.Config{Resolver: s.Tolk.Resolver})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +115,12 @@ func TestVerifyAgreesWithAuthVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := verify.Require{Audience: tc.audience, Scopes: tc.scopes}
 			got := map[string]int{
-				"/auth/verify":               authVerify(t, s, tc.cred, req),
-				"verify package":             middleware(t, local, tc.cred, req),
-				"verify with IntrospectJWTs": middleware(t, remote, tc.cred, req),
-				"tolk in-process":            middleware(t, s.Tolk.Verifier, tc.cred, req),
-				"behind a proxy":             proxied(t, s, tc.cred, req),
+				"/auth/verify":                authVerify(t, s, tc.cred, req),
+				"verify package":              middleware(t, local, tc.cred, req),
+				"verify with IntrospectJWTs":  middleware(t, remote, tc.cred, req),
+				"tolk's own endpoints":        ownEndpoint(t, s, tc.cred, req),
+				"verify with tolk's Resolver": middleware(t, inProcess, tc.cred, req),
+				"behind a proxy":              proxied(t, s, tc.cred, req),
 			}
 			for leg, status := range got {
 				if status != tc.want {
@@ -149,6 +155,23 @@ func middleware(t *testing.T, v *verify.Verifier, cred [2]string, req verify.Req
 	w := httptest.NewRecorder()
 	v.Middleware(req)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
 	return w.Code
+}
+
+// ownEndpoint decides as tolk's own resource endpoints do: the server's
+// Resolver, then verify.Check.
+func ownEndpoint(t *testing.T, s *tolktest.Server, cred [2]string, req verify.Require) int {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
+	r.Header.Set(cred[0], cred[1])
+	p, err := s.Tolk.Resolver.Principal(r)
+	if err == nil {
+		err = verify.Check(p.Principal, req)
+	}
+	if err != nil {
+		status, _, _, _ := verify.Classify(err)
+		return status
+	}
+	return http.StatusOK
 }
 
 // proxied is an upstream behind a forward-auth proxy: /auth/verify decides

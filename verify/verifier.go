@@ -1,10 +1,7 @@
 package verify
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,6 +58,7 @@ type Config struct {
 // Verifier checks requests. It is safe for concurrent use.
 type Verifier struct {
 	cfg   Config
+	creds CredentialReader
 	keys  *jwks
 	cache *cache
 }
@@ -80,7 +78,7 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	if cfg.APIKeyHeader == "" {
-		cfg.APIKeyHeader = "X-Proz-API-Key"
+		cfg.APIKeyHeader = DefaultAPIKeyHeader
 	}
 	// Canonical once here: Header.Get allocates the canonical form of any
 	// other spelling on every request.
@@ -109,7 +107,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{cfg: cfg}
+	v := &Verifier{cfg: cfg, creds: CredentialReader{APIKeyHeader: cfg.APIKeyHeader, QueryToken: cfg.QueryToken}}
 	v.keys = &jwks{url: cfg.JWKSURL, client: cfg.HTTPClient, now: cfg.Now, maxAge: cfg.JWKSMaxAge,
 		minAge: cfg.JWKSRefreshInterval}
 	if cfg.CacheTTL > 0 {
@@ -151,93 +149,14 @@ func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 	if v.cfg.Resolver != nil {
 		return v.cfg.Resolver.Resolve(r)
 	}
-	c, err := v.credential(r)
+	c, err := v.creds.Read(r)
 	if err != nil {
 		return Principal{}, err
 	}
-	if c.method == MethodJWT && !v.cfg.IntrospectJWTs {
+	if c.Method == MethodJWT && !v.cfg.IntrospectJWTs {
 		return v.localJWT(r, c)
 	}
 	return v.introspect(r.Context(), c)
-}
-
-// credential is one credential of a request: its dialect, its value and
-// the header that carries it to VerifyURL.
-type credential struct {
-	method       Method
-	value        string
-	header, line string // header name and value forwarded to VerifyURL
-}
-
-func (c credential) key() [32]byte {
-	return sha256.Sum256([]byte(c.header + "\x00" + c.line))
-}
-
-func (v *Verifier) credential(r *http.Request) (credential, error) {
-	if k := r.Header.Get(v.cfg.APIKeyHeader); k != "" {
-		return credential{method: MethodAPIKey, value: k, header: v.cfg.APIKeyHeader, line: k}, nil
-	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		return parseAuthorization(h)
-	}
-	if v.cfg.QueryToken {
-		if t := r.URL.Query().Get("token"); t != "" {
-			return credential{method: MethodAPIToken, value: t, header: "Authorization", line: "ApiToken " + t}, nil
-		}
-	}
-	return credential{}, ErrNoCredentials
-}
-
-func parseAuthorization(h string) (credential, error) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
-	rest = strings.TrimSpace(rest)
-	if !ok || rest == "" {
-		return credential{}, fmt.Errorf("%w: malformed Authorization header", ErrInvalid)
-	}
-	c := credential{value: rest, header: "Authorization", line: h}
-	switch strings.ToLower(scheme) {
-	case "apitoken":
-		c.method = MethodAPIToken
-	case "token":
-		c.method = MethodPAT
-	case "bearer":
-		switch {
-		case isPAT(rest):
-			c.method = MethodPAT
-		case strings.Count(rest, ".") == 2:
-			c.method = MethodJWT
-		default:
-			c.method = MethodBearer
-		}
-	case "basic":
-		raw, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return credential{}, fmt.Errorf("%w: malformed Basic credentials", ErrInvalid)
-		}
-		user, pass, ok := strings.Cut(string(raw), ":")
-		if !ok || pass != "" || !isPAT(user) {
-			return credential{}, fmt.Errorf("%w: Basic credentials are not a personal access token", ErrInvalid)
-		}
-		c.method, c.value = MethodPAT, user
-	default:
-		return credential{}, fmt.Errorf("%w: unsupported authorization scheme", ErrInvalid)
-	}
-	return c, nil
-}
-
-// isPAT reports whether s has the shape of a Strings personal access
-// token: 64 lowercase hex characters.
-func isPAT(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // cache holds answers of VerifyURL by credential hash.
@@ -287,16 +206,16 @@ func (c *cache) put(k [32]byte, e entry, now time.Time) {
 // that a busy client does not cost a signature check per request.
 // Failures are not remembered: a token naming a newly rotated key must
 // succeed as soon as the JWKS is refetched.
-func (v *Verifier) localJWT(r *http.Request, c credential) (Principal, error) {
+func (v *Verifier) localJWT(r *http.Request, c Credential) (Principal, error) {
 	if v.cache == nil {
-		return v.verifyJWT(r.Context(), c.value)
+		return v.verifyJWT(r.Context(), c.Value)
 	}
 	now := v.cfg.Now()
 	k := c.key()
 	if e, ok := v.cache.get(k, now); ok {
 		return e.p, e.err
 	}
-	p, err := v.verifyJWT(r.Context(), c.value)
+	p, err := v.verifyJWT(r.Context(), c.Value)
 	if err == nil {
 		until := now.Add(v.cfg.CacheTTL)
 		if p.ExpiresAt.Before(until) {

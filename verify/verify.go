@@ -4,7 +4,8 @@
 //
 // # Credentials
 //
-// A request carries exactly one credential, read in this order:
+// A request carries exactly one credential, read in this order
+// (CredentialReader, ParseAuthorization):
 //
 //   - the API-key header (ProZ, default X-Proz-API-Key): method "apikey";
 //   - Authorization: ApiToken <t> (TMS): "apitoken";
@@ -14,6 +15,8 @@
 //     verified locally ("jwt"); anything else is opaque ("bearer", or "pat"
 //     for a Strings PAT sent as a bearer token);
 //   - with Config.QueryToken, the TMS ?token= query parameter ("apitoken").
+//
+// Schemes are case-insensitive in ASCII only.
 //
 // # JWTs
 //
@@ -68,9 +71,12 @@
 //
 // # In-process use
 //
-// A Resolver replaces both paths: tolk itself plugs its credential store in
-// through Config.Resolver and serves its own resource endpoints with the
-// same checks and answers.
+// A Resolver replaces both paths: tolk plugs its credential store in
+// through Config.Resolver, reading credentials with the same
+// CredentialReader, and checks its own resource endpoints with the same
+// Check. Principal carries nothing resolver-specific: a resolver whose own
+// callers need more (tolk's user record) gives them its own type, which
+// embeds Principal.
 //
 // The package depends only on the standard library and go-jose.
 package verify
@@ -109,9 +115,6 @@ type Principal struct {
 	Audiences []string // applications the credential is for; nil: every one
 	Method    Method
 	ExpiresAt time.Time // zero: does not expire (or unknown)
-	// Extra is what a Resolver chooses to attach (tolk attaches its own
-	// user record); nil on the JWT and VerifyURL paths.
-	Extra any
 }
 
 // WholeAccess reports whether a credential of method m carries its user's

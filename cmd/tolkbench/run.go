@@ -24,7 +24,6 @@ import (
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/core/platform"
-	"github.com/tolk-project/tolk/internal/handler/forwardauth"
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/kit/gctune"
 	"github.com/tolk-project/tolk/internal/kit/loadgen"
@@ -143,8 +142,10 @@ func run(o options) error {
 	}
 	defer stopBare()
 	// A service using the verify package in-process, with tolk's resolver
-	// and verification cache (what tolk's own endpoints and /auth/verify use).
-	inproc, err := verify.New(verify.Config{Resolver: forwardauth.Resolver{Authn: srv.Authn, Cache: srv.VerifyCache}})
+	// and /auth/verify's verification cache.
+	cached := *srv.Resolver
+	cached.Cache = srv.VerifyCache
+	inproc, err := verify.New(verify.Config{Resolver: &cached})
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,11 @@ import (
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/kit/reqctx"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // MaxNoteLen is the longest note, in characters.
@@ -44,6 +46,8 @@ type Service struct {
 	Failures ratelimit.Limiter
 	// Audit, if set, records creation and revocation.
 	Audit *audit.Recorder
+	// Revocations is told when a key is revoked.
+	Revocations *revocation.Notifier
 }
 
 // Errors.
@@ -122,7 +126,7 @@ func (s *Service) List(ctx context.Context, orgUID string) ([]store.APIKey, erro
 // Revoke revokes key id if it belongs to a user of orgUID ("" = any); it
 // stops working at once. Revoking a revoked key is not an error.
 func (s *Service) Revoke(ctx context.Context, orgUID, id string) error {
-	if len(id) != 32 || !authn.IsPAT(id+id) {
+	if len(id) != 32 || !verify.IsPAT(id+id) {
 		return ErrNotFound
 	}
 	k, err := s.Store.GetAPIKey(ctx, id)
@@ -141,6 +145,7 @@ func (s *Service) Revoke(ctx context.Context, orgUID, id string) error {
 			return err
 		}
 	}
+	defer s.Revocations.Revoked()
 	_, err = s.Store.RevokeAPIKey(ctx, id, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
@@ -199,5 +204,5 @@ func (s *Service) verify(ctx context.Context, key string) (authn.Principal, erro
 	if !u.Active {
 		return authn.Principal{}, authn.ErrInvalid
 	}
-	return authn.Principal{User: &u, OrgUID: u.OrgUID, Method: authn.MethodAPIKey}, nil
+	return authn.Principal{User: &u, Principal: verify.Principal{OrgUID: u.OrgUID, Method: verify.MethodAPIKey}}, nil
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
-	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/reqctx"
 )
 
 // Unknown-credential limits (SECURITY.md T41; SPEC §7): every credential
@@ -16,18 +17,24 @@ import (
 // limit bounds the database work a spray of made-up tokens costs, and
 // holds across instances with a shared backend.
 
+// ThrottledError is returned (inside *Error) by a verifier that refuses
+// to check more credentials from this client for now.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return "authn: too many failed attempts" }
+
 // Is makes a ThrottledError count as ErrInvalid for callers that know
 // nothing of throttling: they answer 401, never 500. Callers that know
 // answer 429 with Retry-After.
 func (e *ThrottledError) Is(target error) bool { return target == ErrInvalid }
 
 // failureKey is the Failures key of the request's client address.
-func failureKey(ctx context.Context) string { return "t:" + httpx.ClientIP(ctx) }
+func failureKey(ctx context.Context) string { return "t:" + reqctx.From(ctx).ClientIP }
 
-// limitedVerify runs verify under Failures.
-func (a *Authenticator) limitedVerify(ctx context.Context, verify VerifyFunc, value string) (Principal, error) {
+// limitedVerify runs check under Failures.
+func (a *Authenticator) limitedVerify(ctx context.Context, check VerifyFunc, value string) (Principal, error) {
 	if a.Failures == nil {
-		return verify(ctx, value)
+		return check(ctx, value)
 	}
 	key := failureKey(ctx)
 	d, err := a.Failures.Check(ctx, key)
@@ -37,7 +44,7 @@ func (a *Authenticator) limitedVerify(ctx context.Context, verify VerifyFunc, va
 	if !d.OK {
 		return Principal{}, &ThrottledError{RetryAfter: d.RetryAfter}
 	}
-	p, err := verify(ctx, value)
+	p, err := check(ctx, value)
 	var th *ThrottledError
 	if errors.Is(err, ErrInvalid) && !errors.As(err, &th) {
 		if ferr := a.Failures.Fail(ctx, key); ferr != nil {

@@ -169,6 +169,7 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 			org, name = c.OrgUID, c.Name
 		}
 	}
+	defer s.Revocations.Revoked()
 	if err := s.Store.DeleteClient(ctx, id); err != nil {
 		return err
 	}

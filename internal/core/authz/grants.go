@@ -109,7 +109,7 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 	if !ac.UsedAt.IsZero() {
 		// A replayed code means it leaked: revoke what it produced
 		// (RFC 6749 §4.1.2, ASVS 10.4.2).
-		if err := s.Store.RevokeGrant(ctx, ac.GrantID); err != nil {
+		if err := s.revokeGrant(ctx, ac.GrantID); err != nil {
 			return nil, internal(err)
 		}
 		s.auditReplay(ctx, audit.CodeReplay, ac.ClientID, ac.UserUID, client.ID)
@@ -160,7 +160,7 @@ func (g authorizationCodeGrant) Handle(ctx context.Context, req *TokenRequest, c
 	// concurrent redemptions exactly one gets tokens.
 	err = s.Store.RedeemAuthCode(ctx, hash, s.now(), atRec, rtRec)
 	if errors.Is(err, store.ErrAlreadyUsed) {
-		if err := s.Store.RevokeGrant(ctx, ac.GrantID); err != nil {
+		if err := s.revokeGrant(ctx, ac.GrantID); err != nil {
 			return nil, internal(err)
 		}
 		s.auditReplay(ctx, audit.CodeReplay, ac.ClientID, ac.UserUID, client.ID)
@@ -251,7 +251,7 @@ func (g refreshTokenGrant) Handle(ctx context.Context, req *TokenRequest, client
 // reuse handles a rotated refresh token presented again: it was stolen or
 // replayed, so the whole family is revoked (RFC 9700 §4.14.2).
 func (g refreshTokenGrant) reuse(ctx context.Context, rt store.RefreshToken) error {
-	if err := g.s.Store.RevokeGrant(ctx, rt.GrantID); err != nil {
+	if err := g.s.revokeGrant(ctx, rt.GrantID); err != nil {
 		return internal(err)
 	}
 	g.s.auditReplay(ctx, audit.RefreshReuse, rt.ClientID, rt.UserUID, rt.ClientID)

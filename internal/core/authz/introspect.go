@@ -90,7 +90,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 		if err != nil {
 			return internal(err)
 		}
-		if err := s.Store.RevokeGrant(ctx, rt.GrantID); err != nil {
+		if err := s.revokeGrant(ctx, rt.GrantID); err != nil {
 			return internal(err)
 		}
 		s.Audit.Record(ctx, audit.Event{Type: audit.TokenRevoked, ActorUID: rt.UserUID, ClientID: caller.ID, OrgUID: caller.OrgUID,
@@ -107,6 +107,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 	if a.Record.ClientID != caller.ID {
 		return nil
 	}
+	defer s.Revocations.Revoked()
 	if _, err := s.Store.RevokeAccessToken(ctx, a.Record.Hash); err != nil {
 		return internal(err)
 	}
@@ -116,11 +117,13 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 }
 
 // RevokeAuthorization ends userUID's authorization of the app clientID
-// (Settings → Authorized apps): its consent and, at once and on every
-// instance, every access and refresh token the grant holds (SECURITY.md
-// T29, ASVS 10.7.3); tokens are never cached, so nothing else is to be
-// forgotten. It reports whether there was anything to revoke.
+// (Settings → Authorized apps): its consent and, at once, every access and
+// refresh token the grant holds (SECURITY.md T29, ASVS 10.7.3). Other
+// instances read them from the store, except in /auth/verify's cache,
+// which holds them at most verify_cache_ttl. It reports whether there was
+// anything to revoke.
 func (s *Service) RevokeAuthorization(ctx context.Context, userUID, clientID string) (bool, error) {
+	defer s.Revocations.Revoked()
 	err := s.Store.RevokeAuthorization(ctx, userUID, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/kit/oauth"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // VerifyBearer is the authn verifier of OAuth access tokens.
@@ -16,13 +17,13 @@ func (s *Service) VerifyBearer(ctx context.Context, tok string) (authn.Principal
 		}
 		return authn.Principal{}, err
 	}
-	p := authn.Principal{User: a.User, OrgUID: a.Record.OrgUID, ClientID: a.Record.ClientID,
-		Scopes: a.Record.Scopes, Audiences: a.Record.Audiences, Method: authn.MethodBearer, ExpiresAt: a.Record.ExpiresAt}
+	p := authn.Principal{User: a.User, Principal: verify.Principal{OrgUID: a.Record.OrgUID, ClientID: a.Record.ClientID,
+		Scopes: a.Record.Scopes, Audiences: a.Record.Audiences, Method: verify.MethodBearer, ExpiresAt: a.Record.ExpiresAt}}
 	if p.Scopes == nil {
 		p.Scopes = []string{} // an OAuth token carries only what it was granted
 	}
 	if a.JWT {
-		p.Method = authn.MethodJWT
+		p.Method = verify.MethodJWT
 	}
 	return p, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/core/signing"
 	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -61,6 +62,10 @@ type Service struct {
 	// Audit, if set, records tokens issued and revoked, replay and reuse
 	// detections, consents and app changes.
 	Audit *audit.Recorder
+	// Revocations is told when tokens are revoked: one by RFC 7009, a
+	// grant (a replayed code, a reused refresh token), an authorization,
+	// an app.
+	Revocations *revocation.Notifier
 
 	clients clientCache
 }
@@ -74,6 +79,13 @@ func New(st Store, keys *signing.Keyring, gen secret.Generator, now func() time.
 		s.grants[g.Type()] = g
 	}
 	return s
+}
+
+// revokeGrant revokes every token of a grant (a code's, a refresh
+// family).
+func (s *Service) revokeGrant(ctx context.Context, grantID string) error {
+	defer s.Revocations.Revoked()
+	return s.Store.RevokeGrant(ctx, grantID)
 }
 
 // Register adds a grant (e.g. token exchange) to the token endpoint.

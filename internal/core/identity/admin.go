@@ -66,6 +66,7 @@ func (s *Service) SetActive(ctx context.Context, admin store.User, uid string, a
 	if err != nil {
 		return err
 	}
+	defer s.Revocations.Revoked()
 	if err := s.Store.SetUserActive(ctx, u.UID, active, s.now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
@@ -93,6 +94,7 @@ func (s *Service) SetRole(ctx context.Context, admin store.User, uid string, rol
 	if u.Role == role {
 		return nil
 	}
+	defer s.Revocations.Revoked()
 	if err := s.Store.SetUserRole(ctx, u.UID, role, s.now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound

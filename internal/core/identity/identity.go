@@ -19,11 +19,13 @@ import (
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/core/twofactor"
 	"github.com/tolk-project/tolk/internal/kit/password"
 	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // Errors the service returns; handlers map them to each dialect's shape.
@@ -77,6 +79,10 @@ type Service struct {
 	// Audit, if set, records sign-ins, sign-outs and user administration
 	// (audit.go).
 	Audit *audit.Recorder
+	// Revocations is told when ApiTokens end (logout, sign-out) and when a
+	// user is deactivated, reactivated or changes role, since cached
+	// verifications carry the user.
+	Revocations *revocation.Notifier
 
 	nameKeyOnce sync.Once
 	nameKey     []byte // keys nameFingerprint
@@ -398,7 +404,7 @@ func (s *Service) VerifyAPITokenPrincipal(ctx context.Context, token string) (au
 	if err != nil {
 		return authn.Principal{}, err
 	}
-	return authn.Principal{User: &u, OrgUID: u.OrgUID, Audiences: []string{"tms"}, Method: authn.MethodAPIToken}, nil
+	return authn.Principal{User: &u, Principal: verify.Principal{OrgUID: u.OrgUID, Audiences: []string{"tms"}, Method: verify.MethodAPIToken}}, nil
 }
 
 // plausibleAPIToken rejects anything that cannot be one of our tokens
@@ -421,6 +427,7 @@ func (s *Service) revokeAPIToken(ctx context.Context, token string) error {
 	if !plausibleAPIToken(token) {
 		return ErrInvalidToken
 	}
+	defer s.Revocations.Revoked()
 	ok, err := s.Store.DeleteAPIToken(ctx, secret.Hash(token))
 	if err != nil {
 		return err
@@ -523,6 +530,7 @@ func (s *Service) EndSession(ctx context.Context, cookie string) error {
 // SignOut ends the user's web sign-in: as in TMS, every web session and
 // every ApiToken of the user ends at once.
 func (s *Service) SignOut(ctx context.Context, userUID string) error {
+	defer s.Revocations.Revoked()
 	err := s.Store.SignOutUser(ctx, userUID, s.now())
 	if err == nil {
 		s.Audit.Record(ctx, audit.Event{Type: audit.Logout, ActorUID: userUID})

@@ -19,8 +19,10 @@ import (
 
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authn"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // MaxNoteLen is the longest note, in characters.
@@ -43,6 +45,9 @@ type Service struct {
 	Now    func() time.Time
 	Scopes []string        // the scope catalog a token may carry scopes from
 	Audit  *audit.Recorder // optional: records creation, changes and deletion
+	// Revocations is told when a token is deleted or changed (its scopes
+	// or expiry), so that no cache answers for it as it was.
+	Revocations *revocation.Notifier
 }
 
 // ErrNotFound: no such token of this user.
@@ -155,7 +160,7 @@ func (s *Service) Create(ctx context.Context, u store.User, c Changes) (store.Pe
 }
 
 // validID rejects what cannot be a token id before it reaches the store.
-func validID(id string) bool { return len(id) == 32 && authn.IsPAT(id+id) }
+func validID(id string) bool { return len(id) == 32 && verify.IsPAT(id+id) }
 
 // Get returns u's token id; another user's token is ErrNotFound.
 func (s *Service) Get(ctx context.Context, u store.User, id string) (store.PersonalAccessToken, error) {
@@ -184,6 +189,7 @@ func (s *Service) Update(ctx context.Context, u store.User, id string, c Changes
 		return store.PersonalAccessToken{}, err
 	}
 	t.UpdatedAt = s.now()
+	defer s.Revocations.Revoked()
 	if err := s.Store.UpdatePAT(ctx, t); errors.Is(err, store.ErrNotFound) {
 		return store.PersonalAccessToken{}, ErrNotFound // deleted meanwhile
 	} else if err != nil {
@@ -199,6 +205,7 @@ func (s *Service) Delete(ctx context.Context, u store.User, id string) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
+	defer s.Revocations.Revoked()
 	err := s.Store.DeletePAT(ctx, u.UID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
@@ -212,7 +219,7 @@ func (s *Service) Delete(ctx context.Context, u store.User, id string) error {
 // Verify is the authn verifier of personal access tokens: the token's
 // scopes (none if it has none), for the strings application.
 func (s *Service) Verify(ctx context.Context, token string) (authn.Principal, error) {
-	if !authn.IsPAT(token) {
+	if !verify.IsPAT(token) {
 		return authn.Principal{}, authn.ErrInvalid
 	}
 	h := secret.Hash(token)
@@ -245,8 +252,8 @@ func (s *Service) Verify(ctx context.Context, token string) (authn.Principal, er
 	if scopes == nil {
 		scopes = []string{} // not nil: nil would mean the user's whole access
 	}
-	return authn.Principal{
-		User: &u, OrgUID: u.OrgUID, Scopes: scopes, Audiences: []string{"strings"},
-		Method: authn.MethodPAT, ExpiresAt: t.ExpiresAt,
-	}, nil
+	return authn.Principal{User: &u, Principal: verify.Principal{
+		OrgUID: u.OrgUID, Scopes: scopes, Audiences: []string{"strings"},
+		Method: verify.MethodPAT, ExpiresAt: t.ExpiresAt,
+	}}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/verify"
 )
 
 // ExchangeRequest are the RFC 8693 parameters tolk reads.
@@ -357,10 +358,10 @@ func (s *Service) Verify(ctx context.Context, tok string) (authn.Principal, erro
 	if err != nil {
 		return authn.Principal{}, err
 	}
-	return authn.Principal{
-		User: &v.user, OrgUID: v.claims.OrgUID, ClientID: v.claims.ClientID,
-		Scopes: v.scopes, Audiences: v.claims.Audience, Method: authn.MethodJWT, ExpiresAt: v.expires,
-	}, nil
+	return authn.Principal{User: &v.user, Principal: verify.Principal{
+		OrgUID: v.claims.OrgUID, ClientID: v.claims.ClientID,
+		Scopes: v.scopes, Audiences: v.claims.Audience, Method: verify.MethodJWT, ExpiresAt: v.expires,
+	}}, nil
 }
 
 // BearerVerifier composes the verifier of bearer tokens: exchanged JWTs

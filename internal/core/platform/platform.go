@@ -39,6 +39,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
+	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/core/signing"
 	"github.com/tolk-project/tolk/internal/kit/gencache"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -92,9 +93,10 @@ type Service struct {
 	// Audit, if set, records creation, revocation and exchanges.
 	Audit *audit.Recorder
 	// Subjects, if set, holds the API tokens that exchanges looked up, with
-	// their users (see Exchange). Whoever owns it must Invalidate it on
-	// every write that may end a token (forwardauth.InvalidateOnWrite).
+	// their users (see Exchange). Revocations must reach it.
 	Subjects *SubjectCache
+	// Revocations is told when a token is revoked.
+	Revocations *revocation.Notifier
 }
 
 // SubjectCache holds exchanged API tokens and their users by token hash.
@@ -176,6 +178,7 @@ func (s *Service) List(ctx context.Context, userUID string) ([]store.PlatformTok
 // from it from now on (verify finds no token). ErrNotFound if the user has
 // no such token (another user's token included).
 func (s *Service) Revoke(ctx context.Context, userUID, id string) error {
+	defer s.Revocations.Revoked()
 	err := s.Store.DeletePlatformToken(ctx, userUID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound

@@ -227,7 +227,7 @@ func TestT42_NoMoreScopeThanAsked(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
 	req.Header.Set("Authorization", "Bearer "+jwt)
-	p, err := s.Tolk.Authn.Authenticate(req)
+	p, err := s.Tolk.Resolver.Principal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestT42_NoMoreScopeThanAsked(t *testing.T) {
 	// whole access); a narrowed aud stays narrowed.
 	whole, _ := exchange(t, s, c.Secret, "audience", "tms")
 	req.Header.Set("Authorization", "Bearer "+whole)
-	if p, err := s.Tolk.Authn.Authenticate(req); err != nil || !hasAll(p, s.Tolk.Config.Scopes) || !p.ForAudience("tms") || p.ForAudience("strings") {
+	if p, err := s.Tolk.Resolver.Principal(req); err != nil || !hasAll(p, s.Tolk.Config.Scopes) || !p.ForAudience("tms") || p.ForAudience("strings") {
 		t.Errorf("principal of a JWT not narrowed, aud tms = %+v, %v; want the whole catalog, audience tms only", p, err)
 	}
 	if resp, m := post(t, s, "/oauth/token", exchangeForm(c.Secret, "scope", "read superuser")); resp.StatusCode != 400 || m["error"] != "invalid_scope" {

@@ -90,7 +90,7 @@ func TestCachedAnswerIsTheUncachedOne(t *testing.T) {
 	calls := 0
 	a := &authn.Authenticator{PAT: func(ctx context.Context, tok string) (authn.Principal, error) {
 		calls++
-		return authn.Principal{Method: authn.MethodPAT, ClientID: "c", Scopes: []string{"read"}, ExpiresAt: time.Now().Add(time.Hour)}, nil
+		return authn.Principal{Principal: verify.Principal{Method: verify.MethodPAT, ClientID: "c", Scopes: []string{"read"}, ExpiresAt: time.Now().Add(time.Hour)}}, nil
 	}}
 	h := &Handler{Resolver: &Resolver{Authn: a, Cache: &Cache{TTL: time.Minute}}}
 	var answers []http.Header

@@ -1,8 +1,11 @@
 // Package forwardauth serves GET /auth/verify (SPEC §4), the forward-auth
 // endpoint for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth
-// and Envoy ext_authz, and plugs tolk's credential resolution (internal
-// authn) into the public verify package as its Resolver, so that tolk's
-// own resource endpoints and the APIs behind it make the same checks.
+// and Envoy ext_authz, and holds Resolver, the one path by which tolk
+// resolves a request's credential: the verify package's CredentialReader
+// reads it, authn resolves it to a principal with its user record, and
+// verify.Check decides audience and scopes, as in the APIs behind tolk.
+// tolk's own resource endpoints (whoAmI, /user, /v2/user, /userinfo) call
+// Resolver.Principal; /auth/verify goes through a Resolver with a Cache.
 //
 // Answers: exactly 200 to allow (Envoy treats any other 2xx as a denial;
 // nginx turns a 3xx into a 500), with X-Auth-Subject, X-Auth-User,
@@ -27,12 +30,11 @@
 // trusted_proxies (httpx.WithClientIP), for the throttling of bad API keys.
 //
 // Verifications are cached (Cache) for at most verify_cache_ttl (default
-// 5 s) and never past the credential's expiry. Every state-changing
-// request to this tolk process (InvalidateOnWrite) but a successful token
-// request, which only issues, empties the cache, so a logout, revocation,
-// password change or account change made through this instance takes
-// effect at once; one made through another instance (or the CLI) within
-// the TTL.
+// 5 s) and never past the credential's expiry. Every revocation in this
+// tolk process empties the cache (internal/core/revocation): a logout, a
+// deleted or narrowed token, a revoked key or grant, a deleted app or a
+// deactivated user takes effect here at once, one made through another
+// instance (or the CLI) within the TTL.
 package forwardauth
 
 import (
@@ -142,11 +144,12 @@ func (c *requireCache) get(raw string) verify.Require {
 	return req
 }
 
+// Verify serves GET /auth/verify.
 func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
 	req := h.requires.get(r.URL.RawQuery)
 	p, hdr, err := h.Resolver.resolve(h.forwarded(r))
 	if err == nil {
-		err = verify.Check(p, req)
+		err = verify.Check(p.Principal, req)
 	}
 	if err != nil {
 		httpx.NoStore(w)
@@ -157,7 +160,7 @@ func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
 	if hdr != nil {
 		hdr.set(w.Header())
 	} else {
-		verify.SetHeaders(w.Header(), p)
+		verify.SetHeaders(w.Header(), p.Principal)
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -123,9 +123,9 @@ func TestVerify_LogoutRefusedAtOnce(t *testing.T) {
 	}
 }
 
-// TestVerify_CacheBound: a revocation that does not pass through this
-// instance's HTTP surface (another instance, the CLI) is honoured once
-// verify_cache_ttl has passed, and not later.
+// TestVerify_CacheBound: a revocation made elsewhere (another instance,
+// the CLI: here the store, behind this instance's services) is honoured
+// once verify_cache_ttl has passed, and not later.
 func TestVerify_CacheBound(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -148,7 +148,7 @@ func TestVerify_CacheBound(t *testing.T) {
 			if resp := get(t, s, "/auth/verify", h); resp.StatusCode != 200 {
 				t.Fatalf("before: %d", resp.StatusCode)
 			}
-			if err := s.Tolk.PATs.Delete(context.Background(), admin, id); err != nil {
+			if err := s.Store.DeletePAT(context.Background(), admin.UID, id); err != nil {
 				t.Fatal(err)
 			}
 			s.Clock.Advance(tc.advance)
@@ -207,14 +207,15 @@ func TestVerify_BrowserHeadersOnlyOnDenials(t *testing.T) {
 	}
 }
 
-// TestVerify_TokenIssuanceKeepsTheCache: a successful token request only
-// issues, so it leaves cached verifications alone; a failed one (which may
-// have revoked a replayed grant) and any other write empty the cache. The
-// token row is deleted behind the cache's back (as another instance
-// would) to see which answers come from the cache.
-func TestVerify_TokenIssuanceKeepsTheCache(t *testing.T) {
+// TestVerify_OnlyRevocationsEmptyTheCache: requests that revoke nothing
+// leave cached verifications alone, whatever their HTTP method — a token
+// request that issues, one that fails without revoking, a login, an
+// introspection — and a revocation empties the cache. The token row is
+// deleted behind the cache's back (as another instance would) to see
+// which answers come from the cache.
+func TestVerify_OnlyRevocationsEmptyTheCache(t *testing.T) {
 	s := tolktest.New(t)
-	_, opaque := verifytest.ClientCredentials(t, s, false, "read")
+	clientID, opaque := verifytest.ClientCredentials(t, s, false, "read")
 	bearer := map[string]string{"Authorization": "Bearer " + opaque}
 	status := func() int {
 		resp := get(t, s, "/auth/verify", bearer)
@@ -230,18 +231,35 @@ func TestVerify_TokenIssuanceKeepsTheCache(t *testing.T) {
 	if got := status(); got != 200 {
 		t.Fatalf("not answered from the cache: %d", got)
 	}
-	verifytest.ClientCredentials(t, s, false, "read") // a successful token request
-	if got := status(); got != 200 {
-		t.Fatalf("a successful token request emptied the cache: %d", got)
+	post := func(path, contentType, body string, basic ...string) {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		if len(basic) == 2 {
+			req.SetBasicAuth(basic[0], basic[1])
+		}
+		resp, _ := s.Do(t, req)
+		if resp.StatusCode >= 500 {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {"tolk_ac_not-a-code"}}
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, _ := s.Do(t, req)
-	if resp.StatusCode == 200 {
-		t.Fatal("bad grant accepted")
+	form := "application/x-www-form-urlencoded"
+	_, other := verifytest.ClientCredentials(t, s, false, "read") // a token request that issues
+	post("/oauth/token", form, url.Values{"grant_type": {"authorization_code"}, "code": {"tolk_ac_not-a-code"}}.Encode())
+	post("/api2/v1/auth/login", "application/json", `{"userName":"admin","password":"`+tolktest.AdminPassword+`"}`)
+	post("/api2/v1/auth/login", "application/json", `{"userName":"admin","password":"wrong"}`)
+	post("/oauth/introspect", form, url.Values{"token": {other}}.Encode(), clientID, "wrong secret")
+	if got := status(); got != 200 {
+		t.Fatalf("a request that revoked nothing emptied the cache: %d", got)
+	}
+	admin, err := s.Store.GetUserByUserName(t.Context(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id := verifytest.PATWithID(t, s, admin, "read")
+	if err := s.Tolk.PATs.Delete(t.Context(), admin, id); err != nil {
+		t.Fatal(err)
 	}
 	if got := status(); got != 401 {
-		t.Fatalf("a failed token request left the cache: %d", got)
+		t.Fatalf("a revocation left the cache: %d", got)
 	}
 }

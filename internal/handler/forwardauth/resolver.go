@@ -3,58 +3,64 @@ package forwardauth
 import (
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/kit/gencache"
-	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/verify"
 )
 
-// Resolver resolves credentials with tolk's authn, optionally through a
-// Cache. The verify.Principal it returns carries the authn.Principal (and
-// so the user record) in Extra. Errors wrap both verify's and authn's
-// sentinels, so callers may test either (authn.WriteAPIKeyError still
-// recognises a bad API key).
+// Resolver resolves a request's credential in-process: verify's
+// CredentialReader reads it and authn resolves it, optionally through a
+// Cache. It is the one path of tolk's own endpoints (Principal) and of
+// /auth/verify, and the verify.Resolver of an in-process verify.Verifier.
+// Errors wrap verify.ErrNoCredentials or verify.ErrInvalid (an
+// *authn.Error for a credential that failed, which tells its dialect,
+// possibly an *authn.ThrottledError), or are a failure to check.
 type Resolver struct {
-	Authn *authn.Authenticator
-	Cache *Cache // nil: no caching
+	Authn       *authn.Authenticator
+	Credentials verify.CredentialReader
+	Cache       *Cache // nil: no caching
 }
 
-var _ verify.Resolver = Resolver{}
+var _ verify.Resolver = (*Resolver)(nil)
 
-// Resolve implements verify.Resolver.
-func (rs Resolver) Resolve(r *http.Request) (verify.Principal, error) {
+// Principal resolves r's credential to the principal with its user record.
+func (rs *Resolver) Principal(r *http.Request) (authn.Principal, error) {
 	p, _, err := rs.resolve(r)
 	return p, err
 }
 
-// resolve is Resolve, also returning the answer headers of a verification
-// it cached (nil when it did not).
-func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, error) {
+// Resolve implements verify.Resolver.
+func (rs *Resolver) Resolve(r *http.Request) (verify.Principal, error) {
+	p, _, err := rs.resolve(r)
+	return p.Principal, err
+}
+
+// resolve is Principal, also returning the answer headers of a
+// verification it cached (nil when it did not).
+func (rs *Resolver) resolve(r *http.Request) (authn.Principal, answerHeaders, error) {
+	c, err := rs.Credentials.Read(r)
+	if err != nil {
+		return authn.Principal{}, nil, err
+	}
 	if rs.Cache == nil {
-		p, err := resolve(rs.Authn, r)
+		p, err := rs.Authn.Authenticate(r.Context(), c)
 		return p, nil, err
 	}
-	method, value, err := rs.Authn.Credential(r)
-	if err != nil {
-		return verify.Principal{}, nil, wrap(err)
-	}
-	k := cacheKey(method, value)
+	k := cacheKey(c.Method, c.Value)
 	gen, now := rs.Cache.Gen(), rs.Cache.Time()
 	if e, ok := rs.Cache.Get(k, gen, now); ok {
 		return e.p, e.hdr, e.err
 	}
-	p, err := resolve(rs.Authn, r)
+	p, err := rs.Authn.Authenticate(r.Context(), c)
 	var th *authn.ThrottledError
-	if err == nil || (errors.Is(err, authn.ErrInvalid) && !errors.As(err, &th)) {
+	if err == nil || (errors.Is(err, verify.ErrInvalid) && !errors.As(err, &th)) {
 		e := cached{p: p, err: err}
 		var until time.Time // a failure is kept for TTL
 		if err == nil {
-			e.hdr, until = newAnswerHeaders(p), p.ExpiresAt
+			e.hdr, until = newAnswerHeaders(p.Principal), p.ExpiresAt
 		}
 		rs.Cache.Put(k, e, gen, now, until)
 		return p, e.hdr, err
@@ -64,7 +70,7 @@ func (rs Resolver) resolve(r *http.Request) (verify.Principal, answerHeaders, er
 
 // cacheKey is the SHA-256 of a credential and its dialect, hashed from a
 // stack buffer (credentials are short) rather than a concatenated string.
-func cacheKey(method authn.Method, value string) [32]byte {
+func cacheKey(method verify.Method, value string) [32]byte {
 	var buf [192]byte
 	b := append(buf[:0], method...)
 	b = append(b, 0)
@@ -100,96 +106,13 @@ func (a answerHeaders) set(h http.Header) {
 	}
 }
 
-func resolve(a *authn.Authenticator, r *http.Request) (verify.Principal, error) {
-	p, err := a.Authenticate(r)
-	if err != nil {
-		return verify.Principal{}, wrap(err)
-	}
-	return FromAuthn(p), nil
-}
-
-// wrap adds verify's sentinel to an authn error.
-func wrap(err error) error {
-	switch {
-	case errors.Is(err, authn.ErrNoCredentials):
-		return fmt.Errorf("%w: %w", verify.ErrNoCredentials, err)
-	case errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrMalformed):
-		return fmt.Errorf("%w: %w", verify.ErrInvalid, err)
-	}
-	return err
-}
-
-// FromAuthn converts an authn principal; Extra holds the original.
-func FromAuthn(p authn.Principal) verify.Principal {
-	vp := verify.Principal{
-		Subject: p.Subject(), OrgUID: p.OrgUID, ClientID: p.ClientID, Scopes: p.Scopes, Audiences: p.Audiences,
-		Method: verify.Method(p.Method), ExpiresAt: p.ExpiresAt, Extra: p,
-	}
-	if u := p.User; u != nil {
-		vp.UserUID, vp.UserName, vp.Email = u.UID, u.UserName, u.Email
-		vp.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)
-	}
-	return vp
-}
-
-// Authenticate resolves r through the verify package when v is set (tolk's
-// own endpoints verify the way the APIs behind it do), else through a
-// directly. Errors keep authn's sentinels.
-func Authenticate(v *verify.Verifier, a *authn.Authenticator, r *http.Request) (authn.Principal, error) {
-	if v == nil {
-		return a.Authenticate(r)
-	}
-	vp, err := v.Verify(r)
-	if err != nil {
-		return authn.Principal{}, err
-	}
-	p, _ := Authn(vp)
-	return p, nil
-}
-
-// Authn returns the authn principal a Resolver attached to p.
-func Authn(p verify.Principal) (authn.Principal, bool) {
-	ap, ok := p.Extra.(authn.Principal)
-	return ap, ok
-}
-
 // Cache holds verifications by the SHA-256 of the credential, for at most
-// TTL, bounded in size, emptied at once by Invalidate.
+// TTL, bounded in size, emptied at once by Invalidate (which the server
+// wires to every revocation: internal/core/revocation).
 type Cache = gencache.Cache[[32]byte, cached]
 
 type cached struct {
-	p   verify.Principal
+	p   authn.Principal
 	hdr answerHeaders // nil for a failure
 	err error
-}
-
-// Invalidator is a cache that can forget everything at once.
-type Invalidator interface{ Invalidate() }
-
-// InvalidateOnWrite empties the caches after every request that may change state
-// (any method but GET, HEAD and OPTIONS): logouts, revocations, password
-// and account changes all arrive that way. The entry of a verification
-// that ran concurrently carries the old generation and is never used. A
-// write whose handler declared that it ended no credential
-// (httpx.MarkRevokedNothing: tokens issued, nothing revoked) leaves them
-// alone, so that a busy token endpoint does not empty the cache of every
-// API behind tolk many times a second.
-func InvalidateOnWrite(cs ...Invalidator) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			switch r.Method {
-			case http.MethodGet, http.MethodHead, http.MethodOptions:
-				next.ServeHTTP(w, r)
-				return
-			}
-			defer func() {
-				if !httpx.RevokedNothing(r.Context()) {
-					for _, c := range cs {
-						c.Invalidate()
-					}
-				}
-			}()
-			next.ServeHTTP(w, r)
-		})
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/core/signing"
+	"github.com/tolk-project/tolk/internal/handler/forwardauth"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/store"
@@ -24,15 +25,14 @@ import (
 // Handler serves the endpoints.
 type Handler struct {
 	Authz *authz.Service
-	Authn *authn.Authenticator
-	Keys  *signing.Keyring
-	Log   *slog.Logger
+	// Resolver resolves the credential of a resource request (/userinfo,
+	// /user, /v2/user) of any dialect, as /auth/verify does.
+	Resolver *forwardauth.Resolver
+	Keys     *signing.Keyring
+	Log      *slog.Logger
 	// Limits are the abuse limits of the client-authenticated endpoints
 	// (limits.go); nil: none.
 	Limits *TokenLimits
-	// Verifier, if set, resolves resource requests through the public
-	// verify package (with authn as its resolver; SPEC §4).
-	Verifier *verify.Verifier
 }
 
 // writeError answers an OAuth error as RFC 6749 §5.2 JSON. Anything that
@@ -86,14 +86,9 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		// A failed grant may have revoked (a replayed code, a reused
-		// refresh token): caches of verifications are emptied.
 		h.writeError(w, r, err)
 		return
 	}
-	// Every grant that succeeds only issues: a rotated refresh token is
-	// no credential at a resource.
-	httpx.MarkRevokedNothing(r.Context())
 	httpx.NoStore(w)
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
@@ -168,19 +163,19 @@ func challenge(w http.ResponseWriter, err error) {
 // principal authenticates a resource request with any dialect, answering
 // failures per RFC 6750 §3.
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (authn.Principal, bool) {
-	p, err := h.authenticate(r)
-	if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+	p, err := h.Resolver.Principal(r)
+	if forwardauth.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
 		return p, false
 	}
 	if throttled(w, err) {
 		return p, false
 	}
 	switch {
-	case errors.Is(err, authn.ErrNoCredentials):
+	case errors.Is(err, verify.ErrNoCredentials):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk"`)
 		httpx.WriteJSON(w, http.StatusUnauthorized, oauth.ErrInvalidToken("credentials are required"))
 		return p, false
-	case errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrMalformed):
+	case errors.Is(err, verify.ErrInvalid):
 		challenge(w, oauth.ErrInvalidToken("the access token is invalid, expired or revoked"))
 		return p, false
 	case err != nil:

@@ -87,7 +87,7 @@ func TestAPIScopes(t *testing.T) {
 	t.Parallel()
 	s := tolktest.New(t)
 	u := s.CreateUser(t, "vera", store.RoleLinguist, "vera-password-1")
-	h := &tms.Handler{ID: s.Tolk.Identity, Authn: s.Tolk.Authn, Verifier: s.Tolk.Verifier, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := &tms.Handler{ID: s.Tolk.Identity, Resolver: s.Tolk.Resolver, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ran := 0
 	endpoint := tms.API(h, []string{"write"}, func(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 		ran++

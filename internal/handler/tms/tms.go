@@ -23,11 +23,9 @@ const ExpiresLayout = "2006-01-02T15:04:05-0700"
 // Handler serves the TMS auth endpoints.
 type Handler struct {
 	ID *identity.Service
-	// Authn resolves whoAmI's credential of any dialect.
-	Authn *authn.Authenticator
-	// Verifier, if set, is the in-process verify package over Authn: tolk's
-	// own endpoints verify the way the APIs behind it do.
-	Verifier *verify.Verifier
+	// Resolver reads a request's credential and resolves one of any
+	// dialect (whoAmI), as /auth/verify does.
+	Resolver *forwardauth.Resolver
 	Log      *slog.Logger
 }
 
@@ -41,18 +39,20 @@ const Audience = "tms"
 func (h *Handler) WhoAmI(w http.ResponseWriter, r *http.Request) { h.api(nil, h.whoAmI)(w, r) }
 
 // api wraps a TMS endpoint that serves any dialect's credential: the
-// credential must resolve (through the verify package, as for the APIs
-// behind tolk), be meant for the tms application and carry every one of
-// scopes — verify.Check, the very check of /auth/verify?audience=tms — and
-// name a user. Failures are answered in TMS's error shape: 401
-// AuthUnauthorized for no, bad or another application's credential, 403
-// AuthAccessDenied for a missing scope. next sees only principals that
-// passed.
+// credential must resolve (as /auth/verify resolves it), be meant for the
+// tms application and carry every one of scopes — verify.Check, the very
+// check of /auth/verify?audience=tms — and name a user. Failures are
+// answered in TMS's error shape: 401 AuthUnauthorized for no, bad or
+// another application's credential, 403 AuthAccessDenied for a missing
+// scope. next sees only principals that passed.
 func (h *Handler) api(scopes []string, next func(http.ResponseWriter, *http.Request, authn.Principal)) http.HandlerFunc {
 	req := verify.Require{Audience: Audience, Scopes: scopes}
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.principal(r, req)
-		if authn.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
+		p, err := h.Resolver.Principal(r)
+		if err == nil {
+			err = verify.Check(p.Principal, req)
+		}
+		if forwardauth.WriteAPIKeyError(w, err) { // ProZ's own shape for a bad API key
 			return
 		}
 		var th *authn.ThrottledError
@@ -64,8 +64,7 @@ func (h *Handler) api(scopes []string, next func(http.ResponseWriter, *http.Requ
 			return
 		case errors.Is(err, verify.ErrInsufficientScope):
 			err = identity.ErrForbidden
-		case errors.Is(err, authn.ErrNoCredentials), errors.Is(err, authn.ErrInvalid),
-			errors.Is(err, authn.ErrMalformed), errors.Is(err, verify.ErrInvalid):
+		case errors.Is(err, verify.ErrNoCredentials), errors.Is(err, verify.ErrInvalid):
 			err = identity.ErrInvalidToken
 		case err == nil && p.User == nil:
 			err = identity.ErrInvalidToken // a client_credentials token names no user
@@ -76,28 +75,6 @@ func (h *Handler) api(scopes []string, next func(http.ResponseWriter, *http.Requ
 		}
 		next(w, r, p)
 	}
-}
-
-// principal resolves r's credential and checks it against req.
-func (h *Handler) principal(r *http.Request, req verify.Require) (authn.Principal, error) {
-	var vp verify.Principal
-	var err error
-	if h.Verifier != nil {
-		vp, err = h.Verifier.Verify(r)
-	} else {
-		vp, err = forwardauth.Resolver{Authn: h.Authn}.Resolve(r)
-	}
-	if err != nil {
-		return authn.Principal{}, err
-	}
-	if err := verify.Check(vp, req); err != nil {
-		return authn.Principal{}, err
-	}
-	p, ok := forwardauth.Authn(vp)
-	if !ok {
-		return authn.Principal{}, errors.New("tms: the verifier's resolver attached no authn principal")
-	}
-	return p, nil
 }
 
 // userFor is the TMS user object as p may see it: the email only when p
@@ -233,14 +210,15 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, u store.User) {
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-// token extracts the ApiToken with authn's header grammar (the one every
-// dialect shares): the Authorization header, else ?token= when allowed.
+// token extracts the ApiToken with the grammar every dialect shares
+// (verify.CredentialReader): the Authorization header, else ?token= when
+// allowed.
 func (h *Handler) token(r *http.Request) string {
-	m, v, err := h.Authn.Credential(r)
-	if err != nil || m != authn.MethodAPIToken {
+	c, err := h.Resolver.Credentials.Read(r)
+	if err != nil || c.Method != verify.MethodAPIToken {
 		return ""
 	}
-	return v
+	return c.Value
 }
 
 // Authenticate resolves the request's ApiToken to its user.

@@ -1,64 +1,54 @@
 package tms_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 
-	"github.com/tolk-project/tolk/internal/handler/forwardauth"
-	"github.com/tolk-project/tolk/internal/handler/tms"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
-	"github.com/tolk-project/tolk/verify"
+	"github.com/tolk-project/tolk/internal/testutil/verifytest"
 )
 
-// TestWhoAmIVerifiesThroughTheVerifyPackage: whoAmI resolves credentials
-// through the public verify package (SPEC §4: tolk verifies its own
-// endpoints the way the APIs behind it do), not around it.
-func TestWhoAmIVerifiesThroughTheVerifyPackage(t *testing.T) {
+// TestWhoAmIAnswersAsAuthVerify: whoAmI resolves and checks a credential
+// as /auth/verify?audience=tms does (SPEC §4: the same rules), so for
+// every credential of a user the two allow or refuse alike, with the same
+// status.
+func TestWhoAmIAnswersAsAuthVerify(t *testing.T) {
+	t.Parallel()
 	s := tolktest.New(t)
-	var calls atomic.Int32
-	inner := forwardauth.Resolver{Authn: s.Tolk.Authn}
-	v, err := verify.New(verify.Config{Resolver: verify.ResolverFunc(func(r *http.Request) (verify.Principal, error) {
-		calls.Add(1)
-		return inner.Resolve(r)
-	})})
-	if err != nil {
-		t.Fatal(err)
+	u := s.CreateUser(t, "yara", store.RoleLinguist, "yara-password-1")
+	jwt := func(aud string) []string {
+		tok, _ := verifytest.PlatformJWT(t, s, u, aud, "read")
+		return []string{"Authorization", "Bearer " + tok}
 	}
-	if s.Tolk.Verifier == nil {
-		t.Fatal("the server has no in-process verifier")
+	loggedOut := verifytest.APIToken(t, s, "yara", "yara-password-1")
+	verifytest.Logout(t, s, loggedOut)
+	for name, hdr := range map[string][]string{
+		"ApiToken":               {"Authorization", "ApiToken " + verifytest.APIToken(t, s, "yara", "yara-password-1")},
+		"ApiToken logged out":    {"Authorization", "ApiToken " + loggedOut},
+		"API key":                {"X-Proz-API-Key", verifytest.APIKey(t, s, u)},
+		"PAT":                    {"Authorization", "token " + verifytest.PAT(t, s, u, "read")},
+		"Platform JWT for tms":   jwt("tms"),
+		"Platform JWT, strings":  jwt("strings"),
+		"unknown bearer token":   {"Authorization", "Bearer tolk_at_nonsense"},
+		"malformed":              {"Authorization", "Bearer"},
+		"unsupported scheme":     {"Authorization", "Digest x"},
+		"no credential":          {"", ""},
+		"Basic with a password":  {"Authorization", "Basic eWFyYTp5YXJhLXBhc3N3b3JkLTE="},
+		"Basic with a PAT, none": {"Authorization", "Basic " + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjo="},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ask := func(path string) int {
+				req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+				if hdr[0] != "" {
+					req.Header.Set(hdr[0], hdr[1])
+				}
+				resp, _ := s.Do(t, req)
+				return resp.StatusCode
+			}
+			if got, want := ask("/api2/v1/auth/whoAmI"), ask("/auth/verify?audience=tms"); got != want {
+				t.Errorf("whoAmI %d, /auth/verify?audience=tms %d", got, want)
+			}
+		})
 	}
-	// A TMS handler wired as server.New wires it, but with a counting
-	// resolver.
-	h := &tms.Handler{ID: s.Tolk.Identity, Authn: s.Tolk.Authn, Verifier: v, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api2/v1/auth/whoAmI", h.WhoAmI)
-	tok, _, err := s.Tolk.Identity.IssueAPIToken(context.Background(), mustUser(t, s, "admin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := httptest.NewRequest(http.MethodGet, "/api2/v1/auth/whoAmI", nil)
-	req.Header.Set("Authorization", "ApiToken "+tok)
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, req)
-	if w.Code != http.StatusOK {
-		t.Fatalf("whoAmI: %d %s", w.Code, w.Body)
-	}
-	if calls.Load() == 0 {
-		t.Fatal("whoAmI did not go through the verify package")
-	}
-}
-
-func mustUser(t *testing.T, s *tolktest.Server, name string) store.User {
-	t.Helper()
-	u, err := s.Store.GetUserByUserName(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

@@ -40,26 +40,6 @@ type reqState struct {
 
 	idHeader [1]string // the X-Request-Id value (len == cap: Add copies)
 	rec      StatusRecorder
-
-	revokedNothing atomic.Bool // see MarkRevokedNothing
-}
-
-// MarkRevokedNothing records that this request, though not a GET, ended
-// no credential: a token endpoint request that only issued tokens. Caches
-// that are emptied after every other write (forwardauth) keep their
-// entries. Without the request state it does nothing, and the caches are
-// emptied as for any write.
-func MarkRevokedNothing(ctx context.Context) {
-	if s := stateOf(ctx); s != nil {
-		s.revokedNothing.Store(true)
-	}
-}
-
-// RevokedNothing reports whether MarkRevokedNothing was called for ctx's
-// request.
-func RevokedNothing(ctx context.Context) bool {
-	s := stateOf(ctx)
-	return s != nil && s.revokedNothing.Load()
 }
 
 // Value returns the state for stateKey, else what reqctx.Context

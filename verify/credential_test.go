@@ -1,4 +1,4 @@
-package authn
+package verify_test
 
 import (
 	"encoding/base64"
@@ -8,14 +8,25 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tolk-project/tolk/verify"
 )
 
 const fuzzPAT = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
+func TestSchemeFoldingIsASCIIOnly(t *testing.T) {
+	if c, err := verify.ParseAuthorization("TOKEN " + fuzzPAT); err != nil || c.Method != verify.MethodPAT {
+		t.Fatalf("upper-case scheme: %v %v", c.Method, err)
+	}
+	if _, err := verify.ParseAuthorization("to\u212Aen " + fuzzPAT); err == nil {
+		t.Fatal("a Kelvin sign passed for the letter k in the scheme")
+	}
+}
+
 // FuzzParseAuthorization: the Authorization grammar of every dialect
 // (ApiToken, token, Bearer for opaque tokens, JWTs and PATs, Basic with a
-// PAT as user name). Whatever the header, the parser either fails with a
-// *Error wrapping ErrMalformed or ErrInvalid, or names a dialect and a
+// PAT as user name). Whatever the header, the parser either fails with an
+// error wrapping ErrInvalid and no credential, or names a dialect and a
 // non-empty credential that is taken verbatim from the header (or, for
 // Basic, is a PAT decoded from it), and re-parsing the canonical form
 // gives the same answer.
@@ -51,64 +62,74 @@ func FuzzParseAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		m, v, err := parseAuthorization(h)
+		c, err := verify.ParseAuthorization(h)
+		m, v := c.Method, c.Value
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || !(errors.Is(err, ErrMalformed) || errors.Is(err, ErrInvalid)) {
-				t.Fatalf("parseAuthorization(%q): error %v (%T) is not a malformed/invalid *Error", h, err, err)
+			if !errors.Is(err, verify.ErrInvalid) {
+				t.Fatalf("ParseAuthorization(%q): error %v does not wrap ErrInvalid", h, err)
 			}
 			if m != "" || v != "" {
-				t.Fatalf("parseAuthorization(%q): error with result %q %q", h, m, v)
+				t.Fatalf("ParseAuthorization(%q): error with result %q %q", h, m, v)
 			}
 			return
 		}
 		if v == "" || v != strings.TrimSpace(v) {
-			t.Fatalf("parseAuthorization(%q): credential %q empty or padded", h, v)
+			t.Fatalf("ParseAuthorization(%q): credential %q empty or padded", h, v)
 		}
 		scheme, _, _ := strings.Cut(strings.TrimSpace(h), " ")
-		switch strings.ToLower(scheme) {
+		switch asciiLower(scheme) {
 		case "apitoken":
-			if m != MethodAPIToken {
-				t.Fatalf("parseAuthorization(%q) = %s", h, m)
+			if m != verify.MethodAPIToken {
+				t.Fatalf("ParseAuthorization(%q) = %s", h, m)
 			}
 		case "token":
-			if m != MethodPAT {
-				t.Fatalf("parseAuthorization(%q) = %s", h, m)
+			if m != verify.MethodPAT {
+				t.Fatalf("ParseAuthorization(%q) = %s", h, m)
 			}
 		case "bearer":
-			want := MethodBearer
+			want := verify.MethodBearer
 			switch {
-			case IsPAT(v):
-				want = MethodPAT
+			case verify.IsPAT(v):
+				want = verify.MethodPAT
 			case strings.Count(v, ".") == 2:
-				want = MethodJWT
+				want = verify.MethodJWT
 			}
 			if m != want {
-				t.Fatalf("parseAuthorization(%q) = %s, want %s", h, m, want)
+				t.Fatalf("ParseAuthorization(%q) = %s, want %s", h, m, want)
 			}
 		case "basic":
 			// Only a PAT user name with an empty password, and the PAT is
 			// exactly what was encoded.
-			if m != MethodPAT || !IsPAT(v) {
-				t.Fatalf("parseAuthorization(%q) = %s %q", h, m, v)
+			if m != verify.MethodPAT || !verify.IsPAT(v) {
+				t.Fatalf("ParseAuthorization(%q) = %s %q", h, m, v)
 			}
 			raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(h), scheme)))
 			if derr != nil || string(raw) != v+":" {
-				t.Fatalf("parseAuthorization(%q) = %q, not the encoded user name (%q, %v)", h, v, raw, derr)
+				t.Fatalf("ParseAuthorization(%q) = %q, not the encoded user name (%q, %v)", h, v, raw, derr)
 			}
 			return
 		default:
-			t.Fatalf("parseAuthorization(%q) accepted scheme %q", h, scheme)
+			t.Fatalf("ParseAuthorization(%q) accepted scheme %q", h, scheme)
 		}
 		if !strings.Contains(h, v) {
-			t.Fatalf("parseAuthorization(%q) = %q, not taken from the header", h, v)
+			t.Fatalf("ParseAuthorization(%q) = %q, not taken from the header", h, v)
 		}
 		// The canonical form parses to the same credential.
-		m2, v2, err := parseAuthorization(scheme + " " + v)
-		if err != nil || m2 != m || v2 != v {
-			t.Fatalf("re-parse of %q: %s %q %v, want %s %q", scheme+" "+v, m2, v2, err, m, v)
+		c2, err := verify.ParseAuthorization(scheme + " " + v)
+		if err != nil || c2.Method != m || c2.Value != v {
+			t.Fatalf("re-parse of %q: %s %q %v, want %s %q", scheme+" "+v, c2.Method, c2.Value, err, m, v)
 		}
 	})
+}
+
+// asciiLower folds ASCII letters only, as schemes are compared.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // FuzzCredential: which credential a request carries, with TMS ?token=
@@ -142,27 +163,27 @@ func FuzzCredential(f *testing.F) {
 		if authz != "" {
 			r.Header["Authorization"] = []string{authz}
 		}
-		a := &Authenticator{QueryToken: queryToken}
-		m, v, err := a.Credential(r)
+		c, err := verify.CredentialReader{QueryToken: queryToken}.Read(r)
+		m, v := c.Method, c.Value
 		switch {
 		case key != "":
-			if m != MethodAPIKey || v != key || err != nil {
+			if m != verify.MethodAPIKey || v != key || err != nil {
 				t.Fatalf("API key header %q: %s %q %v", key, m, v, err)
 			}
 		case authz != "":
-			wm, wv, werr := parseAuthorization(authz)
-			if m != wm || v != wv || (err == nil) != (werr == nil) {
-				t.Fatalf("Authorization %q: %s %q %v, want %s %q %v", authz, m, v, err, wm, wv, werr)
+			w, werr := verify.ParseAuthorization(authz)
+			if m != w.Method || v != w.Value || (err == nil) != (werr == nil) {
+				t.Fatalf("Authorization %q: %s %q %v, want %s %q %v", authz, m, v, err, w.Method, w.Value, werr)
 			}
 		default:
 			// Like r.URL.Query(): a malformed pair is skipped, not fatal.
 			q, _ := url.ParseQuery(query)
 			qv := q.Get("token")
 			if queryToken && qv != "" {
-				if m != MethodAPIToken || v != qv || err != nil {
+				if m != verify.MethodAPIToken || v != qv || err != nil {
 					t.Fatalf("?%s: %s %q %v, want apitoken %q", query, m, v, err, qv)
 				}
-			} else if !errors.Is(err, ErrNoCredentials) || m != "" || v != "" {
+			} else if !errors.Is(err, verify.ErrNoCredentials) || m != "" || v != "" {
 				t.Fatalf("?%s (query tokens %v): %s %q %v, want no credentials", query, queryToken, m, v, err)
 			}
 		}

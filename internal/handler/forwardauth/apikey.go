@@ -1,4 +1,4 @@
-package authn
+package forwardauth
 
 import (
 	"encoding/json"
@@ -6,13 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tolk-project/tolk/internal/core/authn"
+	"github.com/tolk-project/tolk/verify"
 )
-
-// ThrottledError is returned (inside *Error) by a verifier that refuses
-// to check more credentials from this client for now.
-type ThrottledError struct{ RetryAfter time.Duration }
-
-func (e *ThrottledError) Error() string { return "authn: too many failed attempts" }
 
 // invalidAPIKey is ProZ's answer to a bad API key (SPEC §3.4).
 var invalidAPIKey = map[string]any{
@@ -22,18 +19,19 @@ var invalidAPIKey = map[string]any{
 	"success":           0,
 }
 
-// WriteAPIKeyError answers a failed API-key authentication in the ProZ
-// shape, whichever endpoint it reached: 429 with Retry-After when the
-// client is throttled, else 401 invalid_api_key. It reports whether err
-// was such a failure; other errors are left to the caller's dialect.
+// WriteAPIKeyError answers a failed API-key authentication (an error of
+// Resolver.Principal) in the ProZ shape, whichever of tolk's endpoints it
+// reached: 429 with Retry-After when the client is throttled, else 401
+// invalid_api_key. It reports whether err was such a failure; other
+// errors are left to the caller's dialect.
 func WriteAPIKeyError(w http.ResponseWriter, err error) bool {
-	var e *Error
-	if !errors.As(err, &e) || e.Method != MethodAPIKey {
+	var e *authn.Error
+	if !errors.As(err, &e) || e.Method != verify.MethodAPIKey {
 		return false
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	var th *ThrottledError
+	var th *authn.ThrottledError
 	if errors.As(err, &th) {
 		secs := int((th.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
@@ -44,7 +42,7 @@ func WriteAPIKeyError(w http.ResponseWriter, err error) bool {
 		})
 		return true
 	}
-	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrMalformed) {
+	if !errors.Is(err, verify.ErrInvalid) {
 		return false // a store failure: the caller's internal error
 	}
 	w.WriteHeader(http.StatusUnauthorized)
