@@ -34,7 +34,8 @@ import (
 // for good: the active signing key of each algorithm.
 var sweptTables = map[string]int{
 	"auth_codes": 0, "access_tokens": 0, "refresh_tokens": 0, "api_tokens": 0, "web_sessions": 0,
-	"pending_logins": 0, "platform_tokens": 0, "rate_limits": 0, "audit_events": 0, "signing_keys": 2,
+	"pending_logins": 0, "platform_tokens": 0, "password_resets": 0, "rate_limits": 0, "audit_events": 0,
+	"signing_keys": 2,
 }
 
 // countRows counts table's rows through a connection of the test's own.
@@ -85,14 +86,16 @@ func shortLived(c *config.Config) {
 	c.SessionTTL = 5 * time.Minute
 	c.CleanupInterval = time.Minute
 	c.AuditRetention = time.Hour
+	c.PasswordResetTTL = 30 * time.Minute
+	c.InvitationTTL = 30 * time.Minute
 }
 
 // issueEverything issues credentials of every swept kind through the real
 // services and endpoints: client_credentials tokens, a browser session
 // with a redeemed and an unredeemed code, a refresh family rotated twice,
-// a TMS ApiToken, a pending second-factor sign-in, a Platform API token,
-// a rotated signing key, and the audit events and rate-limit buckets all
-// of these leave.
+// a TMS ApiToken, a pending second-factor sign-in, a password-reset link,
+// a Platform API token, a rotated signing key, and the audit events and
+// rate-limit buckets all of these leave.
 func issueEverything(t *testing.T, s *tolktest.Server) {
 	t.Helper()
 	ctx := t.Context()
@@ -169,6 +172,9 @@ func issueEverything(t *testing.T, s *tolktest.Server) {
 	}
 	if _, ticket, err := s.Tolk.Identity.BeginLogin(ctx, "web", "second", pw, "192.0.2.1"); !errors.Is(err, identity.ErrOTPRequired) || ticket == "" {
 		t.Fatalf("BeginLogin = %q, %v; want a pending sign-in", ticket, err)
+	}
+	if _, _, err := s.Tolk.Recovery.ResetLink(ctx, "second"); err != nil {
+		t.Fatal(err)
 	}
 
 	admin, err := s.Store.GetUserByUserName(ctx, "admin")

@@ -31,6 +31,13 @@ func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) error 
 	return err
 }
 
+// Sweep deletes on the issuance pool: its commits do not wait for the
+// WAL flush.
+func (e engine) Sweep(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	tag, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+	return tag.RowsAffected(), err
+}
+
 func (e engine) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
 	return e.s.pool.QueryRow(ctx, q.In(sqlstore.PostgreSQL), args...)
 }

@@ -31,6 +31,12 @@ func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) error 
 	return err
 }
 
+// Sweep is answered at commit, as issuance is by default, whatever
+// SyncIssuance says: a lost delete of expired rows fails closed.
+func (e engine) Sweep(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	return e.s.sx.count(ctx, q.In(sqlstore.SQLite), args...)
+}
+
 func (e engine) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
 	return e.s.rx.QueryRowContext(ctx, q.In(sqlstore.SQLite), args...)
 }

@@ -351,6 +351,26 @@ func (g groupExec) ExecContext(ctx context.Context, query string, args ...any) (
 	return res, err
 }
 
+// count is ExecContext returning the rows affected, read inside the
+// batch: once an early write is answered the connection runs the next
+// batch, and reading them from the result afterwards would wait for it.
+func (g groupExec) count(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := g.stmts.get(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = g.c.submit(writeOp{ctx: ctx, single: true, early: g.early, fn: func(tx *sql.Tx) error {
+		detached := context.WithoutCancel(ctx) // as in ExecContext
+		res, err := tx.StmtContext(detached, st).ExecContext(detached, args...)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	}})
+	return n, err
+}
+
 // walSyncer fsyncs a database's WAL file. It keeps the file open and
 // reopens it if SQLite has replaced it, so that it always syncs the file
 // SQLite writes to.

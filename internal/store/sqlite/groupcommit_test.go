@@ -324,3 +324,34 @@ func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
 		t.Fatalf("write after the panic: n=%d err=%v", n, err)
 	}
 }
+
+// TestSweepAnsweredAtCommitWithItsCount: retention's deletes (groupExec
+// count, early) report how many rows they deleted, read inside the batch,
+// and are answered once committed while the fsync is still held.
+func TestSweepAnsweredAtCommitWithItsCount(t *testing.T) {
+	db, _ := writerDB(t)
+	if _, err := db.Exec(`INSERT INTO t VALUES (1), (2), (3), (4)`); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan error)
+	c := newCommitter(db, func() error { return <-release })
+	stmts := newStmtCache(db)
+	defer func() { close(release); c.close(); stmts.close() }()
+	g := groupExec{c: c, stmts: stmts, early: true}
+
+	done := make(chan error, 1)
+	var n int64
+	go func() {
+		var err error
+		n, err = g.count(context.Background(), `DELETE FROM t WHERE v < ?`, 3)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || n != 2 {
+			t.Fatalf("count = %d, %v; want 2", n, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sweep delete waited for the fsync")
+	}
+}

@@ -39,6 +39,7 @@ type Store struct {
 	c   *committer // group commit over w; every write goes through it
 	wx  groupExec  // single-statement writes through c
 	ix  groupExec  // single-statement issuance writes through c (answered at commit unless SyncIssuance)
+	sx  groupExec  // retention's deletes through c (answered at commit)
 	rx  readExec   // reads through cached prepared statements on r
 	wal *walSyncer // fsyncs the WAL after group commits
 	ws  *stmtCache // prepared statements on w, for single-statement writes
@@ -107,7 +108,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	c := newCommitter(w, wal.sync)
 	ws := newStmtCache(w)
 	s := &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
-		rx: readExec{newStmtCache(r)}, ws: ws}
+		sx: groupExec{c: c, stmts: ws, early: true}, rx: readExec{newStmtCache(r)}, ws: ws}
 	s.Store = sqlstore.New(engine{s: s}, "sqlite")
 	return s, nil
 }

@@ -60,7 +60,7 @@ func (s *Store) DeleteExpired(ctx context.Context, kind store.Expired, before ti
 	for range d.befores {
 		args = append(args, s.db.Time(before))
 	}
-	n, err := s.db.Exec(ctx, d.q, append(args, limit)...)
+	n, err := s.db.Sweep(ctx, d.q, append(args, limit)...)
 	return int(n), s.Wrap("delete expired "+string(kind), err)
 }
 

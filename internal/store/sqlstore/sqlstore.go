@@ -103,6 +103,12 @@ type DB interface {
 	// closed. It reports no row count: asking for one waits on the
 	// SQLite writer connection, busy with the next batch.
 	Issue(ctx context.Context, q Query, args ...any) error
+	// Sweep runs a one-statement delete of rows that no longer count
+	// (expired, full, past retention) and returns how many it deleted.
+	// Losing it in a power failure brings back only rows that are refused
+	// anyway and go at the next sweep, so a backend may answer it at
+	// commit, as Issue, instead of waiting for the disk.
+	Sweep(ctx context.Context, q Query, args ...any) (int64, error)
 	QueryRow(ctx context.Context, q Query, args ...any) Row
 	Query(ctx context.Context, q Query, args ...any) (Rows, error)
 	// ReadOne scans the row of q by key into dests, or returns
