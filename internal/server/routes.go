@@ -125,6 +125,8 @@ func (s *Server) routes(h handlers) []route {
 		{"POST /settings/users/invite", hf(h.web.UsersInvite)},
 		{"POST /settings/users/{uid}/reset-password", hf(h.web.UsersResetPassword)},
 		{"POST /settings/users/{uid}/reset-two-factor", hf(h.web.UsersResetTwoFactor)},
+		{"GET /settings/users/{uid}/edit", hf(h.web.UsersEditPage)},
+		{"POST /settings/users/{uid}/edit", hf(h.web.UsersEdit)},
 		{"GET /settings/audit", hf(h.web.AuditLog)},
 		{"GET /settings/sessions", hf(h.web.SessionsPage)},
 		{"POST /settings/sessions/{kind}/{id}/revoke", hf(h.web.SessionsRevoke)},

@@ -189,6 +189,7 @@ type Store interface {
 	Retention
 	Leases
 	PasswordResets
+	UserSearch
 	Sessions
 	// Migrate applies pending schema migrations; safe to call from several
 	// processes at once. A database that a newer tolk migrated past this

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/identity"
@@ -32,7 +33,7 @@ type recoveryData struct {
 }
 
 func (h *Handler) initRecovery() error {
-	for _, p := range []string{"forgot_password", "reset_password"} {
+	for _, p := range []string{"forgot_password", "reset_password", "users_edit"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -265,4 +266,86 @@ func (h *Handler) UsersResetTwoFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, usersPath+"?done=two_factor_reset", http.StatusSeeOther)
+}
+
+// setPages fills the pager of the users list from the number of matches.
+func (d *usersData) setPages(total int) {
+	d.Pages = max((total+identity.UsersPageSize-1)/identity.UsersPageSize, 1)
+	link := func(p int) string {
+		q := url.Values{"page": {strconv.Itoa(p)}}
+		if d.Query != "" {
+			q.Set("q", d.Query)
+		}
+		return usersPath + "?" + q.Encode()
+	}
+	if d.Page > 1 {
+		d.PrevURL = link(min(d.Page-1, d.Pages))
+	}
+	if d.Page < d.Pages {
+		d.NextURL = link(d.Page + 1)
+	}
+}
+
+// usersEditPath is the Edit form of one user.
+func usersEditPath(uid string) string { return usersPath + "/" + url.PathEscape(uid) + "/edit" }
+
+// editData is the data of the Edit form.
+type editData struct {
+	UID, UserName, Email, FirstName, LastName string
+	Role                                      store.Role
+	Roles                                     []store.Role
+}
+
+func (h *Handler) renderEdit(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *editData, msg string) {
+	d.Roles = store.Roles
+	l := h.localizer(r)
+	h.render(w, r, status, "users_edit", page{L: l, Title: l.T("users.edit_title", d.UserName), CSRF: ws.CSRFToken, User: &admin,
+		Error: msg, Edit: d})
+}
+
+// UsersEditPage shows the Edit form of another user of the organization.
+func (h *Handler) UsersEditPage(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.usersAdmin(w, r, false)
+	if !ok {
+		return
+	}
+	u, err := h.ID.OrgUser(r.Context(), admin, r.PathValue("uid"))
+	if err != nil {
+		h.usersError(w, r, ws, admin, err)
+		return
+	}
+	h.renderEdit(w, r, http.StatusOK, ws, admin, &editData{UID: u.UID, UserName: u.UserName, Email: u.Email,
+		FirstName: u.FirstName, LastName: u.LastName, Role: u.Role}, "")
+}
+
+// UsersEdit changes another user's email, names and role.
+func (h *Handler) UsersEdit(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.usersAdmin(w, r, true)
+	if !ok {
+		return
+	}
+	u, err := h.ID.OrgUser(r.Context(), admin, r.PathValue("uid"))
+	if err != nil {
+		h.usersError(w, r, ws, admin, err)
+		return
+	}
+	f := r.PostForm
+	d := &editData{UID: u.UID, UserName: u.UserName, Email: f.Get("email"), FirstName: f.Get("first_name"),
+		LastName: f.Get("last_name"), Role: store.Role(f.Get("role"))}
+	_, err = h.ID.EditUser(r.Context(), admin, u.UID, identity.UserEdit{Email: d.Email, FirstName: d.FirstName,
+		LastName: d.LastName, Role: d.Role})
+	l := h.localizer(r)
+	var ve *identity.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		h.renderEdit(w, r, http.StatusBadRequest, ws, admin, d, l.T("users.invalid."+ve.Field))
+		return
+	case errors.Is(err, identity.ErrConflict):
+		h.renderEdit(w, r, http.StatusConflict, ws, admin, d, l.T("users.taken"))
+		return
+	case err != nil:
+		h.usersError(w, r, ws, admin, err)
+		return
+	}
+	http.Redirect(w, r, usersPath+"?done=edited", http.StatusSeeOther)
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/identity"
@@ -30,6 +31,11 @@ type usersData struct {
 	OneTime *recoveryData
 	// Invite shows the Invite form (recovery is configured).
 	Invite bool
+	// The search and the page of the list; PrevURL and NextURL are empty
+	// at either end.
+	Query            string
+	Page, Pages      int
+	PrevURL, NextURL string
 }
 
 type userRow struct {
@@ -43,11 +49,16 @@ func (h *Handler) usersAdmin(w http.ResponseWriter, r *http.Request, post bool) 
 }
 
 func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int, ws store.WebSession, admin store.User, d *usersData, notice, msg string) {
-	users, err := h.ID.OrgUsers(r.Context(), admin)
+	// One page of the list, searched: never every user at once.
+	d.Query = r.URL.Query().Get("q")
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = max(n, 1)
+	users, total, err := h.ID.SearchOrgUsers(r.Context(), admin, d.Query, d.Page)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
+	d.setPages(total)
 	for _, u := range users {
 		d.Users = append(d.Users, userRow{UID: u.UID, UserName: u.UserName, Email: u.Email, Role: u.Role, Active: u.Active,
 			Self: u.UID == admin.UID, CreatedAt: u.CreatedAt.UTC().Format(time.DateTime + " UTC")})
@@ -83,6 +94,8 @@ func (h *Handler) UsersList(w http.ResponseWriter, r *http.Request) {
 		notice = "users.reset_mailed"
 	case "two_factor_reset":
 		notice = "users.two_factor_reset"
+	case "edited":
+		notice = "users.edited"
 	}
 	if notice != "" {
 		notice = h.localizer(r).T(notice)

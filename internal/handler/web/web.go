@@ -120,6 +120,7 @@ type page struct {
 	APIKeys     *apiKeysData // Admin → API keys
 	// Recovery is the data of the reset page and of a one-time link.
 	Recovery *recoveryData
+	Edit     *editData
 	// TwoFactor is the data of the two-factor pages.
 	TwoFactor *twoFactorData
 	Users     *usersData    // Admin → Users

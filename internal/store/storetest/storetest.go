@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RateLimits", func(t *testing.T) { t.Parallel(); runRateLimits(t, open) })
 	t.Run("Retention", func(t *testing.T) { t.Parallel(); runRetention(t, open) })
 	t.Run("PasswordResets", func(t *testing.T) { t.Parallel(); runPasswordResets(t, open) })
+	t.Run("UserSearch", func(t *testing.T) { t.Parallel(); runUserSearch(t, open) })
 }
 
 // newStore opens, migrates and schedules closing a Store.
