@@ -61,6 +61,7 @@ var keepingStoreMethods = map[string]string{
 	"GetUserByUserName":           "reads",
 	"GetUserByEmail":              "reads",
 	"ListUsers":                   "reads",
+	"SearchUsers":                 "reads",
 	"CountUsers":                  "reads",
 	"UpdatePasswordHash":          "a rehash at sign-in: no credential changes",
 	"ReplaceRecoveryCodes":        "recovery codes are read at sign-in only, never cached",
