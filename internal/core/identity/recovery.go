@@ -76,10 +76,14 @@ func (r *Recovery) newLink(ctx context.Context, u store.User, kind string, ttl t
 	return l, err
 }
 
-// mail sends l to u, if mail is configured.
+// mail sends l to u, if mail is configured: in the language u chose in
+// the profile, else in lang (the language of the request that caused it).
 func (r *Recovery) mail(u store.User, kind, lang string, l *Link) {
 	if !r.mailing() {
 		return
+	}
+	if u.Language != "" {
+		lang = u.Language
 	}
 	if u.Language != "" {
 		lang = u.Language // the profile's choice wins over the page's (SPEC §8: mails in the user's language)

@@ -73,3 +73,18 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestResetMailInUsersLanguage: the mail is in the language the user chose
+// in the profile, whatever the language of the browser that asked.
+func TestResetMailInUsersLanguage(t *testing.T) {
+	s, mp := rcServer(t, false, nil)
+	u := s.CreateUser(t, "greta", store.RoleLinguist, alicePassword)
+	if err := s.Store.UpdateProfile(t.Context(), u.UID, store.Profile{FirstName: u.FirstName, LastName: u.LastName,
+		Email: u.Email, Language: "de"}, s.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(s)
+	b.header.Set("Accept-Language", "en")
+	rcForgot(t, b, "greta")
+	rcMailTo(t, mp, 1, u.Email, "Passwort zurücksetzen")
+}

@@ -1606,4 +1606,5 @@ func RunInstances(t *testing.T, open MultiOpener) {
 	t.Run("EnsureSigningKey", func(t *testing.T) { raceEnsure(t, stores) })
 	t.Run("RevokeAuthorization", func(t *testing.T) { raceRevokeAuthorization(t, stores) })
 	t.Run("TakeLease", func(t *testing.T) { raceLease(t, stores) })
+	t.Run("RedeemPasswordReset", func(t *testing.T) { racePasswordReset(t, stores) })
 }

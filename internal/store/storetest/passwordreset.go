@@ -132,3 +132,27 @@ func runPasswordResets(t *testing.T, open Opener) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// racePasswordReset: of redemptions of one link spread over several
+// Stores on one database, exactly one wins, round after round.
+func racePasswordReset(t *testing.T, stores []store.Store) {
+	s0 := stores[0]
+	o := mustOrg(t, s0)
+	for round := range 3 {
+		u := mustUser(t, s0, newUser(o, "racer"+string(rune('a'+round))))
+		r := mustPasswordReset(t, s0, newPasswordReset(u.UID, at(60)))
+		var wins atomic.Int32
+		race(func(i int) {
+			err := stores[i%len(stores)].RedeemPasswordReset(t.Context(), r.Hash, u.UID, "$w", at(1))
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !isNotFound(err):
+				t.Errorf("RedeemPasswordReset #%d: %v", i, err)
+			}
+		})
+		if n := wins.Load(); n != 1 {
+			t.Errorf("round %d: %d redemptions of one link won, want 1", round, n)
+		}
+	}
+}
