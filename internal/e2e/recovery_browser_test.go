@@ -104,3 +104,51 @@ func TestBrowserInviteWithoutMail(t *testing.T) {
 		t.Fatalf("home page says %q (err %v)", got, err)
 	}
 }
+
+// TestBrowserUsersSearchAndEdit: on the users page an admin searches for a
+// user, opens Edit, changes email, names and role with Save, and resets
+// the user's two-factor and password (a one-time link without mail).
+func TestBrowserUsersSearchAndEdit(t *testing.T) {
+	ctx := NewBrowser(t)
+	s := tolktest.New(t)
+	u := s.CreateUser(t, "edgar", store.RoleLinguist, "edgar-password-long-1")
+	s.CreateUser(t, "other", store.RoleLinguist, "other-password-long-1")
+	Do(t, ctx, "sign in as admin and search",
+		chromedp.Navigate(s.URL+"/login"),
+		chromedp.SendKeys(Labelled("Username"), "admin"),
+		chromedp.SendKeys(Labelled("Password"), tolktest.AdminPassword),
+		chromedp.Click(Button("Sign in")),
+		chromedp.WaitVisible(chromedp.ID("signed-in-as")),
+		chromedp.Navigate(s.URL+"/settings/users"),
+		chromedp.SendKeys(Labelled("Search by username or email"), "EDG"),
+		chromedp.Click(Button("Search")),
+		chromedp.WaitVisible(chromedp.Search(`//a[normalize-space()='Edit']`)),
+	)
+	rows, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
+	if err != nil || !strings.Contains(rows, "edgar") || strings.Contains(rows, "other") {
+		t.Fatalf("search EDG lists %q (err %v)", rows, err)
+	}
+	Do(t, ctx, "edit",
+		chromedp.Click(chromedp.Search(`//a[normalize-space()='Edit']`)),
+		chromedp.WaitVisible(Labelled("First name")),
+		chromedp.SetValue(Labelled("First name"), "Edgar"),
+		chromedp.SetValue(Labelled("Last name"), "Allan"),
+		chromedp.SetValue(Labelled("Email"), "poe@example.com"),
+		chromedp.SetValue(Labelled("Role"), "PROJECT_MANAGER"),
+		chromedp.Click(Button("Save")),
+		chromedp.WaitVisible(Text("The user has been changed.")),
+	)
+	got, err := s.Store.GetUser(t.Context(), u.UID)
+	if err != nil || got.Email != "poe@example.com" || got.FirstName != "Edgar" || got.LastName != "Allan" || got.Role != store.RoleProjectManager {
+		t.Fatalf("after Save: %+v (err %v)", got, err)
+	}
+	Do(t, ctx, "reset password without mail",
+		chromedp.Navigate(s.URL+"/settings/users?q=poe"),
+		chromedp.Click(Button("Reset password")),
+		chromedp.WaitVisible(chromedp.ID("set-password-url")),
+	)
+	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("set-password-url")))
+	if err != nil || !resetLinkRE.MatchString(link) {
+		t.Fatalf("one-time link %q (err %v)", link, err)
+	}
+}
