@@ -11,7 +11,8 @@ type UserAdmin interface {
 	// SetUserActive activates or deactivates the user; at becomes
 	// UpdatedAt. Deactivating also ends, in the same transaction, every
 	// web session, pending two-factor sign-in, ApiToken, OAuth access
-	// token and refresh token (whole families) of the user, and records
+	// token, refresh token (whole families) and password-reset link of
+	// the user (reactivation brings no old link back), and records
 	// at as LastInvalidateAll. The user's PATs, API keys and Platform API
 	// tokens stay (reactivation restores them) but every verifier refuses
 	// an inactive user's credentials. Setting the current state again is

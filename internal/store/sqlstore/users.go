@@ -314,6 +314,7 @@ var (
 		UserAccess,
 		Q(`DELETE FROM refresh_tokens WHERE user_uid = ?`),
 		Q(`DELETE FROM auth_codes WHERE user_uid = ? AND used_at IS NULL`),
+		deletePasswordResetSQL, // a link must not outlive a deactivation
 	}
 	setUserRoleSQL = Q(`UPDATE users SET role = ?, updated_at = ? WHERE uid = ?`)
 )

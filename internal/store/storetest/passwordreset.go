@@ -107,6 +107,7 @@ func runPasswordResets(t *testing.T, open Opener) {
 			t.Errorf("another user's link: %v", err)
 		}
 	})
+	parallel(t, "Deactivation", open, testDeactivationEndsLinks)
 	parallel(t, "RedeemRace", open, func(t *testing.T, ctx context.Context, s store.Store) {
 		u := mustUser(t, s, newUser(mustOrg(t, s), "rita"))
 		r := mustPasswordReset(t, s, newPasswordReset(u.UID, at(60)))
@@ -154,5 +155,24 @@ func racePasswordReset(t *testing.T, stores []store.Store) {
 		if n := wins.Load(); n != 1 {
 			t.Errorf("round %d: %d redemptions of one link won, want 1", round, n)
 		}
+	}
+}
+
+// testDeactivationEndsLinks: deactivating a user deletes their links, so
+// that reactivation brings none back; other users' stay.
+func testDeactivationEndsLinks(t *testing.T, ctx context.Context, s store.Store) {
+	o := mustOrg(t, s)
+	u, other := mustUser(t, s, newUser(o, "rita")), mustUser(t, s, newUser(o, "otto"))
+	r, keep := mustPasswordReset(t, s, newPasswordReset(u.UID, at(60))), mustPasswordReset(t, s, newPasswordReset(other.UID, at(60)))
+	if err := s.SetUserActive(ctx, u.UID, false, at(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserActive(ctx, u.UID, true, at(2)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetPasswordReset(ctx, r.Hash)
+	checkErrIs(t, "a deactivated user's link", err, store.ErrNotFound)
+	if _, err := s.GetPasswordReset(ctx, keep.Hash); err != nil {
+		t.Errorf("another user's link: %v", err)
 	}
 }
