@@ -291,9 +291,15 @@ var (
 		ON CONFLICT (user_uid, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`)
 	revokeConsentSQL = []Query{
 		Q(`DELETE FROM consents WHERE user_uid = ? AND client_id = ?`),
-		Q(`DELETE FROM auth_codes WHERE user_uid = ? AND client_id = ? AND used_at IS NULL`),
+		Q(`DELETE FROM auth_codes WHERE hash IN (SELECT hash FROM auth_codes
+			WHERE user_uid = ? AND client_id = ? AND used_at IS NULL ORDER BY hash COLLATE "C" FOR UPDATE)`),
 	}
-	revokeAuthorizationRefreshSQL = Q(`DELETE FROM refresh_tokens WHERE user_uid = ? AND client_id = ?`)
+	// The rows are locked in the order of their hashes, the order in which
+	// PostgreSQL's claim batches lock them (claimPipeline): a revocation
+	// and a batch of rotations of the same grant then wait for each other
+	// instead of deadlocking.
+	revokeAuthorizationRefreshSQL = Q(`DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens
+		WHERE user_uid = ? AND client_id = ? ORDER BY hash COLLATE "C" FOR UPDATE)`)
 	// RevokeAuthorizationAccess is planned on the partial index by user
 	// (TestAccessTokenPlans).
 	RevokeAuthorizationAccess = Q(`DELETE FROM access_tokens WHERE user_uid = ? AND client_id = ?`)

@@ -40,7 +40,9 @@ type Query struct{ text [numFlavors]string }
 // variables, so that no statement is translated per call.
 func Q(q string) Query {
 	var t Query
-	t.text[SQLite] = strings.ReplaceAll(q, ` COLLATE "C"`, "")
+	// SQLite compares bytewise already, and has one writer at a time and
+	// no row locks to order.
+	t.text[SQLite] = strings.NewReplacer(` COLLATE "C"`, "", ` FOR UPDATE`, "").Replace(q)
 	t.text[PostgreSQL] = numbered(q)
 	return t
 }
