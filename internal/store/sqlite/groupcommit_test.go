@@ -355,3 +355,36 @@ func TestSweepAnsweredAtCommitWithItsCount(t *testing.T) {
 		t.Fatal("a sweep delete waited for the fsync")
 	}
 }
+
+// TestCommitterCommitsWhileAnFsyncRuns: the leader of a batch hands the
+// writer on once the batch has committed, not once its own write is
+// durable, so the next batch commits while the fsync runs (here: an
+// issuance write is answered while the fsync of the write before it has
+// not returned).
+func TestCommitterCommitsWhileAnFsyncRuns(t *testing.T) {
+	db, _ := writerDB(t)
+	release := make(chan struct{})
+	synced := make(chan struct{}, 16)
+	c := newPacedCommitter(db, func() error { synced <- struct{}{}; <-release; return nil }, 0, time.After)
+	defer func() { close(release); c.close() }()
+
+	first := make(chan error, 1)
+	go func() { first <- c.do(context.Background(), insert(1)) }()
+	<-synced // committed; its fsync is running and does not return
+
+	second := make(chan error, 1)
+	go func() { second <- c.doEarly(context.Background(), insert(2)) }()
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write waited for the fsync of the batch before it")
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("write answered (%v) before its fsync returned", err)
+	default:
+	}
+}

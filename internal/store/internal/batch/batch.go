@@ -114,9 +114,16 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 	b.queue = append(b.queue[:0], b.queue[n:]...)
 	b.mu.Unlock()
 
+	b.lead(batch)
+	return <-op.done
+}
+
+// lead runs batch and then hands the lane on, before the leader waits for
+// its own answer: run may answer later (SQLite's fsync), and the next
+// batch must not wait for that.
+func (b *Batcher[T]) lead(batch []Op[T]) {
 	defer b.handOn()
 	b.runLive(batch)
-	return <-op.done
 }
 
 // runLive answers the ops of batch whose context has ended and runs the
