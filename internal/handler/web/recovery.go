@@ -189,14 +189,35 @@ func oneTimeLink(u store.User, l identity.Link) *recoveryData {
 // and Reset two-factor. A link goes by mail when mail is configured;
 // otherwise the page shows it to the admin, once (it is stored hashed).
 
-// UsersInvite creates a user without a password and invites them.
-func (h *Handler) UsersInvite(w http.ResponseWriter, r *http.Request) {
+// recoveryAdmin is usersAdmin for the recovery actions, which are not
+// found when recovery is not configured.
+func (h *Handler) recoveryAdmin(w http.ResponseWriter, r *http.Request) (store.WebSession, store.User, bool) {
 	ws, admin, ok := h.usersAdmin(w, r, true)
 	if !ok {
-		return
+		return ws, admin, false
 	}
 	if h.Recovery == nil {
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return ws, admin, false
+	}
+	return ws, admin, true
+}
+
+// deliverLink finishes an action that made a link for user u: back to
+// the list with the done notice when it was mailed, else the list
+// showing the link once under noticeKey.
+func (h *Handler) deliverLink(w http.ResponseWriter, r *http.Request, ws store.WebSession, admin, u store.User, link identity.Link, done, noticeKey string) {
+	if link.Mailed {
+		http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
+		return
+	}
+	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(u, link)}, h.localizer(r).T(noticeKey), "")
+}
+
+// UsersInvite creates a user without a password and invites them.
+func (h *Handler) UsersInvite(w http.ResponseWriter, r *http.Request) {
+	ws, admin, ok := h.recoveryAdmin(w, r)
+	if !ok {
 		return
 	}
 	l := h.localizer(r)
@@ -216,21 +237,13 @@ func (h *Handler) UsersInvite(w http.ResponseWriter, r *http.Request) {
 		h.usersError(w, r, ws, admin, err)
 		return
 	}
-	if link.Mailed {
-		http.Redirect(w, r, usersPath+"?done=invited", http.StatusSeeOther)
-		return
-	}
-	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(u, link)}, l.T("users.invited_link"), "")
+	h.deliverLink(w, r, ws, admin, u, link, "invited", "users.invited_link")
 }
 
 // UsersResetPassword sends a user a reset link, or shows it once.
 func (h *Handler) UsersResetPassword(w http.ResponseWriter, r *http.Request) {
-	ws, admin, ok := h.usersAdmin(w, r, true)
+	ws, admin, ok := h.recoveryAdmin(w, r)
 	if !ok {
-		return
-	}
-	if h.Recovery == nil {
-		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
 		return
 	}
 	l := h.localizer(r)
@@ -239,21 +252,13 @@ func (h *Handler) UsersResetPassword(w http.ResponseWriter, r *http.Request) {
 		h.usersError(w, r, ws, admin, err)
 		return
 	}
-	if link.Mailed {
-		http.Redirect(w, r, usersPath+"?done=reset_mailed", http.StatusSeeOther)
-		return
-	}
-	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(u, link)}, l.T("users.reset_link"), "")
+	h.deliverLink(w, r, ws, admin, u, link, "reset_mailed", "users.reset_link")
 }
 
 // UsersResetTwoFactor removes a user's second factor; they enrol again.
 func (h *Handler) UsersResetTwoFactor(w http.ResponseWriter, r *http.Request) {
-	ws, admin, ok := h.usersAdmin(w, r, true)
+	ws, admin, ok := h.recoveryAdmin(w, r)
 	if !ok {
-		return
-	}
-	if h.Recovery == nil {
-		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
 		return
 	}
 	err := h.Recovery.AdminResetTwoFactor(r.Context(), admin, r.PathValue("uid"))

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/core/twofactor"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 )
@@ -21,15 +20,10 @@ func (h *Handler) TwoFactorRegenerate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, err := h.ID.RegenerateRecoveryCodes(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
-	var thr *identity.ThrottledError
+	if h.twoFactorPasswordRejected(w, r, ws, u, err) {
+		return
+	}
 	switch {
-	case errors.As(err, &thr):
-		httpx.RetryAfter(w, thr.RetryAfter)
-		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
-		return
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
-		return
 	case errors.Is(err, twofactor.ErrNotEnabled):
 		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
 		return

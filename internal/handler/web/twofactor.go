@@ -170,6 +170,23 @@ func (h *Handler) renderTwoFactor(w http.ResponseWriter, r *http.Request, status
 	h.render(w, r, status, "two_factor", p)
 }
 
+// twoFactorPasswordRejected re-renders the two-factor page when the
+// current password was wrong or the attempt throttled (429 with
+// Retry-After); it reports whether it wrote the response.
+func (h *Handler) twoFactorPasswordRejected(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, err error) bool {
+	var thr *identity.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		httpx.RetryAfter(w, thr.RetryAfter)
+		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
+		return true
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
+		return true
+	}
+	return false
+}
+
 func (h *Handler) TwoFactorEnable(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
 	if !ok {
@@ -180,15 +197,10 @@ func (h *Handler) TwoFactorEnable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, err := h.ID.EnableTwoFactor(r.Context(), u, r.PostForm.Get("password"), r.PostForm.Get("code"), httpx.ClientIP(r.Context()))
-	var thr *identity.ThrottledError
+	if h.twoFactorPasswordRejected(w, r, ws, u, err) {
+		return
+	}
 	switch {
-	case errors.As(err, &thr):
-		httpx.RetryAfter(w, thr.RetryAfter)
-		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
-		return
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
-		return
 	case errors.Is(err, twofactor.ErrInvalidCode):
 		h.renderTwoFactor(w, r, http.StatusBadRequest, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.code_failed"})
 		return
@@ -215,15 +227,10 @@ func (h *Handler) TwoFactorDisable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
-	var thr *identity.ThrottledError
+	if h.twoFactorPasswordRejected(w, r, ws, u, err) {
+		return
+	}
 	switch {
-	case errors.As(err, &thr):
-		httpx.RetryAfter(w, thr.RetryAfter)
-		h.renderTwoFactor(w, r, http.StatusTooManyRequests, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.throttled"})
-		return
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		h.renderTwoFactor(w, r, http.StatusUnauthorized, page{CSRF: ws.CSRFToken, User: &u, Error: "twofactor.password_failed"})
-		return
 	case errors.Is(err, twofactor.ErrNotEnabled):
 		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
 		return
