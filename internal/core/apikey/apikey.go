@@ -87,7 +87,7 @@ func (s *Service) Create(ctx context.Context, u store.User, note string) (store.
 
 // CreateFor makes a key for the user named userName.
 func (s *Service) CreateFor(ctx context.Context, userName, note string) (store.APIKey, string, error) {
-	if !utf8.ValidString(userName) || strings.ContainsRune(userName, 0) {
+	if !store.ValidText(userName) {
 		return store.APIKey{}, "", ErrUnknownUser
 	}
 	u, err := s.Store.GetUserByUserName(ctx, userName)

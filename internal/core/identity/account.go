@@ -70,7 +70,7 @@ func (s *Service) SetPassword(ctx context.Context, userName, pw string) (store.U
 }
 
 func (s *Service) userNamed(ctx context.Context, userName string) (store.User, error) {
-	if !possibleUserName(userName) {
+	if !store.ValidText(userName) {
 		return store.User{}, ErrNotFound
 	}
 	u, err := s.Store.GetUserByUserName(ctx, userName)

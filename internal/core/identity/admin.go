@@ -40,7 +40,7 @@ func (s *Service) orgUser(ctx context.Context, admin store.User, uid string) (st
 	if admin.Role != store.RoleAdmin {
 		return store.User{}, ErrForbidden
 	}
-	if !possibleUserName(uid) {
+	if !store.ValidText(uid) {
 		return store.User{}, ErrNotFound
 	}
 	u, err := s.Store.GetUser(ctx, uid)

@@ -273,7 +273,7 @@ func (s *Service) Authenticate(ctx context.Context, dialect, userName, pw, addr 
 // case), or else, with an "@", an email (Strings' Basic auth takes
 // "username or email"). store.ErrNotFound when it names nobody.
 func (s *Service) lookupUser(ctx context.Context, name string) (store.User, error) {
-	if !possibleUserName(name) {
+	if !store.ValidText(name) {
 		return store.User{}, store.ErrNotFound
 	}
 	u, err := s.Store.GetUserByUserName(ctx, name)
@@ -318,13 +318,6 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, found bool, p
 		}
 	}
 	return u, nil
-}
-
-// possibleUserName reports whether a stored user could have this name.
-// Others (NUL bytes, invalid UTF-8) must not reach the store: PostgreSQL
-// refuses them as text with an error, which would turn bad input into a 500.
-func possibleUserName(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // ErrOTPRequired: the password was right, but the user has two-factor
@@ -443,7 +436,7 @@ func (s *Service) loginOther(ctx context.Context, admin store.User, userName str
 	if admin.Role != store.RoleAdmin {
 		return store.User{}, ErrForbidden
 	}
-	if !possibleUserName(userName) {
+	if !store.ValidText(userName) {
 		return store.User{}, ErrNotFound
 	}
 	u, err := s.Store.GetUserByUserName(ctx, userName)

@@ -323,7 +323,7 @@ func (r *Recovery) resetTwoFactor(ctx context.Context, actor string, u store.Use
 
 // named loads the user userName for the CLI; ErrNotFound if none.
 func (s *Service) named(ctx context.Context, userName string) (store.User, error) {
-	if !possibleUserName(userName) {
+	if !store.ValidText(userName) {
 		return store.User{}, ErrNotFound
 	}
 	u, err := s.Store.GetUserByUserName(ctx, userName)
