@@ -43,6 +43,8 @@ type Store struct {
 	rx  readExec   // reads through cached prepared statements on r
 	wal *walSyncer // fsyncs the WAL after group commits
 	ws  *stmtCache // prepared statements on w, for single-statement writes
+
+	path string // the database file, which BackupTo opens a connection of its own to
 }
 
 // Options tune a Store.
@@ -51,6 +53,10 @@ type Options struct {
 	// events) only after the fsync that covers them, like every other
 	// write, instead of at commit (see groupcommit.go).
 	SyncIssuance bool
+	// Existing refuses a path where no database file exists instead of
+	// creating one: for commands that read a database (tolk backup), a
+	// mistyped path is an error, not a new empty database.
+	Existing bool
 }
 
 // Open opens (creating if needed) the database file at path with the
@@ -73,7 +79,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %q: path must not contain '?'", path)
 	}
 
-	if err := createPrivate(path); err != nil {
+	if o.Existing {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	} else if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w, err := sql.Open("sqlite", dsn(path, false))
@@ -107,7 +117,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	wal := &walSyncer{path: path + "-wal"}
 	c := newCommitter(w, wal.sync)
 	ws := newStmtCache(w)
-	s := &Store{w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
+	s := &Store{path: path, w: w, r: r, c: c, wal: wal, wx: groupExec{c: c, stmts: ws}, ix: groupExec{c: c, stmts: ws, early: !o.SyncIssuance},
 		sx: groupExec{c: c, stmts: ws, early: true}, rx: readExec{newStmtCache(r)}, ws: ws}
 	s.Store = sqlstore.New(engine{s: s}, "sqlite")
 	return s, nil

@@ -28,6 +28,9 @@ type Options struct {
 	// SyncIssuance: see sqlite.Options.SyncIssuance and
 	// postgres.Options.SyncIssuance.
 	SyncIssuance bool
+	// Existing: see sqlite.Options.Existing (a PostgreSQL database must
+	// exist anyway).
+	Existing bool
 }
 
 // OpenWith is Open with backend options.
@@ -38,7 +41,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (store.Store, error) {
 		if path == "" {
 			return nil, errors.New("store: DSN \"sqlite:\" names no file; want sqlite:PATH")
 		}
-		s, err := sqlite.OpenWith(ctx, path, sqlite.Options{SyncIssuance: o.SyncIssuance})
+		s, err := sqlite.OpenWith(ctx, path, sqlite.Options{SyncIssuance: o.SyncIssuance, Existing: o.Existing})
 		if err != nil {
 			return nil, err
 		}
