@@ -95,6 +95,13 @@ type Config struct {
 	TLSCertFile string
 	TLSKeyFile  string
 
+	// MetricsAddr, when set, is the address of a listener of its own that
+	// serves /metrics (plain HTTP), and /metrics leaves the public one: an
+	// operator can then keep scrapes on loopback or a private network
+	// instead of publishing runtime and traffic figures. Empty keeps
+	// /metrics on addr, as before the setting existed.
+	MetricsAddr string
+
 	// Account mail (SPEC §8). Without SMTPURL nothing is mailed and
 	// administrators get one-time links instead.
 	SMTPURL          string        // smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (TLS from the start)
@@ -271,6 +278,7 @@ var settings = []setting{
 	{name: "locales_dir", set: str(func(c *Config) *string { return &c.LocalesDir })},
 	{name: "tls_cert_file", set: str(func(c *Config) *string { return &c.TLSCertFile })},
 	{name: "tls_key_file", set: str(func(c *Config) *string { return &c.TLSKeyFile })},
+	{name: "metrics_addr", set: str(func(c *Config) *string { return &c.MetricsAddr })},
 	{name: "smtp_url", secret: true, set: str(func(c *Config) *string { return &c.SMTPURL })},
 	{name: "smtp_from", set: str(func(c *Config) *string { return &c.SMTPFrom })},
 	{name: "password_reset_ttl", set: dur(func(c *Config) *time.Duration { return &c.PasswordResetTTL })},
@@ -518,6 +526,13 @@ func (c Config) Validate() error {
 		// Discovery, redirects and form origins would name a scheme
 		// tolk does not speak, and cookies would lose Secure.
 		bad("issuer %q: with tls_cert_file tolk speaks only HTTPS; want an https:// issuer (unset, it is https://ADDR)", c.Issuer)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("metrics_addr %q: want host:port (e.g. 127.0.0.1:9464): %v", c.MetricsAddr, err)
+		} else if c.MetricsAddr == c.Addr {
+			bad("metrics_addr %q: must differ from addr, which serves the public endpoints", c.MetricsAddr)
+		}
 	}
 	if c.PasswordWorkers < 0 {
 		bad("password_workers must not be negative, got %d", c.PasswordWorkers)

@@ -307,3 +307,33 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("a word as cleanup_interval: %v", err)
 	}
 }
+
+// TestMetricsAddr: metrics_addr (TOLK_METRICS_ADDR, YAML) is empty by
+// default (/metrics stays on addr); when set it must be host:port and
+// another address than addr.
+func TestMetricsAddr(t *testing.T) {
+	c, err := Load(Sources{Env: env(nil)})
+	if err != nil || c.MetricsAddr != "" {
+		t.Fatalf("default metrics_addr = %q, %v; want empty", c.MetricsAddr, err)
+	}
+	c, err = Load(Sources{Env: env(map[string]string{"TOLK_METRICS_ADDR": "127.0.0.1:9464"})})
+	if err != nil || c.Validate() != nil || c.MetricsAddr != "127.0.0.1:9464" {
+		t.Errorf("from env: %q %v %v", c.MetricsAddr, err, c.Validate())
+	}
+	c, err = Load(Sources{File: "t.yaml", Env: env(nil), ReadFile: files(map[string]string{"t.yaml": "metrics_addr: '[::1]:9464'\n"})})
+	if err != nil || c.Validate() != nil || c.MetricsAddr != "[::1]:9464" {
+		t.Errorf("from YAML: %q %v %v", c.MetricsAddr, err, c.Validate())
+	}
+	for _, bad := range []struct{ addr, want string }{
+		{"9464", "want host:port"},
+		{"127.0.0.1:8080", "must differ from addr"},
+	} {
+		c, err := Load(Sources{Env: env(map[string]string{"TOLK_METRICS_ADDR": bad.addr})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("metrics_addr %q: Validate() = %v, want %q", bad.addr, err, bad.want)
+		}
+	}
+}
