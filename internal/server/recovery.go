@@ -4,8 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/handler/web"
@@ -27,10 +25,6 @@ func (s *Server) initRecovery(cfg config.Config, id *identity.Service, ui *web.H
 	if cfg.SMTPURL == "" {
 		return nil
 	}
-	mails := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tolk_mails_total", Help: "Account mails by kind and result (sent, failed).",
-	}, []string{"kind", "result"})
-	s.Metrics.Registry.MustRegister(mails)
 	m, err := mail.New(mail.Options{URL: cfg.SMTPURL, From: cfg.SMTPFrom, Catalogs: cats, Log: d.Log, Now: d.Now,
 		Report: func(o mail.Outcome) {
 			e := audit.Event{Type: audit.MailSent, SubjectUID: o.Ref, Details: map[string]string{"kind": string(o.Kind)}}
@@ -39,7 +33,7 @@ func (s *Server) initRecovery(cfg config.Config, id *identity.Service, ui *web.H
 				e.Type, e.Outcome, result = audit.MailFailed, audit.Failure, "failed"
 				e.Details["attempts"] = strconv.Itoa(o.Attempts)
 			}
-			mails.WithLabelValues(string(o.Kind), result).Inc()
+			s.Metrics.Mail(string(o.Kind), result)
 			rec.Record(context.Background(), e)
 		}})
 	if err != nil {

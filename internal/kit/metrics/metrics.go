@@ -23,6 +23,7 @@ type Metrics struct {
 	logins   *prometheus.CounterVec
 
 	retention retentionMetrics
+	operator  operatorMetrics
 
 	// The children of requests and latency already resolved, so that a
 	// request costs one map lookup each instead of hashing and checking
@@ -78,6 +79,7 @@ func New() *Metrics {
 		}, []string{"dialect", "outcome"}),
 	}
 	m.retention = newRetentionMetrics(m.Registry)
+	m.operator = newOperatorMetrics(m.Registry)
 	m.Registry.MustRegister(m.requests, m.latency, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
