@@ -20,6 +20,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a uniqueness constraint would be violated.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the database cannot be reached or written right now
+	// (connection refused or lost, shutting down or starting up, read-only
+	// after a failover, SQLite busy past busy_timeout). The backend has
+	// already retried what was safe to retry; the request may succeed
+	// later, so it is answered 503 with Retry-After, not 500.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // ValidText reports whether every backend can keep and look up s alike:

@@ -55,9 +55,14 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 	if err != nil {
 		return wrap("append audit event", err)
 	}
-	_, err = s.pool.Exec(ctx, insertAuditEvent,
-		e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
-		e.ClientAddr, e.RequestID, e.Outcome, details)
+	// A fresh random id: the insert may run again after an attempt whose
+	// answer was lost (insertOp).
+	err = s.health.do(ctx, insertOp, func() error {
+		_, err := s.pool.Exec(ctx, insertAuditEvent,
+			e.ID, e.Time, e.Type, e.ActorUID, e.ClientID, e.SubjectUID, e.OrgUID,
+			e.ClientAddr, e.RequestID, e.Outcome, details)
+		return err
+	})
 	return wrap("append audit event", err)
 }
 

@@ -35,24 +35,28 @@ const maxClaimBatch = 32
 // run one after the other, so two redemptions of one credential still see
 // each other as two transactions would: the second finds it used (or,
 // for a refresh token in its grace window, used within it).
-func newClaimBatcher(pool *pgxpool.Pool) *batcher[claim] {
+func newClaimBatcher(h *health, pool *pgxpool.Pool) *batcher[claim] {
 	return newBatcher(2, maxClaimBatch, func(ctx context.Context, cs []claim, errs []error) {
-		runClaims(ctx, pool, cs, errs)
+		runClaims(ctx, h, pool, cs, errs)
 	})
 }
 
 // runClaims runs cs and answers each in errs: nil, errUnclaimed or the
 // error of its statement.
-func runClaims(ctx context.Context, pool *pgxpool.Pool, cs []claim, errs []error) {
+func runClaims(ctx context.Context, h *health, pool *pgxpool.Pool, cs []claim, errs []error) {
 	if len(cs) > 1 {
-		err := claimPipeline(ctx, pool, cs, errs)
+		// Across a short outage the pipeline runs again only while it
+		// certainly did not run (writeOp): a claim must not be spent twice.
+		err := h.do(ctx, writeOp, func() error { return claimPipeline(ctx, pool, cs, errs) })
 		if err == nil {
 			return
 		}
-		if !rolledBack(err) {
+		if !rolledBack(err) || unavailable(err) {
 			// The pipeline may have committed (the connection was lost
 			// after its commit, say): run again, its claims would find
-			// their credentials used and report replays.
+			// their credentials used and report replays. Or the database
+			// stayed unreachable past the outage wait, which each claim
+			// alone would only wait out again.
 			for i := range errs {
 				errs[i] = err
 			}
@@ -63,7 +67,7 @@ func runClaims(ctx context.Context, pool *pgxpool.Pool, cs []claim, errs []error
 	// against a client's deletion, a token whose client was just
 	// deleted): each claim on its own, so that each gets its own outcome.
 	for i, c := range cs {
-		errs[i] = claimOne(ctx, pool, c)
+		errs[i] = claimOne(ctx, h, pool, c)
 	}
 }
 
@@ -76,11 +80,13 @@ func rolledBack(err error) bool {
 }
 
 // claimOne runs one claim as its own transaction.
-func claimOne(ctx context.Context, pool *pgxpool.Pool, c claim) error {
+func claimOne(ctx context.Context, h *health, pool *pgxpool.Pool, c claim) error {
 	var n int
 	// One statement is its own transaction, and can deadlock as one (its
 	// row locks against a client's deletion cascading the other way).
-	if err := retrying(ctx, func() error { return pool.QueryRow(ctx, c.q, c.args...).Scan(&n) }); err != nil {
+	if err := retrying(ctx, func() error {
+		return h.do(ctx, writeOp, func() error { return pool.QueryRow(ctx, c.q, c.args...).Scan(&n) })
+	}); err != nil {
 		return err
 	}
 	if n == 0 {

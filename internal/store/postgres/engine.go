@@ -22,28 +22,67 @@ type engine struct {
 }
 
 func (e engine) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	tag, err := e.s.pool.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+	var tag pgconn.CommandTag
+	err := e.s.health.do(ctx, writeOp, func() (err error) {
+		tag, err = e.s.pool.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+		return err
+	})
 	return tag.RowsAffected(), err
 }
 
+// Issue inserts a new token, code or session under its fresh random hash:
+// it may run again after an attempt whose outcome was lost (insertOp).
 func (e engine) Issue(ctx context.Context, q sqlstore.Query, args ...any) error {
-	_, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
-	return err
+	return e.s.health.do(ctx, insertOp, func() error {
+		_, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+		return err
+	})
 }
 
 // Sweep deletes on the issuance pool: its commits do not wait for the
 // WAL flush.
 func (e engine) Sweep(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	tag, err := e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+	var tag pgconn.CommandTag
+	err := e.s.health.do(ctx, writeOp, func() (err error) {
+		tag, err = e.s.issue.Exec(ctx, q.In(sqlstore.PostgreSQL), args...)
+		return err
+	})
 	return tag.RowsAffected(), err
 }
 
 func (e engine) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
-	return e.s.pool.QueryRow(ctx, q.In(sqlstore.PostgreSQL), args...)
+	sql := q.In(sqlstore.PostgreSQL)
+	return retryRow{ctx: ctx, s: e.s, sql: sql, args: args}
 }
 
+// retryRow runs its query when scanned, as pgx's Row does, through
+// health.do.
+type retryRow struct {
+	ctx  context.Context
+	s    *Store
+	sql  string
+	args []any
+}
+
+func (r retryRow) Scan(dest ...any) error {
+	return r.s.health.do(r.ctx, kindOf(r.sql), func() error {
+		return r.s.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	})
+}
+
+// Query retries only the start of the query: rows already read cannot be
+// read again.
 func (e engine) Query(ctx context.Context, q sqlstore.Query, args ...any) (sqlstore.Rows, error) {
-	return e.s.pool.Query(ctx, q.In(sqlstore.PostgreSQL), args...)
+	sql := q.In(sqlstore.PostgreSQL)
+	var rows pgx.Rows
+	err := e.s.health.do(ctx, kindOf(sql), func() (err error) {
+		rows, err = e.s.pool.Query(ctx, sql, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 func (e engine) ReadOne(ctx context.Context, q sqlstore.Query, key string, dests ...any) error {
@@ -101,6 +140,9 @@ func (codec) StringsDest(p *[]string) any  { return listDest{p} }
 func (codec) NullStringDest(p *string) any { return textDest{p} }
 
 func (codec) Classify(err error, foreignKey bool) error {
+	if unavailable(err) {
+		return store.ErrUnavailable
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return nil

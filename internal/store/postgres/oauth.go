@@ -75,7 +75,7 @@ func (s *Store) claimed(ctx context.Context, c claim, err error) error {
 	if c.table == "refresh_tokens" {
 		exists = sqlstore.RefreshExists
 	}
-	return sqlstore.UsedOrMissing(s.pool.QueryRow(ctx, exists.In(sqlstore.PostgreSQL), c.hash))
+	return sqlstore.UsedOrMissing(engine{s: s}.QueryRow(ctx, exists, c.hash))
 }
 
 // claimAuthCode claims an unused code.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -43,8 +44,15 @@ type Store struct {
 	// like SQLite's; losing a rate-limit take lets a few requests through
 	// once. Revocations and every other write keep synchronous_commit on.
 	// It is pool itself with Options.SyncIssuance; a DSN's pool_max_conns
-	// sizes each pool.
+	// sizes each pool. While the primary names a synchronous standby its
+	// commits wait like pool's (standby.go).
 	issue *pgxpool.Pool
+	// standby follows whether the primary names a synchronous standby
+	// and sets issue's connections accordingly (standby.go).
+	standby standbyWatch
+	// limits carries rate-limit takes, always with synchronous_commit off
+	// (ratelimits.go); pool itself with Options.SyncIssuance.
+	limits *pgxpool.Pool
 	// tokens batches CreateAccessToken on issue (tokenbatch.go).
 	tokens *batcher[store.AccessToken]
 	// claims batches the redemption of codes and refresh tokens on pool
@@ -52,12 +60,22 @@ type Store struct {
 	claims *batcher[claim]
 	// reads batches the token endpoint's reads on pool (readbatch.go).
 	reads *batcher[rowRead]
+	// health retries operations across a short outage of the database
+	// and logs the outage once (outage.go).
+	health *health
 }
 
 // Options tune a Store.
 type Options struct {
 	// SyncIssuance commits issuance writes with synchronous_commit on too.
 	SyncIssuance bool
+	// Log receives "database unreachable" and "database reachable again",
+	// once per outage; nil logs nothing.
+	Log *slog.Logger
+	// OutageWait bounds how long an operation retries while the database
+	// is unreachable before it fails with store.ErrUnavailable; zero means
+	// DefaultOutageWait.
+	OutageWait time.Duration
 }
 
 // Pool sizes when the DSN sets no pool_max_conns. pgx's default, four on
@@ -68,6 +86,8 @@ type Options struct {
 const (
 	defaultMaxConns      = 16
 	defaultIssueMaxConns = 8
+	// Rate-limit takes are single short statements.
+	defaultLimitsMaxConns = 4
 )
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -92,27 +112,43 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, issue: pool}
+	s := &Store{pool: pool, issue: pool, limits: pool}
 	if !o.SyncIssuance {
 		icfg := cfg.Copy()
+		s.standby.configure(icfg)
+		lcfg := cfg.Copy()
 		// SET after connecting rather than a startup parameter, which a
 		// pooler such as PgBouncer may refuse or drop.
-		icfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		lcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 			_, err := c.Exec(ctx, "SET synchronous_commit = off")
 			return err
 		}
 		if !sized {
 			icfg.MaxConns = defaultIssueMaxConns
+			lcfg.MaxConns = defaultLimitsMaxConns
 		}
 		if s.issue, err = connect(ctx, icfg); err != nil {
 			pool.Close()
 			return nil, err
 		}
+		if s.limits, err = connect(ctx, lcfg); err != nil {
+			s.issue.Close()
+			pool.Close()
+			return nil, err
+		}
+		s.standby.watch(pool)
 	}
 	s.Store = sqlstore.New(engine{s: s}, "postgres")
-	s.tokens = newTokenBatcher(s.issue)
-	s.claims = newClaimBatcher(s.pool)
-	s.reads = newReadBatcher(s.pool)
+	s.health = &health{log: o.Log, wait: o.OutageWait, pools: []*pgxpool.Pool{s.pool}}
+	if s.health.wait <= 0 {
+		s.health.wait = DefaultOutageWait
+	}
+	if s.issue != s.pool {
+		s.health.pools = append(s.health.pools, s.issue, s.limits)
+	}
+	s.tokens = newTokenBatcher(s.health, s.issue)
+	s.claims = newClaimBatcher(s.health, s.pool)
+	s.reads = newReadBatcher(s.health, s.pool)
 	return s, nil
 }
 
@@ -128,6 +164,13 @@ func connect(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// SyncIssuance reports whether issuance writes commit with the database's
+// own synchronous_commit now: always with Options.SyncIssuance, otherwise
+// while the primary names a synchronous standby (standby.go).
+func (s *Store) SyncIssuance() bool {
+	return s.issue == s.pool || s.standby.standby.Load()
+}
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
@@ -138,8 +181,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pools, waiting for connections in use to be released.
 func (s *Store) Close() error {
+	s.standby.close()
 	if s.issue != s.pool {
 		s.issue.Close()
+		s.limits.Close()
 	}
 	s.pool.Close()
 	return nil
@@ -153,17 +198,41 @@ const maxTxAttempts = 5
 // retry, it runs fn again after a short random pause, a bounded number of
 // times; fn must therefore be safe to repeat.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return txOn(ctx, s.pool, fn)
+	return s.health.txOn(ctx, s.pool, fn)
 }
 
 // inIssueTx is inTx for issuance writes (see Store.issue).
 func (s *Store) inIssueTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return txOn(ctx, s.issue, fn)
+	return s.health.txOn(ctx, s.issue, fn)
 }
 
-func txOn(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return retrying(ctx, func() error { return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, fn) })
+// txOn runs fn in a transaction on pool: again on a serialization failure
+// or deadlock (retrying), and across a short outage (health.do) as long as
+// the attempt certainly rolled back; a commit whose answer was lost is not
+// run again.
+func (h *health) txOn(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return retrying(ctx, func() error {
+		return h.do(ctx, writeOp, func() error {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return rolledBackError{err}
+			}
+			if err := fn(tx); err != nil {
+				_ = tx.Rollback(ctx)
+				return rolledBackError{err}
+			}
+			return tx.Commit(ctx)
+		})
+	})
 }
+
+// rolledBackError is an error met before the commit was sent: the
+// transaction certainly did not commit (notRun).
+type rolledBackError struct{ err error }
+
+func (e rolledBackError) Error() string     { return e.err.Error() }
+func (e rolledBackError) Unwrap() error     { return e.err }
+func (e rolledBackError) SafeToRetry() bool { return true }
 
 // retrying runs write (a transaction, or one statement that is its own)
 // again when it fails with a serialization failure or a deadlock, a few

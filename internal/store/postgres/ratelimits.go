@@ -17,16 +17,19 @@ import (
 // then read separately (it only informs Retry-After).
 func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity time.Duration, now time.Time) (bool, time.Time, error) {
 	var tat time.Time
-	// Committed asynchronously (Store.issue): what a database crash can
+	// Committed asynchronously (Store.limits), also when issuance waits
+	// for a synchronous standby: what a database crash can
 	// take back is a few spent tokens, which lets a few more requests
 	// through once; waiting for a WAL flush per request, with every
 	// request of a busy client queued on its one row lock, cost more than
 	// the request itself.
-	err := s.issue.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, tat)
+	err := s.health.do(ctx, writeOp, func() error {
+		return s.limits.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, tat)
 		SELECT $1, $2::timestamptz + $3::interval WHERE $2::timestamptz + $3::interval <= $4::timestamptz
 		ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, $2::timestamptz) + $3::interval
 		WHERE greatest(r.tat, $2::timestamptz) + $3::interval <= $4::timestamptz
 		RETURNING tat`, key, now, cost, now.Add(capacity)).Scan(&tat)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		tat, err = s.GetRateLimit(ctx, key)
 		return false, tat, err
@@ -41,7 +44,10 @@ func (s *Store) TakeRateLimit(ctx context.Context, key string, cost, capacity ti
 // like the take it gives back (a crash can only lose the refund, which
 // makes the limit stricter).
 func (s *Store) RefundRateLimit(ctx context.Context, key string, cost time.Duration) error {
-	_, err := s.issue.Exec(ctx, `UPDATE rate_limits SET tat = tat - $2::interval WHERE key = $1`, key, cost)
+	err := s.health.do(ctx, writeOp, func() error {
+		_, err := s.limits.Exec(ctx, `UPDATE rate_limits SET tat = tat - $2::interval WHERE key = $1`, key, cost)
+		return err
+	})
 	if err != nil {
 		return wrap("refund rate limit", err)
 	}

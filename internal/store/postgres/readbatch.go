@@ -23,37 +23,49 @@ const maxReadBatch = 32
 // redeemed, the platform token being exchanged or verified) on pool: one
 // round trip and one transaction for the batch. Each read takes its own
 // snapshot, as it would alone.
-func newReadBatcher(pool *pgxpool.Pool) *batcher[rowRead] {
+func newReadBatcher(h *health, pool *pgxpool.Pool) *batcher[rowRead] {
 	return newBatcher(2, maxReadBatch, func(ctx context.Context, rs []rowRead, errs []error) {
-		readRows(ctx, pool, rs, errs)
+		readRows(ctx, h, pool, rs, errs)
 	})
 }
 
 // readRows runs rs and answers each in errs: nil, pgx.ErrNoRows or the
 // error of its query.
-func readRows(ctx context.Context, pool *pgxpool.Pool, rs []rowRead, errs []error) {
+func readRows(ctx context.Context, h *health, pool *pgxpool.Pool, rs []rowRead, errs []error) {
 	if len(rs) > 1 {
-		b := &pgx.Batch{}
-		for _, r := range rs {
-			b.Queue(r.q, r.args...)
-		}
-		br := pool.SendBatch(ctx, b)
-		failed := false
-		for i, r := range rs {
-			err := br.QueryRow().Scan(r.dests...)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				failed = true
-				break
+		// Reads run again across a short outage, whatever happened.
+		err := h.do(ctx, readOp, func() error {
+			b := &pgx.Batch{}
+			for _, r := range rs {
+				b.Queue(r.q, r.args...)
 			}
-			errs[i] = err
+			br := pool.SendBatch(ctx, b)
+			var failed error
+			for i, r := range rs {
+				err := br.QueryRow().Scan(r.dests...)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					failed = err
+					break
+				}
+				errs[i] = err
+			}
+			if err := br.Close(); err != nil {
+				return err
+			}
+			return failed
+		})
+		if err == nil {
+			return
 		}
-		if err := br.Close(); err == nil && !failed {
+		if unavailable(err) {
+			for i := range errs {
+				errs[i] = err
+			}
 			return
 		}
 	}
-	// Alone, or after a pipeline that failed (a lost connection): each
-	// read on its own.
+	// Alone, or after a pipeline that failed: each read on its own.
 	for i, r := range rs {
-		errs[i] = pool.QueryRow(ctx, r.q, r.args...).Scan(r.dests...)
+		errs[i] = h.do(ctx, readOp, func() error { return pool.QueryRow(ctx, r.q, r.args...).Scan(r.dests...) })
 	}
 }

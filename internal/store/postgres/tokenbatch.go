@@ -18,9 +18,9 @@ import (
 // token's cost there (docs/performance.md); a batch of k shares them. A batch that fails (a row whose client was just
 // deleted, a duplicate) is retried row by row, so that each caller gets its
 // own outcome and no other row is lost.
-func newTokenBatcher(pool *pgxpool.Pool) *batcher[store.AccessToken] {
+func newTokenBatcher(h *health, pool *pgxpool.Pool) *batcher[store.AccessToken] {
 	return newBatcher(2, maxTokenBatch, func(ctx context.Context, toks []store.AccessToken, errs []error) {
-		insertTokens(ctx, pool, toks, errs)
+		insertTokens(ctx, h, pool, toks, errs)
 	})
 }
 
@@ -29,19 +29,34 @@ func newTokenBatcher(pool *pgxpool.Pool) *batcher[store.AccessToken] {
 const maxTokenBatch = 64
 
 // insertTokens inserts toks, one multi-row INSERT or, when that fails, row
-// by row, and answers each in errs.
-func insertTokens(ctx context.Context, pool *pgxpool.Pool, toks []store.AccessToken, errs []error) {
+// by row, and answers each in errs. Each token's hash is fresh and
+// random, so an INSERT runs again across a short outage even when an
+// attempt's answer was lost (insertOp): finding its rows there means that
+// attempt committed.
+func insertTokens(ctx context.Context, h *health, pool *pgxpool.Pool, toks []store.AccessToken, errs []error) {
 	if len(toks) > 1 {
 		args := make([]any, 0, len(toks)*len(accessTokenTypes))
 		for _, t := range toks {
 			args = append(args, accessTokenArgs(t)...)
 		}
-		if _, err := pool.Exec(ctx, multiRowInserts[len(toks)], args...); err == nil {
+		err := h.do(ctx, insertOp, func() error {
+			_, err := pool.Exec(ctx, multiRowInserts[len(toks)], args...)
+			return err
+		})
+		if err == nil {
+			return
+		}
+		if unavailable(err) {
+			// Still unreachable after the outage wait: row by row would
+			// wait it out once per row.
+			for i := range errs {
+				errs[i] = err
+			}
 			return
 		}
 	}
 	for i, t := range toks {
-		errs[i] = insertAccessToken(ctx, pool, t)
+		errs[i] = h.do(ctx, insertOp, func() error { return insertAccessToken(ctx, pool, t) })
 	}
 }
 

@@ -107,6 +107,12 @@ func (codec) Classify(err error, foreignKey bool) error {
 	if !errors.As(err, &se) {
 		return nil
 	}
+	if se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		// Another process held the database past busy_timeout (a backup,
+		// a CLI command in a long transaction): the request may succeed
+		// in a moment, a 503 rather than a 500.
+		return store.ErrUnavailable
+	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return store.ErrConflict

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/tolk-project/tolk/internal/store"
@@ -31,6 +32,9 @@ type Options struct {
 	// Existing: see sqlite.Options.Existing (a PostgreSQL database must
 	// exist anyway).
 	Existing bool
+	// Log receives the PostgreSQL backend's outage messages ("database
+	// unreachable", "database reachable again"); nil logs nothing.
+	Log *slog.Logger
 }
 
 // OpenWith is Open with backend options.
@@ -47,7 +51,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (store.Store, error) {
 		}
 		return s, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := postgres.OpenWith(ctx, dsn, postgres.Options{SyncIssuance: o.SyncIssuance})
+		s, err := postgres.OpenWith(ctx, dsn, postgres.Options{SyncIssuance: o.SyncIssuance, Log: o.Log})
 		if err != nil {
 			return nil, err
 		}
