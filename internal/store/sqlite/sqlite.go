@@ -80,7 +80,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 
 	if o.Existing {
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("sqlite: %s: no such database file: %w", path, fs.ErrNotExist)
+		} else if err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	} else if err := createPrivate(path); err != nil {
