@@ -113,6 +113,10 @@ type Config struct {
 	// has expired, and audit events older than AuditRetention (0: never).
 	CleanupInterval time.Duration
 	AuditRetention  time.Duration
+	// AuditHold bounds the audit events kept in memory while the database
+	// is unavailable, written when it returns; what exceeds it is counted
+	// (tolk_audit_events_dropped_total) and logged once per outage.
+	AuditHold int
 }
 
 // Defaults returns the defaults of SPEC §1.
@@ -158,6 +162,7 @@ func Defaults() Config {
 		InvitationTTL:    7 * 24 * time.Hour,
 		CleanupInterval:  10 * time.Minute,
 		AuditRetention:   90 * 24 * time.Hour,
+		AuditHold:        10000,
 	}
 }
 
@@ -285,6 +290,7 @@ var settings = []setting{
 	{name: "invitation_ttl", set: dur(func(c *Config) *time.Duration { return &c.InvitationTTL })},
 	{name: "cleanup_interval", set: dur(func(c *Config) *time.Duration { return &c.CleanupInterval })},
 	{name: "audit_retention", set: dur(func(c *Config) *time.Duration { return &c.AuditRetention })},
+	{name: "audit_hold", set: integer(func(c *Config) *int { return &c.AuditHold })},
 }
 
 func lookup(name string) (setting, bool) {
@@ -557,6 +563,9 @@ func (c Config) Validate() error {
 	positive("password_reset_ttl", c.PasswordResetTTL)
 	positive("invitation_ttl", c.InvitationTTL)
 	positive("cleanup_interval", c.CleanupInterval)
+	if c.AuditHold < 1 || c.AuditHold > 10_000_000 {
+		bad("audit_hold must be between 1 and 10000000 events, got %d", c.AuditHold)
+	}
 	if c.AuditRetention != 0 && c.AuditRetention < time.Second {
 		bad("audit_retention must be 0 (keep audit events forever) or at least 1s, got %s", c.AuditRetention)
 	}

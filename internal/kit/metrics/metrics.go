@@ -24,6 +24,7 @@ type Metrics struct {
 
 	retention retentionMetrics
 	operator  operatorMetrics
+	audit     auditMetrics
 
 	// The children of requests and latency already resolved, so that a
 	// request costs one map lookup each instead of hashing and checking
@@ -80,6 +81,7 @@ func New() *Metrics {
 	}
 	m.retention = newRetentionMetrics(m.Registry)
 	m.operator = newOperatorMetrics(m.Registry)
+	m.audit = newAuditMetrics(m.Registry)
 	m.Registry.MustRegister(m.requests, m.latency, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
