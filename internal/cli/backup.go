@@ -43,7 +43,7 @@ func backupRun(ctx context.Context, cfg config.Config, c backupCmd, stdio IO) (e
 		return err
 	}
 	defer st.Close()
-	b, ok := st.(store.Backupper)
+	b, ok := backupper(st)
 	if !ok {
 		return errors.New("tolk backup copies SQLite databases only. Back up PostgreSQL with its own tools " +
 			"(pg_dump --format=custom, restored with pg_restore) and keep the shared secret_key with the dump: " +
@@ -159,6 +159,21 @@ func neededKey(cfg config.Config) string {
 		return "file " + path + ", as " + backupKey + " beside the database"
 	}
 	return "secret_key"
+}
+
+// backupper finds the engine's Backupper, also beneath wrappers of the
+// store (store/timed) that offer the engine with Unwrap.
+func backupper(st store.Store) (store.Backupper, bool) {
+	for {
+		if b, ok := st.(store.Backupper); ok {
+			return b, true
+		}
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return nil, false
+		}
+		st = u.Unwrap()
+	}
 }
 
 // backupDir makes dir ready: created 0700 if it does not exist (created
