@@ -256,8 +256,16 @@ func (c *checker) client() *http.Client {
 // must be what docs/openapi.yaml describes, and every operation outside
 // the web UI must have been exercised.
 func TestOpenAPIConformance(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testOpenAPIConformance(t, tolktest.New(t, tolktest.Options{Postgres: backend == "postgres"}))
+		})
+	}
+}
+
+func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
 	doc := loadOpenAPI(t)
-	s := tolktest.New(t)
 	chk := newChecker(t, doc, s.URL)
 	hc := chk.client()
 	ctx := context.Background()
