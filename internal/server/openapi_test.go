@@ -20,6 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/tolk-project/tolk/docs"
 	"github.com/tolk-project/tolk/internal/core/authz"
@@ -359,9 +361,36 @@ func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
 	do(call{method: "POST", path: "/api2/v1/auth/logout", hdr: []string{"Authorization", "ApiToken " + lenaToken}, want: 204})
 	do(call{method: "POST", path: "/api2/v1/auth/logout", hdr: []string{"Authorization", "ApiToken " + lenaToken}, want: 401})
 
+	// Two-factor authentication: each dialect asks for the code its way.
+	otto := s.CreateUser(t, "otto", store.RoleLinguist, "otto-password-1")
+	enrol, err := s.Tolk.Identity.TwoFactor.BeginEnrolment(ctx, otto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totpCode := func() string {
+		t.Helper()
+		s.Clock.Advance(30 * time.Second) // a fresh step: a code is accepted once
+		c, err := totp.GenerateCodeCustom(enrol.Secret, s.Clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := s.Tolk.Identity.TwoFactor.Enable(ctx, otto, totpCode()); err != nil {
+		t.Fatal(err)
+	}
+	do(call{method: "POST", path: "/api2/v1/auth/login", body: `{"userName":"otto","password":"otto-password-1"}`, hdr: []string{"Content-Type", jsonCT}, want: 401})
+	do(call{method: "POST", path: "/api2/v1/auth/login", body: `{"userName":"otto","password":"otto-password-1","code":"` + totpCode() + `"}`, hdr: []string{"Content-Type", jsonCT}, want: 200})
+	ottoBasic := "Basic " + b64("otto:otto-password-1")
+	resp, _ := do(call{method: "GET", path: "/v2/authorizations", hdr: []string{"Authorization", ottoBasic}, want: 401})
+	if resp.Header.Get("X-PhraseApp-OTP") != "required" {
+		t.Errorf("X-PhraseApp-OTP: %q, want required", resp.Header.Get("X-PhraseApp-OTP"))
+	}
+	do(call{method: "POST", path: "/v2/authorizations", body: `{"note":"otto"}`, hdr: []string{"Content-Type", jsonCT, "Authorization", ottoBasic, "X-PhraseApp-OTP", totpCode()}, want: 201})
+
 	// Strings Authorizations API.
 	adminBasic := "Basic " + b64("admin:"+tolktest.AdminPassword)
-	resp, b := do(call{method: "POST", path: "/v2/authorizations", body: `{"note":"ci","scopes":["read"],"expires_at":null}`, hdr: []string{"Content-Type", jsonCT, "Authorization", adminBasic}, want: 201})
+	resp, b = do(call{method: "POST", path: "/v2/authorizations", body: `{"note":"ci","scopes":["read"],"expires_at":null}`, hdr: []string{"Content-Type", jsonCT, "Authorization", adminBasic}, want: 201})
 	pat, patID := field(b, "token"), field(b, "id")
 	if resp.Header.Get("Location") == "" {
 		t.Error("201 without Location")
@@ -452,6 +481,22 @@ func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
 	_, b = do(call{method: "POST", path: "/idm/oauth/token", body: url.Values{"grant_type": {oauth.GrantTokenExchange}, "subject_token": {pt.Secret}}.Encode(), hdr: []string{"Content-Type", formCT}, want: 200})
 	platformJWT := field(b, "access_token")
 	do(call{method: "POST", path: "/idm/oauth/token", body: url.Values{"grant_type": {oauth.GrantTokenExchange}, "subject_token": {"tolk_pt_not-a-token"}}.Encode(), hdr: []string{"Content-Type", formCT}, want: 400})
+
+	_, b = do(call{method: "POST", path: "/oauth/token", body: url.Values{"grant_type": {oauth.GrantTokenExchange}, "subject_token": {pt.Secret}, "scope": {"read"}}.Encode(), hdr: []string{"Content-Type", formCT}, want: 200})
+	do(call{method: "GET", path: "/userinfo", hdr: []string{"Authorization", "Bearer " + field(b, "access_token")}, want: 403}) // no openid
+	jc, jcSecret, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: admin.OrgUID, Name: "openapi-jwt",
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read"}, JWTAccessTokens: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b = do(call{method: "POST", path: "/oauth/token", body: "grant_type=client_credentials&scope=read", hdr: []string{"Content-Type", formCT, "Authorization", "Basic " + b64(url.QueryEscape(jc.ID)+":"+url.QueryEscape(jcSecret))}, want: 200})
+	ccJWT := field(b, "access_token")
+	if strings.Count(ccJWT, ".") != 2 {
+		t.Errorf("JWT access token expected, got %q", ccJWT)
+	}
+	do(call{method: "GET", path: "/auth/verify?scope=read", hdr: []string{"Authorization", "Bearer " + ccJWT}, want: 200})
+	do(call{method: "GET", path: "/api2/v1/auth/whoAmI", hdr: []string{"Authorization", "Bearer " + ccJWT}, want: 401}) // names no user
+	do(call{method: "GET", path: "/api2/v1/auth/whoAmI", hdr: []string{"Authorization", "Bearer " + platformJWT}, want: 200})
 
 	// Forward auth.
 	do(call{method: "GET", path: "/auth/verify", hdr: []string{"Authorization", "ApiToken " + apiToken}, want: 200})
