@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // linkRE finds the target of an inline Markdown link or image,
@@ -148,5 +149,57 @@ func TestReadmeIndexesDocs(t *testing.T) {
 				t.Errorf("README.md does not link docs/%s: add it to the Documentation list", f)
 			}
 		}
+	}
+}
+
+// anchor is the fragment GitHub gives a heading: lower case, punctuation
+// dropped, spaces as hyphens.
+func anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestOperationsContents: the Contents list of docs/operations.md names
+// every "## " section of the file, in order, and nothing else, so that
+// the sections several people add stay findable.
+func TestOperationsContents(t *testing.T) {
+	b, err := os.ReadFile("operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sections, contents []string
+	inContents, fenced := false, false
+	entry := regexp.MustCompile(`^- \[[^\]]+\]\(#([^)]+)\)`)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+		}
+		if fenced {
+			continue
+		}
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			inContents = h == "Contents"
+			if !inContents {
+				sections = append(sections, anchor(h))
+			}
+			continue
+		}
+		if m := entry.FindStringSubmatch(line); inContents && m != nil {
+			contents = append(contents, m[1])
+		}
+	}
+	if len(sections) < 4 {
+		t.Fatalf("only %d sections found", len(sections))
+	}
+	if strings.Join(contents, " ") != strings.Join(sections, " ") {
+		t.Errorf("docs/operations.md: Contents lists\n\t%v\nbut the sections are\n\t%v", contents, sections)
 	}
 }
