@@ -121,7 +121,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 // the document does not describe fails the test. A request marked with
 // invalid (a deliberate client error) must be one the document refuses.
 type checker struct {
-	t      *testing.T
+	errorf func(format string, args ...any) // t.Errorf: a finding fails the test
 	router routers.Router
 	next   http.RoundTripper
 
@@ -143,7 +143,7 @@ func newChecker(t *testing.T, doc *openapi3.T, base string) *checker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &checker{t: t, router: router, next: http.DefaultTransport, seen: map[string][]int{}}
+	return &checker{errorf: t.Errorf, router: router, next: http.DefaultTransport, seen: map[string][]int{}}
 }
 
 // authenticate accepts a security scheme when the request presents its
@@ -182,7 +182,6 @@ func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) err
 }
 
 func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
-	t := c.t
 	var body []byte
 	if req.Body != nil {
 		var err error
@@ -200,7 +199,7 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	route, params, err := c.router.FindRoute(req)
 	if err != nil {
-		t.Errorf("%s: not in docs/openapi.yaml: %v", what, err)
+		c.errorf("%s: not in docs/openapi.yaml: %v", what, err)
 	}
 	opts := &openapi3filter.Options{AuthenticationFunc: authenticate, IncludeResponseStatus: true, MultiError: true}
 	var in *openapi3filter.RequestValidationInput
@@ -211,9 +210,9 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 		err := openapi3filter.ValidateRequest(req.Context(), in)
 		switch {
 		case wantInvalid && err == nil:
-			t.Errorf("%s: the document accepts this request, which should be a client error", what)
+			c.errorf("%s: the document accepts this request, which should be a client error", what)
 		case !wantInvalid && err != nil:
-			t.Errorf("%s: request does not match docs/openapi.yaml: %v", what, err)
+			c.errorf("%s: request does not match docs/openapi.yaml: %v", what, err)
 		}
 	}
 
@@ -232,13 +231,13 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
 		Body: io.NopCloser(bytes.NewReader(rbody)), Options: opts,
 	}); err != nil {
-		t.Errorf("%s → %d: answer does not match docs/openapi.yaml: %v\n%s", what, resp.StatusCode, err, rbody)
+		c.errorf("%s → %d: answer does not match docs/openapi.yaml: %v\n%s", what, resp.StatusCode, err, rbody)
 	}
 	// openapi3filter skips the body of an answer described without
 	// content: it must then have none (a redirect may carry Go's note).
 	if r := route.Operation.Responses.Status(resp.StatusCode); r != nil && len(r.Value.Content) == 0 &&
 		len(rbody) > 0 && resp.StatusCode/100 != 3 {
-		t.Errorf("%s → %d: the document describes no body, got %q", what, resp.StatusCode, rbody)
+		c.errorf("%s → %d: the document describes no body, got %q", what, resp.StatusCode, rbody)
 	}
 	c.mu.Lock()
 	c.seen[route.Operation.OperationID] = append(c.seen[route.Operation.OperationID], resp.StatusCode)
@@ -540,5 +539,71 @@ func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("operations no request exercised: %v", missing)
+	}
+}
+
+// TestOpenAPICheckerCatches: the checker reports what the document does
+// not describe. Against a copy of the document that lacks loginOther's
+// 404, no longer names TMS's AuthUnauthorized code, wants 9-character
+// token_last_eight values and no longer requires a Strings note, real
+// answers and a deliberate client error are reported, and nothing is
+// reported for the document as it is.
+func TestOpenAPICheckerCatches(t *testing.T) {
+	s := tolktest.New(t)
+	drive := func(doc *openapi3.T) []string {
+		chk := newChecker(t, doc, s.URL)
+		var found []string
+		chk.errorf = func(format string, args ...any) { found = append(found, fmt.Sprintf(format, args...)) }
+		hc := chk.client()
+		send := func(method, path, body string, invalidReq bool, hdr ...string) {
+			req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			if invalidReq {
+				req = invalid(req)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		basic := "Basic " + b64("admin:"+tolktest.AdminPassword)
+		send("POST", "/v2/authorizations", `{"note":"x"}`, false, "Content-Type", "application/json", "Authorization", basic)
+		send("POST", "/v2/authorizations", `{"scopes":[]}`, true, "Content-Type", "application/json", "Authorization", basic)
+		send("GET", "/api2/v1/auth/whoAmI", "", false)
+		req, _ := http.NewRequest("POST", s.URL+"/api2/v1/auth/login", strings.NewReader(`{"userName":"admin","password":"`+tolktest.AdminPassword+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login struct{ Token string }
+		json.NewDecoder(resp.Body).Decode(&login)
+		resp.Body.Close()
+		send("POST", "/api2/v1/auth/loginOther", `{"userName":"nobody"}`, false, "Content-Type", "application/json", "Authorization", "ApiToken "+login.Token)
+		return found
+	}
+
+	if found := drive(loadOpenAPI(t)); len(found) > 0 {
+		t.Fatalf("the document as it is: %q", found)
+	}
+	doc := loadOpenAPI(t)
+	doc.Paths.Value("/api2/v1/auth/loginOther").Post.Responses.Delete("404")
+	code := doc.Components.Schemas["TMSError"].Value.Properties["errorCode"].Value
+	code.Enum = slices.DeleteFunc(slices.Clone(code.Enum), func(v any) bool { return v == "AuthUnauthorized" })
+	doc.Components.Schemas["StringsAuthorizationWithToken"].Value.Properties["token_last_eight"].Value.Pattern = "^[0-9a-f]{9}$"
+	doc.Components.Schemas["StringsAuthorizationCreate"].Value.Required = nil
+	found := strings.Join(drive(doc), "\n")
+	for _, want := range []string{
+		"POST /api2/v1/auth/loginOther → 404: answer does not match docs/openapi.yaml: status is not supported",
+		"GET /api2/v1/auth/whoAmI → 401: answer does not match",
+		"POST /v2/authorizations → 201: answer does not match",
+		"POST /v2/authorizations: the document accepts this request",
+	} {
+		if !strings.Contains(found, want) {
+			t.Errorf("not reported: %q\nreported:\n%s", want, found)
+		}
 	}
 }
