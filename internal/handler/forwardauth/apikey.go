@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/authn"
+	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/verify"
 )
 
@@ -39,6 +41,15 @@ func WriteAPIKeyError(w http.ResponseWriter, err error) bool {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"error": "too_many_requests", "error_description": "Too many invalid API keys; try again later.",
 			"error_messages": []string{"Too many invalid API keys; try again later."}, "success": 0,
+		})
+		return true
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		httpx.Unavailable(w)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"error": "temporarily_unavailable", "error_description": "The service is temporarily unavailable; retry later.",
+			"error_messages": []string{"The service is temporarily unavailable; retry later."}, "success": 0,
 		})
 		return true
 	}

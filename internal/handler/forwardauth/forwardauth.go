@@ -47,6 +47,7 @@ import (
 
 	"github.com/tolk-project/tolk/internal/core/authn"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/verify"
 )
 
@@ -203,7 +204,21 @@ func mayHoldToken(s string) bool {
 	return strings.Contains(s, "token") || strings.Contains(s, "%")
 }
 
+// unavailableDesc describes a credential that could not be checked because
+// the database is unreachable.
+const unavailableDesc = "the credential cannot be checked now; retry later"
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		// The database cannot be reached to check the credential. nginx
+		// turns any answer but 2xx, 401 and 403 into a 500, so this is a
+		// 401 like every other refusal, with Retry-After and a
+		// description that tells it from a bad credential.
+		httpx.Unavailable(w)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tolk", error="invalid_token", error_description="`+unavailableDesc+`"`)
+		httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": unavailableDesc})
+		return
+	}
 	var th *authn.ThrottledError
 	if errors.As(err, &th) {
 		httpx.RetryAfter(w, th.RetryAfter)

@@ -47,6 +47,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			status = in.Status
 		}
 		e = &oauth.Error{Code: "invalid_request", Description: in.Message, Status: status}
+	case errors.Is(err, store.ErrUnavailable):
+		httpx.Unavailable(w)
+		e = &oauth.Error{Code: "temporarily_unavailable", Description: "the service is temporarily unavailable; retry later", Status: http.StatusServiceUnavailable}
 	case e == nil || e.Code == "server_error":
 		if errors.Is(err, context.Canceled) {
 			return

@@ -2,6 +2,7 @@ package stringsapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,6 +21,11 @@ import (
 func (h *Handler) sharedRateLimit(w http.ResponseWriter, u store.User) bool {
 	ctx := context.Background()
 	d, err := h.Requests.Hit(ctx, "u:"+u.UID)
+	if errors.Is(err, store.ErrUnavailable) {
+		httpx.Unavailable(w)
+		writeMessage(w, http.StatusServiceUnavailable, "Service Unavailable")
+		return false
+	}
 	if err != nil {
 		h.Log.Error("strings: rate limit", "err", err)
 		writeMessage(w, http.StatusInternalServerError, "Internal server error")

@@ -113,6 +113,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeMessage(w, in.Status, in.Message)
 	case errors.Is(err, pat.ErrNotFound):
 		writeMessage(w, http.StatusNotFound, "Not Found")
+	case errors.Is(err, store.ErrUnavailable):
+		httpx.Unavailable(w)
+		writeMessage(w, http.StatusServiceUnavailable, "Service Unavailable")
 	default:
 		h.Log.ErrorContext(r.Context(), "strings api: internal error", "err", err)
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")

@@ -105,15 +105,23 @@ type health struct {
 	pools []*pgxpool.Pool
 
 	down      atomic.Bool
+	lastFail  atomic.Int64 // Unix nanoseconds of the latest failure
 	mu        sync.Mutex
 	since     time.Time // when the outage began
 	lastReset time.Time // when the pools were last emptied (read-only server)
 }
 
+// settle is how long after its latest failure the database must answer to
+// count as back: while a server shuts down or starts, sessions still open
+// answer between the refusals of new ones, which would log an outage's
+// end and start again several times.
+const settle = time.Second
+
 // failed notes an operation that met an unavailable database.
 func (h *health) failed(err error) {
 	var pe *pgconn.PgError
 	readOnly := errors.As(err, &pe) && pe.Code == "25006"
+	h.lastFail.Store(time.Now().UnixNano())
 	if h.down.Load() && !readOnly {
 		return
 	}
@@ -141,7 +149,7 @@ func (h *health) failed(err error) {
 
 // ok notes an operation that the database answered.
 func (h *health) ok() {
-	if !h.down.Load() {
+	if !h.down.Load() || time.Since(time.Unix(0, h.lastFail.Load())) < settle {
 		return
 	}
 	h.mu.Lock()
@@ -172,7 +180,9 @@ func (h *health) do(ctx context.Context, kind opKind, op func() error) error {
 			h.ok()
 			return nil // the attempt whose answer was lost did insert it
 		case !unavailable(err):
-			h.ok() // the server answered
+			if !errors.Is(err, context.Canceled) {
+				h.ok() // the server answered (no such row, a constraint)
+			}
 			return err
 		}
 		h.failed(err)

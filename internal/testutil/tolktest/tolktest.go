@@ -102,7 +102,13 @@ func New(t testing.TB, opts ...Options) *Server {
 		dsn = o.DSN
 	}
 	ctx := context.Background()
-	st, err := storeopen.Open(ctx, dsn)
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.LogTo != nil {
+		log = slog.New(slog.NewTextHandler(o.LogTo, nil))
+	}
+	// The store logs a database outage (once) to the server's log.
+	st, err := storeopen.OpenWith(ctx, dsn, storeopen.Options{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +122,6 @@ func New(t testing.TB, opts ...Options) *Server {
 	clock := &Clock{t: time.Date(2026, 11, 23, 9, 31, 23, 0, time.UTC)}
 	if !o.ClockStart.IsZero() {
 		clock.t = o.ClockStart
-	}
-	logs := &SyncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if o.LogTo != nil {
-		log = slog.New(slog.NewTextHandler(o.LogTo, nil))
 	}
 
 	ts := httptest.NewUnstartedServer(nil)
