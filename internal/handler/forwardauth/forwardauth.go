@@ -17,9 +17,12 @@
 // 401 with WWW-Authenticate (RFC 6750) for no, bad, expired or revoked
 // credentials, for a throttled API-key client (with Retry-After: nginx
 // accepts only 2xx, 401 and 403 from an auth subrequest), and when
-// ?audience= is not among the credential's applications; 403 with
-// error="insufficient_scope" when the ?scope= list (space- or
-// comma-separated, all required) is not met.
+// ?audience= is not among the credential's applications, and while the
+// database cannot be reached to check an uncached credential (with
+// Retry-After and the description "the credential cannot be checked now";
+// a 503 would become nginx's 500); 403 with error="insufficient_scope"
+// when the ?scope= list (space- or comma-separated, all required) is not
+// met.
 //
 // The credential is read from the forwarded request's own headers
 // (Authorization, the API-key header), which the proxies pass on. With
