@@ -179,7 +179,7 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg, io.Stderr)
-	var ln net.Listener
+	var ln, mln net.Listener
 	var certs *certreload.Reloader
 	if cmd == "serve" {
 		if certs, err = loadCertificate(cfg, log); err != nil {
@@ -197,6 +197,14 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		defer ln.Close() // Serve closes it too; this covers a failure before Serve
 		if certs != nil {
 			ln = tls.NewListener(ln, certs.TLSConfig())
+		}
+		if cfg.MetricsAddr != "" {
+			// Plain HTTP even with TLS: scrapes stay on loopback or a
+			// private network (docs/operations.md, Monitoring).
+			if mln, err = listen(cfg.MetricsAddr); err != nil {
+				return fmt.Errorf("metrics_addr: %w", err)
+			}
+			defer mln.Close()
 		}
 	}
 	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance})
@@ -229,6 +237,7 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		if io.Ready != nil {
 			io.Ready(ln.Addr().String())
 		}
+		srv.MetricsListener = mln
 		return srv.Serve(ctx, ln)
 	case "apikey create", "apikey list", "apikey revoke <id>":
 		return apiKeyRun(ctx, srv, cmd, root.APIKey, io)

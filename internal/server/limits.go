@@ -8,6 +8,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/ratelimit"
 	"github.com/tolk-project/tolk/internal/handler/oauthapi"
 	"github.com/tolk-project/tolk/internal/kit/config"
+	"github.com/tolk-project/tolk/internal/kit/metrics"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -34,7 +35,7 @@ func RateLimitBackend(cfg config.Config) string {
 	return "memory"
 }
 
-func newLimits(cfg config.Config, st store.Store, now func() time.Time) (*limits, error) {
+func newLimits(cfg config.Config, st store.Store, now func() time.Time, m *metrics.Metrics) (*limits, error) {
 	var b ratelimit.Backend
 	switch RateLimitBackend(cfg) {
 	case "postgres":
@@ -50,8 +51,12 @@ func newLimits(cfg config.Config, st store.Store, now func() time.Time) (*limits
 	default:
 		b = ratelimit.Memory{Now: now}
 	}
+	// Each limiter counts its refusals under its policy's name.
+	counted := func(p ratelimit.Policy) ratelimit.Limiter {
+		return &countedLimiter{Limiter: b.Limiter(p), name: p.Name, m: m}
+	}
 	pol := func(name string, burst int, every time.Duration) ratelimit.Limiter {
-		return b.Limiter(ratelimit.Policy{Name: name, Burst: burst, Interval: every})
+		return counted(ratelimit.Policy{Name: name, Burst: burst, Interval: every})
 	}
 	return &limits{
 		backend: b,
@@ -65,7 +70,7 @@ func newLimits(cfg config.Config, st store.Store, now func() time.Time) (*limits
 			AddrFailures:   pol("token-addr", cfg.LoginIPBurst, cfg.LoginIPInterval),
 			// Hit on every token request; nobody is shown its remaining
 			// count, so the database backend may lease it (ratelimit.DB).
-			ClientRequests: b.Limiter(ratelimit.Policy{Name: "client-req", Burst: cfg.ClientRequestBurst,
+			ClientRequests: counted(ratelimit.Policy{Name: "client-req", Burst: cfg.ClientRequestBurst,
 				Interval: cfg.ClientRequestInterval, Lease: true}),
 		},
 	}, nil

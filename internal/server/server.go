@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ import (
 	"github.com/tolk-project/tolk/internal/kit/seal"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/timed"
 	"github.com/tolk-project/tolk/verify"
 )
 
@@ -76,6 +78,9 @@ type Server struct {
 	// cleanup_interval.
 	Sweeper *retention.Sweeper
 	Handler http.Handler
+	// MetricsListener, if set, is metrics_addr already bound, where Serve
+	// serves /metrics; nil: Serve binds metrics_addr itself (when set).
+	MetricsListener net.Listener
 	// RateLimits is the backend of the abuse limits (docs/limits.md);
 	// Close releases it.
 	RateLimits ratelimit.Backend
@@ -108,7 +113,9 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		params = *d.Params
 	}
 	m := metrics.New()
-	lim, err := newLimits(cfg, st, d.Now)
+	// Every store call of every service is timed (store/timed).
+	st = timed.New(st, m.StoreOperation)
+	lim, err := newLimits(cfg, st, d.Now, m)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +210,12 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		verify:  &forwardauth.Handler{Resolver: fwd, QueryToken: cfg.QueryToken, Log: d.Log},
 		web:     ui,
 	})
+	s.countTokens()
+	if cfg.MetricsAddr != "" {
+		// SPEC §9: /metrics is served on metrics_addr alone
+		// (metricslistener.go), and is 404 on the public address.
+		s.routeTable = slices.DeleteFunc(s.routeTable, func(r route) bool { return r.pattern == "GET /metrics" })
+	}
 	s.mux = newMux(s.routeTable)
 	s.Handler = httpx.Chain(m.Instrument(s.mux),
 		httpx.WithRequestID,
@@ -275,6 +288,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	stopMetrics, err := s.serveMetrics(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics_addr: %w", err)
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	defer s.runSweeper(ctx)()

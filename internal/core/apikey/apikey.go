@@ -48,6 +48,9 @@ type Service struct {
 	Audit *audit.Recorder
 	// Revocations is told when a key is revoked.
 	Revocations *revocation.Notifier
+	// OnToken, if set, is told each token created, for metrics: the
+	// dialect and how its holder got it (docs/operations.md, Monitoring).
+	OnToken func(dialect, grant string)
 }
 
 // Errors.
@@ -82,6 +85,9 @@ func (s *Service) Create(ctx context.Context, u store.User, note string) (store.
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.APIKeyCreated, SubjectUID: u.UID, OrgUID: u.OrgUID,
 		Details: map[string]string{"api_key_id": k.ID, "note": k.Note}})
+	if s.OnToken != nil {
+		s.OnToken("proz", "admin") // keys are made by administrators (CLI, admin UI)
+	}
 	return k, key, nil
 }
 

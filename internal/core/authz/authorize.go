@@ -350,6 +350,9 @@ func (s *Service) Issue(ctx context.Context, ar *AuthRequest, u store.User, auth
 		at = tok
 		s.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, ActorUID: u.UID, ClientID: ar.Client.ID, OrgUID: ar.Client.OrgUID,
 			Details: map[string]string{"grant_type": "implicit", "response_type": strings.Join(ar.ResponseType, " ")}})
+		if s.OnToken != nil {
+			s.OnToken(oauth.GrantImplicit, "")
+		}
 		out.Set("access_token", at)
 		out.Set("token_type", "Bearer")
 		out.Set("expires_in", strconv.FormatInt(int64(s.Config.AccessTTL.Seconds()), 10))

@@ -35,8 +35,9 @@ type Grant interface {
 
 // Token runs the token endpoint pipeline: find the grant, authenticate
 // the client, check that the client may use the grant, run it.
-func (s *Service) Token(ctx context.Context, req *TokenRequest) (*TokenResponse, error) {
+func (s *Service) Token(ctx context.Context, req *TokenRequest) (resp *TokenResponse, err error) {
 	gt := req.Form.Get("grant_type")
+	defer func() { s.countToken(gt, err) }()
 	if gt == "" {
 		return nil, oauth.ErrInvalidRequest("grant_type is required")
 	}
@@ -55,13 +56,38 @@ func (s *Service) Token(ctx context.Context, req *TokenRequest) (*TokenResponse,
 		}
 		client = &c
 	}
-	resp, err := g.Handle(ctx, req, client)
+	resp, err = g.Handle(ctx, req, client)
 	if err == nil && client != nil && gt != oauth.GrantTokenExchange {
 		// Token exchange records its own event (internal/core/platform).
 		s.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, ActorUID: resp.UserUID, ClientID: client.ID,
 			OrgUID: client.OrgUID, Details: map[string]string{"grant_type": gt}})
 	}
 	return resp, err
+}
+
+// countToken tells OnToken the outcome of a token request: the grant
+// (registered ones by name, anything else as "unsupported" or "none", so
+// that clients cannot make up series) and, when refused, the OAuth error
+// code, "server_error" for a failure that is no protocol error.
+func (s *Service) countToken(gt string, err error) {
+	if s.OnToken == nil {
+		return
+	}
+	if _, ok := s.grants[gt]; !ok {
+		if gt == "" {
+			gt = "none"
+		} else {
+			gt = "unsupported"
+		}
+	}
+	reason := ""
+	if err != nil {
+		reason = "server_error"
+		if oe, ok := errors.AsType[*oauth.Error](err); ok {
+			reason = oe.Code
+		}
+	}
+	s.OnToken(gt, reason)
 }
 
 // requestedScopes parses the optional scope parameter and checks it

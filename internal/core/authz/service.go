@@ -33,6 +33,7 @@ type Store interface {
 type Config struct {
 	Issuer         string
 	Scopes         []string // the scope catalog
+	DefaultScopes  []string // ticked on a new app's form (config default_scopes)
 	Audiences      []string // the applications
 	CodeTTL        time.Duration
 	AccessTTL      time.Duration
@@ -66,6 +67,10 @@ type Service struct {
 	// grant (a replayed code, a reused refresh token), an authorization,
 	// an app.
 	Revocations *revocation.Notifier
+	// OnToken, if set, is told each outcome of the token endpoint and
+	// each token of an implicit or hybrid flow, for metrics: the grant
+	// type and, for a refusal, the OAuth error code ("" when issued).
+	OnToken func(grant, reason string)
 
 	clients clientCache
 }

@@ -74,6 +74,10 @@ type Service struct {
 	// OnLogin, if set, is told every login outcome ("success", "failure",
 	// "throttled") for metrics.
 	OnLogin func(dialect, outcome string)
+	// OnToken, if set, is told each TMS ApiToken issued, for metrics:
+	// the dialect ("tms") and how its user signed in (GrantPassword,
+	// GrantLoginOther).
+	OnToken func(dialect, grant string)
 	// TwoFactor is the TOTP second factor; nil turns it off (password only).
 	TwoFactor *twofactor.Service
 	// Audit, if set, records sign-ins, sign-outs and user administration
@@ -336,8 +340,21 @@ func (s *Service) AuthenticateOTP(ctx context.Context, dialect, userName, pw, co
 	return u, nil
 }
 
-// IssueAPIToken creates a TMS ApiToken for u.
+// How a TMS ApiToken's user was authenticated, for metrics.
+const (
+	GrantPassword   = "password"    // a login with user name and password
+	GrantLoginOther = "login_other" // an admin's loginOther
+)
+
+// IssueAPIToken creates a TMS ApiToken for u, who signed in with a
+// password.
 func (s *Service) IssueAPIToken(ctx context.Context, u store.User) (token string, expires time.Time, err error) {
+	return s.IssueAPITokenFor(ctx, u, GrantPassword)
+}
+
+// IssueAPITokenFor creates a TMS ApiToken for u, who was authenticated
+// as grant says (GrantPassword, GrantLoginOther).
+func (s *Service) IssueAPITokenFor(ctx context.Context, u store.User, grant string) (token string, expires time.Time, err error) {
 	token, err = s.Gen.APIToken()
 	if err != nil {
 		return "", time.Time{}, err
@@ -347,6 +364,9 @@ func (s *Service) IssueAPIToken(ctx context.Context, u store.User) (token string
 	err = s.Store.CreateAPIToken(ctx, store.APIToken{Hash: secret.Hash(token), UserUID: u.UID, CreatedAt: now, ExpiresAt: expires})
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if s.OnToken != nil {
+		s.OnToken("tms", grant)
 	}
 	return token, expires, nil
 }

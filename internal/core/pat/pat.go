@@ -48,6 +48,9 @@ type Service struct {
 	// Revocations is told when a token is deleted or changed (its scopes
 	// or expiry), so that no cache answers for it as it was.
 	Revocations *revocation.Notifier
+	// OnToken, if set, is told each token created, for metrics: the
+	// dialect and how its holder got it (docs/operations.md, Monitoring).
+	OnToken func(dialect, grant string)
 }
 
 // ErrNotFound: no such token of this user.
@@ -156,6 +159,9 @@ func (s *Service) Create(ctx context.Context, u store.User, c Changes) (store.Pe
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.PATCreated, ActorUID: u.UID, OrgUID: u.OrgUID,
 		Details: map[string]string{"pat_id": t.ID, "note": t.Note, "scope": strings.Join(t.Scopes, " ")}})
+	if s.OnToken != nil {
+		s.OnToken("strings", "password") // POST /v2/authorizations with Basic auth
+	}
 	return t, token, nil
 }
 

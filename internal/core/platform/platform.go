@@ -97,6 +97,9 @@ type Service struct {
 	Subjects *SubjectCache
 	// Revocations is told when a token is revoked.
 	Revocations *revocation.Notifier
+	// OnToken, if set, is told each token created, for metrics: the
+	// dialect and how its holder got it (docs/operations.md, Monitoring).
+	OnToken func(dialect, grant string)
 }
 
 // SubjectCache holds exchanged API tokens and their users by token hash.
@@ -166,6 +169,9 @@ func (s *Service) Create(ctx context.Context, u store.User, name string, expires
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.PlatformCreated, ActorUID: u.UID, OrgUID: u.OrgUID,
 		Details: map[string]string{"token_id": id, "name": name}})
+	if s.OnToken != nil {
+		s.OnToken("platform", "web_ui") // Settings → Access Tokens
+	}
 	return Created{Token: rec, Secret: tok}, nil
 }
 

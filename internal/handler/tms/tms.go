@@ -193,11 +193,11 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.issue(w, r, u)
+	h.issue(w, r, u, identity.GrantPassword)
 }
 
-func (h *Handler) issue(w http.ResponseWriter, r *http.Request, u store.User) {
-	token, expires, err := h.ID.IssueAPIToken(r.Context(), u)
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, u store.User, grant string) {
+	token, expires, err := h.ID.IssueAPITokenFor(r.Context(), u, grant)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -293,5 +293,5 @@ func (h *Handler) LoginOther(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Log.InfoContext(r.Context(), "tms: loginOther", "request_id", httpx.RequestID(r.Context()), "admin", admin.UID, "user", u.UID)
-	h.issue(w, r, u)
+	h.issue(w, r, u, identity.GrantLoginOther)
 }
