@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,12 +261,67 @@ func TestOpenAPIConformance(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			testOpenAPIConformance(t, tolktest.New(t, tolktest.Options{Postgres: backend == "postgres"}))
+			var down atomic.Bool
+			s := tolktest.New(t, tolktest.Options{Postgres: backend == "postgres",
+				WrapStore: func(st store.Store) store.Store { return outageStore{st, &down} }})
+			testOpenAPIConformance(t, s, &down)
 		})
 	}
 }
 
-func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
+// outageStore answers the lookups that start a request of each dialect
+// with store.ErrUnavailable while down is set: the database cannot be
+// reached (and the backend has retried).
+type outageStore struct {
+	store.Store
+	down *atomic.Bool
+}
+
+func (s outageStore) err() error { return fmt.Errorf("openapi test: %w", store.ErrUnavailable) }
+
+func (s outageStore) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if s.down.Load() {
+		return store.Client{}, s.err()
+	}
+	return s.Store.GetClient(ctx, id)
+}
+
+func (s outageStore) GetUserByUserName(ctx context.Context, n string) (store.User, error) {
+	if s.down.Load() {
+		return store.User{}, s.err()
+	}
+	return s.Store.GetUserByUserName(ctx, n)
+}
+
+func (s outageStore) GetAPIToken(ctx context.Context, h string) (store.APIToken, error) {
+	if s.down.Load() {
+		return store.APIToken{}, s.err()
+	}
+	return s.Store.GetAPIToken(ctx, h)
+}
+
+func (s outageStore) GetAccessToken(ctx context.Context, h string) (store.AccessToken, error) {
+	if s.down.Load() {
+		return store.AccessToken{}, s.err()
+	}
+	return s.Store.GetAccessToken(ctx, h)
+}
+
+func (s outageStore) GetPATByHash(ctx context.Context, h string) (store.PersonalAccessToken, error) {
+	if s.down.Load() {
+		return store.PersonalAccessToken{}, s.err()
+	}
+	return s.Store.GetPATByHash(ctx, h)
+}
+
+func (s outageStore) GetAPIKeyByHash(ctx context.Context, h string) (store.APIKey, error) {
+	if s.down.Load() {
+		return store.APIKey{}, s.err()
+	}
+	return s.Store.GetAPIKeyByHash(ctx, h)
+}
+
+func testOpenAPIConformance(t *testing.T, s *tolktest.Server, down *atomic.Bool) {
 	doc := loadOpenAPI(t)
 	chk := newChecker(t, doc, s.URL)
 	hc := chk.client()
@@ -523,6 +579,38 @@ func testOpenAPIConformance(t *testing.T, s *tolktest.Server) {
 			t.Errorf("GET %s signed in: %d", p, pg.Status)
 		}
 	}
+
+	// The database is unreachable: 503 with Retry-After in each dialect's
+	// shape, and 401 (with Retry-After) from /auth/verify.
+	_, b = do(call{method: "POST", path: "/api2/v1/auth/login", body: `{"userName":"admin","password":"` + tolktest.AdminPassword + `"}`, hdr: []string{"Content-Type", jsonCT}, want: 200})
+	fresh := field(b, "token") // not in /auth/verify's cache
+	_, b = do(call{method: "POST", path: "/v2/authorizations", body: `{"note":"outage"}`, hdr: []string{"Content-Type", jsonCT, "Authorization", adminBasic}, want: 201})
+	outagePAT := field(b, "token")
+	// An app not looked up yet: registrations are cached for
+	// key_cache_interval.
+	oc, ocSecret, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: admin.OrgUID, Name: "openapi-outage",
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocBasic := "Basic " + b64(url.QueryEscape(oc.ID)+":"+url.QueryEscape(ocSecret))
+	down.Store(true)
+	for _, c := range []call{
+		{method: "POST", path: "/oauth/token", body: "grant_type=client_credentials", hdr: []string{"Content-Type", formCT, "Authorization", ocBasic}, want: 503},
+		{method: "POST", path: "/oauth/introspect", body: "token=x", hdr: []string{"Content-Type", formCT, "Authorization", ocBasic}, want: 503},
+		{method: "POST", path: "/api2/v1/auth/login", body: `{"userName":"admin","password":"x"}`, hdr: []string{"Content-Type", jsonCT}, want: 503},
+		{method: "GET", path: "/api2/v1/auth/whoAmI", hdr: []string{"Authorization", "ApiToken " + fresh}, want: 503},
+		{method: "GET", path: "/v2/authorizations", hdr: []string{"Authorization", adminBasic}, want: 503},
+		{method: "GET", path: "/v2/user", hdr: []string{"Authorization", "token " + outagePAT}, want: 503},
+		{method: "GET", path: "/user", hdr: []string{"X-Proz-API-Key", apiKey}, want: 503},
+		{method: "GET", path: "/userinfo", hdr: []string{"Authorization", "Bearer " + ccToken}, want: 503},
+		{method: "GET", path: "/auth/verify", hdr: []string{"Authorization", "ApiToken " + fresh}, want: 401},
+	} {
+		if resp, _ := do(c); resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: no Retry-After", c.method, c.path)
+		}
+	}
+	down.Store(false)
 
 	// Every operation outside the web UI was exercised.
 	var missing []string
