@@ -72,10 +72,20 @@ func tokenRequest(t *testing.T, s *tolktest.Server, id, sec, body string) int {
 
 // TestOperatorMetricsMove: each metric an operator watches moves when its
 // event happens, through the real endpoints (docs/operations.md,
-// Monitoring).
+// Monitoring), on SQLite and on PostgreSQL (whose rate limits live in the
+// database).
 func TestOperatorMetricsMove(t *testing.T) {
 	t.Parallel()
-	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.LoginUserBurst = 2 }})
+	for _, pg := range []bool{false, true} {
+		name := map[bool]string{false: "sqlite", true: "postgres"}[pg]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			operatorMetricsMove(t, tolktest.New(t, tolktest.Options{Postgres: pg, Config: func(c *config.Config) { c.LoginUserBurst = 2 }}))
+		})
+	}
+}
+
+func operatorMetricsMove(t *testing.T, s *tolktest.Server) {
 	id, sec := metricsClient(t, s)
 	s.CreateUser(t, "bob", store.RoleLinguist, "bobs-password-123")
 
