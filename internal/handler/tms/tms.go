@@ -157,6 +157,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "UserNotFound", "No such user in your organization.")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
+	case errors.Is(err, store.ErrUnavailable):
+		httpx.Unavailable(w)
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable; retry later.")
 	default:
 		h.Log.ErrorContext(r.Context(), "tms: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
 		writeError(w, http.StatusInternalServerError, "InternalError", "Internal error.")
