@@ -41,6 +41,7 @@ type options struct {
 	conns, idle     int
 	dur, warm, soak time.Duration
 	only            string
+	syncIssuance    bool
 }
 
 const (
@@ -96,7 +97,7 @@ type bench struct {
 
 func run(o options) error {
 	ctx := context.Background()
-	st, err := storeopen.Open(ctx, o.dsn)
+	st, err := storeopen.OpenWith(ctx, o.dsn, storeopen.Options{SyncIssuance: o.syncIssuance})
 	if err != nil {
 		return err
 	}
