@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -126,7 +127,7 @@ func codeFlowToken(t *testing.T, s *tolktest.Server, jwt bool) string {
 	ctx := context.Background()
 	org, _ := s.Store.DefaultOrganization(ctx)
 	redirect := "http://127.0.0.1:9/cb"
-	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "dialects", RedirectURIs: []string{redirect}, JWTAccessTokens: jwt})
+	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "dialects " + rand.Text()[:8], RedirectURIs: []string{redirect}, JWTAccessTokens: jwt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -59,7 +60,7 @@ func azNewClient(t *testing.T, s *tolktest.Server, spec authz.ClientSpec) (store
 		spec.OrgUID = org.UID
 	}
 	if spec.Name == "" {
-		spec.Name = "Security test app"
+		spec.Name = "Security test app " + rand.Text()[:8] // app names differ in an organization
 	}
 	if len(spec.RedirectURIs) == 0 {
 		spec.RedirectURIs = []string{azGoodRedirect}

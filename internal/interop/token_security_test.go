@@ -99,7 +99,7 @@ func (e *tokEnv) client(t *testing.T, spec authz.ClientSpec) *tokClient {
 		spec.OrgUID = e.org
 	}
 	if spec.Name == "" {
-		spec.Name = "tok-" + t.Name()
+		spec.Name = "tok-" + t.Name() + " " + rand.Text()[:8] // app names differ in an organization
 	}
 	browser := len(spec.GrantTypes) == 0 || slices.Contains(spec.GrantTypes, oauth.GrantAuthorizationCode) ||
 		slices.Contains(spec.GrantTypes, oauth.GrantImplicit)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -104,7 +105,7 @@ func issueEverything(t *testing.T, s *tolktest.Server) {
 		t.Fatal(err)
 	}
 	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{
-		OrgUID: org.UID, Name: "retention", RedirectURIs: []string{"https://app.example/cb"},
+		OrgUID: org.UID, Name: "retention " + rand.Text()[:8], RedirectURIs: []string{"https://app.example/cb"},
 		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
 		Scopes:     []string{"openid", "offline_access", "read"},
 	})

@@ -240,8 +240,14 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	// ListClients returns the apps of an organization ("" = all), oldest first.
 	ListClients(ctx context.Context, orgUID string) ([]Client, error)
-	// UpdateClient replaces every mutable field (all but ID, OrgUID, CreatedAt).
+	// UpdateClient replaces every mutable field (all but ID, OrgUID,
+	// CreatedAt and SecretHash, which only SetClientSecret changes, so
+	// that an edit saved with an old copy cannot bring a rotated secret
+	// back).
 	UpdateClient(ctx context.Context, c Client) error
+	// SetClientSecret replaces the app's secret hash and sets UpdatedAt;
+	// ErrNotFound for an unknown ID.
+	SetClientSecret(ctx context.Context, id, secretHash string, at time.Time) error
 	// DeleteClient removes the app with its codes, tokens and consents.
 	// UpdateClient and DeleteClient return ErrNotFound for an unknown ID.
 	DeleteClient(ctx context.Context, id string) error

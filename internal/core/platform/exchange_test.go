@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -101,7 +102,7 @@ func whoAmI(t testing.TB, s *tolktest.Server, tok string) (int, map[string]any) 
 // function that introspects with it.
 func introspector(t testing.TB, s *tolktest.Server, orgUID string) func(tok string) map[string]any {
 	t.Helper()
-	c, sec, err := s.Tolk.Authz.CreateClient(context.Background(), authz.ClientSpec{OrgUID: orgUID, Name: "resource server",
+	c, sec, err := s.Tolk.Authz.CreateClient(context.Background(), authz.ClientSpec{OrgUID: orgUID, Name: "resource server " + rand.Text()[:8],
 		GrantTypes: []string{"client_credentials"}})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,7 @@ type Config struct {
 	// OAuth 2.0 / OpenID Connect.
 	SecretKey        string   // seals signing keys at rest; required with PostgreSQL
 	Scopes           []string // the scope catalog
+	DefaultScopes    []string // ticked for a new app: the read-only ones, so writing is an admin's choice
 	Audiences        []string // the applications behind tolk
 	CodeTTL          time.Duration
 	AccessTokenTTL   time.Duration
@@ -147,6 +148,7 @@ func Defaults() Config {
 		ShutdownTimeout:       15 * time.Second,
 		Scopes: []string{"openid", "profile", "email", "offline_access", "public", "user.email", "user.name",
 			"profile.read", "message.send", "read", "write", "orders.create", "team.manage"},
+		DefaultScopes:    []string{"openid", "profile", "email", "public", "user.email", "user.name", "profile.read", "read"},
 		Audiences:        []string{"tms", "strings", "studio", "language-ai", "connectors"},
 		CodeTTL:          30 * time.Second,
 		AccessTokenTTL:   14 * 24 * time.Hour,
@@ -265,6 +267,7 @@ var settings = []setting{
 	}},
 	{name: "secret_key", secret: true, set: str(func(c *Config) *string { return &c.SecretKey })},
 	{name: "scopes", set: list(func(c *Config) *[]string { return &c.Scopes })},
+	{name: "default_scopes", set: list(func(c *Config) *[]string { return &c.DefaultScopes })},
 	{name: "audiences", set: list(func(c *Config) *[]string { return &c.Audiences })},
 	{name: "code_ttl", set: dur(func(c *Config) *time.Duration { return &c.CodeTTL })},
 	{name: "access_token_ttl", set: dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},

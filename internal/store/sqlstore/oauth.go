@@ -21,12 +21,13 @@ var (
 	listClientsSQL    = Q(`SELECT ` + clientColumns + ` FROM clients ORDER BY created_at, id COLLATE "C"`)
 	listOrgClientsSQL = Q(`SELECT ` + clientColumns + ` FROM clients WHERE org_uid = ? ORDER BY created_at, id COLLATE "C"`)
 	updateClientSQL   = Q(`UPDATE clients SET
-			name = ?, description = ?, secret_hash = ?,
+			name = ?, description = ?,
 			redirect_uris = ?, grant_types = ?, scopes = ?, audiences = ?,
 			public = ?, admin_consent = ?, jwt_access_tokens = ?, always_refresh = ?,
 			updated_at = ?
 		WHERE id = ?`)
-	deleteClientSQL = Q(`DELETE FROM clients WHERE id = ?`)
+	deleteClientSQL    = Q(`DELETE FROM clients WHERE id = ?`)
+	setClientSecretSQL = Q(`UPDATE clients SET secret_hash = ?, updated_at = ? WHERE id = ?`)
 )
 
 func (s *Store) scanClient(r Row) (store.Client, error) {
@@ -74,10 +75,15 @@ func (s *Store) ListClients(ctx context.Context, orgUID string) ([]store.Client,
 // UpdateClient implements store.Clients.
 func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	d := s.db
-	err := oneRow(d.Exec(ctx, updateClientSQL, c.Name, c.Description, c.SecretHash,
+	err := oneRow(d.Exec(ctx, updateClientSQL, c.Name, c.Description,
 		d.Strings(c.RedirectURIs), d.Strings(c.GrantTypes), d.Strings(c.Scopes), d.Strings(c.Audiences),
 		c.Public, c.AdminConsent, c.JWTAccessTokens, c.AlwaysRefresh, d.Time(c.UpdatedAt), c.ID))
 	return s.Wrap("update client", err)
+}
+
+// SetClientSecret implements store.Clients.
+func (s *Store) SetClientSecret(ctx context.Context, id, secretHash string, at time.Time) error {
+	return s.Wrap("set client secret", oneRow(s.db.Exec(ctx, setClientSecretSQL, secretHash, s.db.Time(at), id)))
 }
 
 // DeleteClient implements store.Clients; foreign keys cascade to the

@@ -451,7 +451,8 @@ func testClients(t *testing.T, open Opener) {
 			t.Fatalf("GetClient: %v", err)
 		}
 		want := upd
-		want.OrgUID, want.CreatedAt = c.OrgUID, c.CreatedAt
+		// SecretHash is SetClientSecret's alone.
+		want.OrgUID, want.CreatedAt, want.SecretHash = c.OrgUID, c.CreatedAt, c.SecretHash
 		checkClient(t, got, want)
 		if got, err := s.GetClient(ctx, other.ID); err != nil {
 			t.Errorf("GetClient(other): %v", err)
@@ -514,6 +515,41 @@ func testClients(t *testing.T, open Opener) {
 		if _, err := s.GetUser(ctx, u.UID); err != nil {
 			t.Errorf("GetUser after DeleteClient: %v", err)
 		}
+	})
+
+	// SetClientSecret replaces the hash of one app, and only it, with
+	// UpdatedAt; an unknown app is ErrNotFound.
+	parallel(t, "SetClientSecret", open, func(t *testing.T, ctx context.Context, s store.Store) {
+		o := mustOrg(t, s)
+		c := mustClient(t, s, newClient(o))
+		other := mustClient(t, s, newClient(o))
+		newHash := hash()
+		if err := s.SetClientSecret(ctx, c.ID, newHash, at(7)); err != nil {
+			t.Fatalf("SetClientSecret: %v", err)
+		}
+		want := c
+		want.SecretHash, want.UpdatedAt = newHash, at(7)
+		if got, err := s.GetClient(ctx, c.ID); err != nil {
+			t.Fatalf("GetClient: %v", err)
+		} else {
+			checkClient(t, got, want)
+		}
+		if got, err := s.GetClient(ctx, other.ID); err != nil {
+			t.Fatalf("GetClient(other): %v", err)
+		} else {
+			checkClient(t, got, other)
+		}
+		// An edit made with a copy read before the rotation keeps the new
+		// secret.
+		stale := c
+		stale.Name, stale.UpdatedAt = "Renamed", at(8)
+		if err := s.UpdateClient(ctx, stale); err != nil {
+			t.Fatalf("UpdateClient: %v", err)
+		}
+		if got, err := s.GetClient(ctx, c.ID); err != nil || got.SecretHash != newHash {
+			t.Errorf("after a stale UpdateClient the secret hash is %q (%v), want the rotated %q", got.SecretHash, err, newHash)
+		}
+		checkErrIs(t, "SetClientSecret(unknown)", s.SetClientSecret(ctx, "no-such-client", hash(), at(9)), store.ErrNotFound)
 	})
 
 	parallel(t, "SQLInjectionIsLiteral", open, func(t *testing.T, ctx context.Context, s store.Store) {

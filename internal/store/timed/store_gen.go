@@ -95,6 +95,7 @@ var operations = [...]string{
 	"RotateSigningKey",
 	"SaveConsent",
 	"SearchUsers",
+	"SetClientSecret",
 	"SetUserActive",
 	"SetUserRole",
 	"SignOutUser",
@@ -702,107 +703,114 @@ func (s *Store) SearchUsers(a0 context.Context, a1 string, a2 string, a3 int, a4
 	return r0, r1, r2
 }
 
+func (s *Store) SetClientSecret(a0 context.Context, a1 string, a2 string, a3 time.Time) error {
+	start := time.Now()
+	r0 := s.Store.SetClientSecret(a0, a1, a2, a3)
+	s.done(84, start, r0)
+	return r0
+}
+
 func (s *Store) SetUserActive(a0 context.Context, a1 string, a2 bool, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SetUserActive(a0, a1, a2, a3)
-	s.done(84, start, r0)
+	s.done(85, start, r0)
 	return r0
 }
 
 func (s *Store) SetUserRole(a0 context.Context, a1 string, a2 store.Role, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SetUserRole(a0, a1, a2, a3)
-	s.done(85, start, r0)
+	s.done(86, start, r0)
 	return r0
 }
 
 func (s *Store) SignOutUser(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SignOutUser(a0, a1, a2)
-	s.done(86, start, r0)
+	s.done(87, start, r0)
 	return r0
 }
 
 func (s *Store) TakeLease(a0 context.Context, a1 string, a2 string, a3 time.Time, a4 time.Time) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.TakeLease(a0, a1, a2, a3, a4)
-	s.done(87, start, r1)
+	s.done(88, start, r1)
 	return r0, r1
 }
 
 func (s *Store) TakeRateLimit(a0 context.Context, a1 string, a2 time.Duration, a3 time.Duration, a4 time.Time) (bool, time.Time, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.TakeRateLimit(a0, a1, a2, a3, a4)
-	s.done(88, start, r2)
+	s.done(89, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) TouchAPIToken(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchAPIToken(a0, a1, a2)
-	s.done(89, start, r0)
+	s.done(90, start, r0)
 	return r0
 }
 
 func (s *Store) TouchPAT(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchPAT(a0, a1, a2)
-	s.done(90, start, r0)
+	s.done(91, start, r0)
 	return r0
 }
 
 func (s *Store) TouchPlatformToken(a0 context.Context, a1 string, a2 time.Time, a3 time.Duration) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.TouchPlatformToken(a0, a1, a2, a3)
-	s.done(91, start, r1)
+	s.done(92, start, r1)
 	return r0, r1
 }
 
 func (s *Store) TouchWebSession(a0 context.Context, a1 string, a2 time.Time, a3 string, a4 string) error {
 	start := time.Now()
 	r0 := s.Store.TouchWebSession(a0, a1, a2, a3, a4)
-	s.done(92, start, r0)
+	s.done(93, start, r0)
 	return r0
 }
 
 func (s *Store) UpdateClient(a0 context.Context, a1 store.Client) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClient(a0, a1)
-	s.done(93, start, r0)
+	s.done(94, start, r0)
 	return r0
 }
 
 func (s *Store) UpdatePAT(a0 context.Context, a1 store.PersonalAccessToken) error {
 	start := time.Now()
 	r0 := s.Store.UpdatePAT(a0, a1)
-	s.done(94, start, r0)
+	s.done(95, start, r0)
 	return r0
 }
 
 func (s *Store) UpdatePasswordHash(a0 context.Context, a1 string, a2 string, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UpdatePasswordHash(a0, a1, a2, a3)
-	s.done(95, start, r0)
+	s.done(96, start, r0)
 	return r0
 }
 
 func (s *Store) UpdateProfile(a0 context.Context, a1 string, a2 store.Profile, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UpdateProfile(a0, a1, a2, a3)
-	s.done(96, start, r0)
+	s.done(97, start, r0)
 	return r0
 }
 
 func (s *Store) UseRecoveryCode(a0 context.Context, a1 string, a2 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.UseRecoveryCode(a0, a1, a2)
-	s.done(97, start, r1)
+	s.done(98, start, r1)
 	return r0, r1
 }
 
 func (s *Store) UseTOTPStep(a0 context.Context, a1 string, a2 int64) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.UseTOTPStep(a0, a1, a2)
-	s.done(98, start, r1)
+	s.done(99, start, r1)
 	return r0, r1
 }

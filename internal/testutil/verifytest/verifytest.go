@@ -6,6 +6,7 @@ package verifytest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -64,7 +65,7 @@ func ClientCredentialsAsking(t testing.TB, s *tolktest.Server, jwt bool, scopes 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "verify-test",
+	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "verify-test " + rand.Text()[:8],
 		GrantTypes: []string{"client_credentials"}, Scopes: scopes, JWTAccessTokens: jwt})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func UserToken(t testing.TB, s *tolktest.Server, userName, pw string, jwt bool, 
 		t.Fatal(err)
 	}
 	redirect := "http://127.0.0.1:9/cb"
-	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "verify-test",
+	c, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "verify-test " + rand.Text()[:8],
 		RedirectURIs: []string{redirect}, Audiences: auds, JWTAccessTokens: jwt})
 	if err != nil {
 		t.Fatal(err)
