@@ -1,7 +1,9 @@
 package i18n
 
 import (
+	"encoding/json"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -99,6 +101,44 @@ func TestEveryCatalogHasTheSamePlaceholders(t *testing.T) {
 		}
 		if s := time.Date(2031, 11, 22, 0, 0, 0, 0, time.UTC).Format(m["format.date"]); !strings.Contains(s, "2031") || !strings.Contains(s, "22") || !strings.Contains(s, "11") {
 			t.Errorf("%s format.date %q formats as %q", tag, m["format.date"], s)
+		}
+	}
+}
+
+// TestTranslationsDifferFromEnglish: no catalog copies an English text
+// but the few listed in testdata/same_as_english.json, which the language
+// rightly says alike ("Token", "Status"): a copy is a key left
+// untranslated.
+func TestTranslationsDifferFromEnglish(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("testdata/same_as_english.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := map[string]any{}
+	if err := json.Unmarshal(raw, &same); err != nil {
+		t.Fatal(err)
+	}
+	en := c.messages[Fallback]
+	for tag, m := range c.messages {
+		if tag == Fallback {
+			continue
+		}
+		var allowed []string
+		if list, ok := same[tag.String()].([]any); ok {
+			for _, k := range list {
+				allowed = append(allowed, k.(string))
+			}
+		} else {
+			t.Errorf("testdata/same_as_english.json has no list for %s", tag)
+		}
+		for k, v := range m {
+			if v == en[k] && !strings.HasPrefix(k, "format.") && k != "mail.time_layout" && k != "app.name" && !slices.Contains(allowed, k) {
+				t.Errorf("%s %s is the English text %q: translate it (or list it in testdata/same_as_english.json)", tag, k, v)
+			}
 		}
 	}
 }
