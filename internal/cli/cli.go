@@ -93,6 +93,9 @@ type rootCmd struct {
 		Delete struct {
 			ID string `arg:"" help:"client_id"`
 		} `cmd:"" help:"Delete an OAuth app and every token issued to it."`
+		RotateSecret struct {
+			ID string `arg:"" help:"client_id"`
+		} `cmd:"" name:"rotate-secret" help:"Give a confidential app a new secret, printed once as JSON {\"client_id\",\"client_secret\"}; the old one stops at once."`
 	} `cmd:"" help:"Manage registered OAuth apps."`
 	Keys struct {
 		List   struct{} `cmd:"" help:"List signing keys (public metadata)."`
@@ -101,6 +104,7 @@ type rootCmd struct {
 		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
 	} `cmd:"" help:"Manage JWT signing keys."`
 	APIKey   apiKeyCmd   `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
+	Backup   backupCmd   `cmd:"" help:"Copy a live SQLite database and the key that seals its signing keys into a new directory (PostgreSQL: pg_dump)."`
 	Loadtest loadtestCmd `cmd:"" name:"loadtest" help:"Drive a bounded mixed workload of every dialect against a running tolk on loopback; fails on any error."`
 	Version  versionCmd  `cmd:"" help:"Print the version, revision, commit time and Go release of this build."`
 }
@@ -179,6 +183,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg, io.Stderr)
+	if cmd == "backup" { // reads the database as it is: no migration, no first admin
+		return backupRun(ctx, cfg, root.Backup, io)
+	}
 	var ln, mln net.Listener
 	var certs *certreload.Reloader
 	if cmd == "serve" {
@@ -207,7 +214,9 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			defer mln.Close()
 		}
 	}
-	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance})
+	// The store logs a database outage once (postgres: "database
+	// unreachable", "database reachable again").
+	st, err := storeopen.OpenWith(ctx, cfg.DB, storeopen.Options{SyncIssuance: cfg.SyncIssuance, Log: log})
 	if err != nil {
 		return err
 	}
@@ -253,6 +262,12 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			out = append(out, toClientJSON(c, ""))
 		}
 		return writeJSON(io.Stdout, out)
+	case "client rotate-secret <id>":
+		sec, err := srv.Authz.RotateClientSecret(ctx, root.Client.RotateSecret.ID)
+		if err != nil {
+			return fmt.Errorf("client %q: %w", root.Client.RotateSecret.ID, err)
+		}
+		return writeJSON(io.Stdout, map[string]string{"client_id": root.Client.RotateSecret.ID, "client_secret": sec})
 	case "client delete <id>":
 		if _, err := st.GetClient(ctx, root.Client.Delete.ID); err != nil {
 			return fmt.Errorf("client %q: %w", root.Client.Delete.ID, err)

@@ -69,6 +69,26 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("list carries a client_secret: %v", list[0])
 	}
 
+	// rotate-secret: a new secret, printed once; the old one stops.
+	r = run(t, env, "", "client", "rotate-secret", id, "--db", db)
+	var rotated map[string]string
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rotated) != nil || rotated["client_id"] != id ||
+		!strings.HasPrefix(rotated["client_secret"], "tolk_cs_") || rotated["client_secret"] == clientSecret {
+		t.Fatalf("rotate-secret: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	st, err = storeopen.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = st.GetClient(context.Background(), id)
+	st.Close()
+	if err != nil || c.SecretHash != secret.Hash(rotated["client_secret"]) {
+		t.Fatalf("after rotate-secret the stored hash is not the new secret's (%v)", err)
+	}
+	if r := run(t, env, "", "client", "rotate-secret", "no-such-app", "--db", db); r.code == 0 {
+		t.Fatal("rotating an unknown app succeeded")
+	}
+
 	if r := run(t, env, "", "client", "delete", id, "--db", db); r.code != 0 {
 		t.Fatalf("delete: exit %d: %s", r.code, r.stderr)
 	}
