@@ -65,7 +65,13 @@ func Start(t testing.TB) *Server {
 		}
 	}
 	s := &Server{bin: bin, t: t}
-	dir, err := os.MkdirTemp("", "tolk-pgserver-")
+	base := ""
+	if os.Geteuid() == 0 {
+		// The postgres user must reach the directory: not a TMPDIR under
+		// root's home.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "tolk-pgserver-")
 	if err != nil {
 		t.Fatal(err)
 	}
