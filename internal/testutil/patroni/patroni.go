@@ -297,7 +297,7 @@ func (c *Cluster) NodeDSN(i int, database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Ports[i], database)
 }
 
-// role asks node i's Patroni REST API whether it is the primary (GET
+// is asks node i's Patroni REST API whether it is the primary (GET
 // /primary answers 200 only there) or the synchronous standby (GET /sync).
 func (c *Cluster) is(i int, role string) bool {
 	client := http.Client{Timeout: time.Second}
