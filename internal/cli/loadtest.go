@@ -328,14 +328,44 @@ func (s *ltSession) submit(ctx context.Context, fx *ltFixtures, path string, v u
 	return status, string(b), nil
 }
 
+// submitShown posts a form that creates a secret and returns the page
+// showing it: tolk answers such posts with a 303 to that page
+// (post/redirect/get; the secret follows in a sealed one-time cookie).
+func (s *ltSession) submitShown(ctx context.Context, fx *ltFixtures, path string, v url.Values) (int, string, error) {
+	v.Set("csrf_token", fx.csrf)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, strings.NewReader(v.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("POST %s: %w", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		return resp.StatusCode, string(b), err
+	}
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+		return 0, "", fmt.Errorf("POST %s: redirected off the site to %q", path, loc)
+	}
+	status, b, err := s.do(ctx, http.MethodGet, loc, nil, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("GET %s: %w", loc, err)
+	}
+	return status, string(b), nil
+}
+
 var (
 	csrfRE         = regexp.MustCompile(`<input type="hidden" name="csrf_token" value="([^"]*)">`)
 	clientIDRE     = regexp.MustCompile(`<code id="client_id">([^<]*)</code>`)
 	clientSecretRE = regexp.MustCompile(`<code id="client_secret">([^<]*)</code>`)
 	newKeyRE       = regexp.MustCompile(`<input id="new_key"[^>]* value="([^"]*)"`)
-	keyIDRE        = regexp.MustCompile(`action="/settings/api-keys/([^"/]+)/revoke"`)
+	keyIDRE        = regexp.MustCompile(`(?:action|href)="/settings/api-keys/([^"/]+)/revoke"`)
 	newTokenRE     = regexp.MustCompile(`<input id="new-token"[^>]* value="([^"]*)"`)
-	tokenIDRE      = regexp.MustCompile(`action="/settings/access-tokens/([^"/]+)/revoke"`)
+	tokenIDRE      = regexp.MustCompile(`(?:action|href)="/settings/access-tokens/([^"/]+)/revoke"`)
 	userOptionRE   = regexp.MustCompile(`<option value="([^"]*)"[^>]*>([^<]*)</option>`)
 )
 
@@ -415,7 +445,7 @@ func (s *ltSession) setup(ctx context.Context, c loadtestCmd, pw string) (*ltFix
 		if _, err := s.page(ctx, fx, "/settings/oauth-apps/new"); err != nil {
 			return fx, err
 		}
-		status, body, err := s.submit(ctx, fx, "/settings/oauth-apps/new", url.Values{
+		status, body, err := s.submitShown(ctx, fx, "/settings/oauth-apps/new", url.Values{
 			"name": {label}, "description": {"Created by tolk loadtest; deleted when it ends."},
 			"grant_types": {"client_credentials"},
 		})
@@ -444,7 +474,7 @@ func (s *ltSession) setup(ctx context.Context, c loadtestCmd, pw string) (*ltFix
 		if uid == "" {
 			return fx, fmt.Errorf("creating an API key: %q is not in the user list", c.AdminUser)
 		}
-		status, body, err := s.submit(ctx, fx, "/settings/api-keys", url.Values{"user": {uid}, "note": {label}})
+		status, body, err := s.submitShown(ctx, fx, "/settings/api-keys", url.Values{"user": {uid}, "note": {label}})
 		if err != nil {
 			return fx, err
 		}
@@ -459,7 +489,7 @@ func (s *ltSession) setup(ctx context.Context, c loadtestCmd, pw string) (*ltFix
 		return fx, err
 	}
 	before := ids(tokenIDRE, body)
-	status, body, err = s.submit(ctx, fx, "/settings/access-tokens", url.Values{"name": {label}})
+	status, body, err = s.submitShown(ctx, fx, "/settings/access-tokens", url.Values{"name": {label}})
 	if err != nil {
 		return fx, err
 	}
@@ -508,15 +538,15 @@ func (s *ltSession) cleanup(ctx context.Context, fx *ltFixtures) error {
 		errs = append(errs, fmt.Errorf("%s: status %d", what, status))
 	}
 	if fx.createdClient {
-		st, _, err := s.submit(ctx, fx, "/settings/oauth-apps/"+url.PathEscape(fx.clientID)+"/delete", url.Values{})
+		st, _, err := s.submit(ctx, fx, "/settings/oauth-apps/"+url.PathEscape(fx.clientID)+"/delete", url.Values{"confirm": {"1"}}) // the confirmation's own post
 		check("deleting the OAuth app", st, err, http.StatusSeeOther)
 	}
 	if fx.apiKeyID != "" {
-		st, _, err := s.submit(ctx, fx, "/settings/api-keys/"+url.PathEscape(fx.apiKeyID)+"/revoke", url.Values{})
+		st, _, err := s.submit(ctx, fx, "/settings/api-keys/"+url.PathEscape(fx.apiKeyID)+"/revoke", url.Values{"confirm": {"1"}})
 		check("revoking the API key", st, err, http.StatusSeeOther, http.StatusOK)
 	}
 	if fx.platformTokenID != "" {
-		st, _, err := s.submit(ctx, fx, "/settings/access-tokens/"+url.PathEscape(fx.platformTokenID)+"/revoke", url.Values{})
+		st, _, err := s.submit(ctx, fx, "/settings/access-tokens/"+url.PathEscape(fx.platformTokenID)+"/revoke", url.Values{"confirm": {"1"}})
 		check("revoking the Platform API token", st, err, http.StatusSeeOther, http.StatusOK)
 	}
 	if fx.patID != "" {

@@ -83,9 +83,12 @@ func TestBrowserPlatformTokenExchange(t *testing.T) {
 		t.Fatalf("whoAmI with the exchanged JWT: %d %s", wr.StatusCode, body)
 	}
 
-	// Revoking in the UI ends the JWT at tolk at once.
+	// Revoking in the UI (Revoke, then Confirm on the page that names the
+	// token) ends the JWT at tolk at once.
 	Do(t, ctx, "revoke",
-		chromedp.Click(Button("Revoke")),
+		chromedp.Click(chromedp.Search(`//a[normalize-space()='Revoke']`)),
+		chromedp.WaitVisible(Button("Confirm")),
+		chromedp.Click(Button("Confirm")),
 		chromedp.WaitVisible(Text("The token was revoked.")),
 	)
 	if wr, _ := s.Do(t, req.Clone(req.Context())); wr.StatusCode != http.StatusUnauthorized {

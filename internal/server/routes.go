@@ -100,30 +100,41 @@ func (s *Server) routes(h handlers) []route {
 		{"POST /settings/oauth-apps/new", hf(h.web.AppsCreate)},
 		{"GET /settings/oauth-apps/{id}", hf(h.web.AppsEdit)},
 		{"POST /settings/oauth-apps/{id}", hf(h.web.AppsUpdate)},
+		{"GET /settings/oauth-apps/{id}/delete", hf(h.web.AppsDelete)}, // asks once more
 		{"POST /settings/oauth-apps/{id}/delete", hf(h.web.AppsDelete)},
+		{"GET /settings/oauth-apps/{id}/rotate-secret", hf(h.web.AppsRotateSecret)}, // asks once more
+		{"POST /settings/oauth-apps/{id}/rotate-secret", hf(h.web.AppsRotateSecret)},
 		{"GET /settings/authorized-apps", hf(h.web.AuthorizedApps)},
+		{"GET /settings/authorized-apps/{id}/revoke", hf(h.web.RevokeApp)}, // asks once more
 		{"POST /settings/authorized-apps/{id}/revoke", hf(h.web.RevokeApp)},
 		{"GET /settings/api-keys", hf(h.web.APIKeysList)},
 		{"POST /settings/api-keys", hf(h.web.APIKeysCreate)},
+		{"GET /settings/api-keys/{id}/revoke", hf(h.web.APIKeysRevoke)}, // asks once more
 		{"POST /settings/api-keys/{id}/revoke", hf(h.web.APIKeysRevoke)},
 		{"GET /settings/access-tokens", hf(h.web.TokensPage)},
 		{"POST /settings/access-tokens", hf(h.web.TokensCreate)},
+		{"GET /settings/access-tokens/{id}/revoke", hf(h.web.TokensRevoke)}, // asks once more
 		{"POST /settings/access-tokens/{id}/revoke", hf(h.web.TokensRevoke)},
 		{"GET /settings/two-factor", hf(h.web.TwoFactorPage)},
 		{"POST /settings/two-factor/enable", hf(h.web.TwoFactorEnable)},
+		{"GET /settings/two-factor/disable", hf(h.web.TwoFactorDisable)}, // asks once more
 		{"POST /settings/two-factor/disable", hf(h.web.TwoFactorDisable)},
 		{"POST /settings/two-factor/recovery-codes", hf(h.web.TwoFactorRegenerate)},
 		{"GET /settings/password", hf(h.web.PasswordPage)},
 		{"POST /settings/password", hf(h.web.PasswordSubmit)},
 		{"GET /settings/profile", hf(h.web.ProfilePage)},
 		{"POST /settings/profile", hf(h.web.ProfileSubmit)},
+		{"POST /language", hf(h.web.SetLanguage)},
 		{"GET /settings/users", hf(h.web.UsersList)},
 		{"POST /settings/users", hf(h.web.UsersCreate)},
 		{"POST /settings/users/{uid}/role", hf(h.web.UsersRole)},
+		{"GET /settings/users/{uid}/deactivate", hf(h.web.UsersDeactivate)}, // asks once more
 		{"POST /settings/users/{uid}/deactivate", hf(h.web.UsersDeactivate)},
 		{"POST /settings/users/{uid}/reactivate", hf(h.web.UsersReactivate)},
 		{"POST /settings/users/invite", hf(h.web.UsersInvite)},
+		{"GET /settings/users/{uid}/reset-password", hf(h.web.UsersResetPassword)}, // asks once more
 		{"POST /settings/users/{uid}/reset-password", hf(h.web.UsersResetPassword)},
+		{"GET /settings/users/{uid}/reset-two-factor", hf(h.web.UsersResetTwoFactor)}, // asks once more
 		{"POST /settings/users/{uid}/reset-two-factor", hf(h.web.UsersResetTwoFactor)},
 		{"GET /settings/users/{uid}/edit", hf(h.web.UsersEditPage)},
 		{"POST /settings/users/{uid}/edit", hf(h.web.UsersEdit)},

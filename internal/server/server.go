@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/apikey"
@@ -140,13 +139,13 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	}
 	id.Policy = passwordpolicy.Policy{MinLength: cfg.PasswordMinLength}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
-	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st}
+	rec := &audit.Recorder{Store: st, Log: d.Log, Now: d.Now, Gen: d.Gen, Users: st, Hold: cfg.AuditHold, Metrics: m}
 	rec.Start()
 	id.Audit, id.TwoFactor.Audit = rec, rec
 	keys := signing.New(st, sealer, signing.Options{Now: d.Now, Rand: d.Gen.Rand, RefreshInterval: cfg.KeyCacheInterval,
 		PublishDelay: cfg.KeyPublishDelay})
 	az := authz.New(st, keys, d.Gen, d.Now, authz.Config{
-		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences,
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, DefaultScopes: cfg.DefaultScopes, Audiences: cfg.Audiences,
 		CodeTTL: cfg.CodeTTL, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshGrace,
 		IDTokenAlg: cfg.IDTokenAlg, AccessTokenAlg: cfg.JWTAccessAlg,
@@ -167,9 +166,13 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for tag, missing := range cats.Incomplete() {
+		// SPEC §5: a catalog is complete or it is not offered.
+		d.Log.Warn("i18n: catalog not offered: it lacks keys of en.json", "lang", tag.String(), "missing", len(missing), "first", missing[0])
+	}
 	s := &Server{Config: cfg, Store: st, Identity: id, Authz: az, Keys: keys, Metrics: m, log: d.Log, RateLimits: lim.backend,
 		VerifyCache: verifyCache}
-	ui := &web.Handler{ID: id, Authz: az, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen}
+	ui := &web.Handler{ID: id, Authz: az, Catalogs: cats, Log: d.Log, Issuer: cfg.Issuer, Secure: cfg.SecureCookies(), Gen: d.Gen, Sealer: sealer}
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}
@@ -240,7 +243,7 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 func newSealer(cfg config.Config, st store.SigningKeys) (*seal.Sealer, error) {
 	key := []byte(cfg.SecretKey)
 	if len(key) == 0 {
-		path := strings.TrimPrefix(cfg.DB, "sqlite:") + ".key"
+		path := KeyFile(cfg)
 		sealed := func() (bool, error) {
 			// New has no context; this runs once, only when the file is missing.
 			keys, err := st.ListSigningKeys(context.Background())
@@ -259,6 +262,13 @@ func newSealer(cfg config.Config, st store.SigningKeys) (*seal.Sealer, error) {
 // never is.
 func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
 	if err := s.Keys.Ensure(ctx, "RS256", "ES256"); err != nil {
+		if errors.Is(err, seal.ErrOpen) {
+			// The usual cause is a restore that paired the database with
+			// another key; say so rather than leave "cannot open" alone.
+			return fmt.Errorf("signing keys: the database's signing keys do not open with %s, so it is not the key "+
+				"they were sealed with (a database restored without its key, or with another one?): "+
+				"restore the key saved with this database: %w", keySource(s.Config), err)
+		}
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	created, pw, err := s.Identity.Bootstrap(ctx, s.Config.AdminPassword)

@@ -71,7 +71,7 @@ func revokeInUI(t testing.TB, s *tolktest.Server, userName, id string) {
 	if page.Status != http.StatusOK {
 		t.Fatalf("GET /settings/access-tokens: %d", page.Status)
 	}
-	form := url.Values{"csrf_token": {oauthflow.HiddenFields(page.Body).Get("csrf_token")}}
+	form := url.Values{"csrf_token": {oauthflow.HiddenFields(page.Body).Get("csrf_token")}, "confirm": {"1"}}
 	if p := b.Post(t, "/settings/access-tokens/"+id+"/revoke", form); p.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", p.Status, p.Body)
 	}

@@ -106,6 +106,12 @@ func (h *Handler) parseAuthRequest(w http.ResponseWriter, r *http.Request, param
 }
 
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		// The store logs the outage once; the page asks to come back.
+		httpx.Unavailable(w)
+		h.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
 	if !errors.Is(err, context.Canceled) {
 		h.Log.ErrorContext(r.Context(), "web: internal error", "request_id", httpx.RequestID(r.Context()), "err", err)
 	}
@@ -292,6 +298,16 @@ func origin(raw string) string {
 // continues an authorization request: only a redirect URI registered for
 // the named client qualifies.
 func (h *Handler) formTargets(r *http.Request, next string) []string {
+	ar := h.authRequestIn(r, next)
+	if ar == nil {
+		return nil
+	}
+	return []string{origin(ar.RedirectURI)}
+}
+
+// authRequestIn returns the authorization request that next continues,
+// with its client and a registered redirect URI, or nil.
+func (h *Handler) authRequestIn(r *http.Request, next string) *authz.AuthRequest {
 	if h.Authz == nil || !(strings.HasPrefix(next, "/oauth/authorize?") || strings.HasPrefix(next, "/web/oauth/authorize?")) {
 		return nil
 	}
@@ -308,5 +324,16 @@ func (h *Handler) formTargets(r *http.Request, next string) []string {
 	if err != nil || ar == nil {
 		return nil
 	}
-	return []string{origin(ar.RedirectURI)}
+	return ar
+}
+
+// appAsking names the app whose authorization request a sign-in continues
+// (SPEC §5: the sign-in page names the app asking), or "" when next is no
+// authorization request of a registered app with a registered redirect
+// URI: a made-up link cannot put a name of its choosing on the page.
+func (h *Handler) appAsking(r *http.Request, next string) string {
+	if ar := h.authRequestIn(r, next); ar != nil {
+		return ar.Client.Name
+	}
+	return ""
 }

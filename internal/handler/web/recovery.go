@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/i18n"
 	"github.com/tolk-project/tolk/internal/kit/passwordpolicy"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -181,8 +181,8 @@ func (h *Handler) ResetPasswordSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // oneTimeLink is the users page's data for a link shown to the admin.
-func oneTimeLink(u store.User, l identity.Link) *recoveryData {
-	return &recoveryData{Link: l.URL, Expires: l.Expires.UTC().Format(time.DateTime + " UTC"), For: u.UserName}
+func oneTimeLink(loc i18n.Localizer, u store.User, l identity.Link) *recoveryData {
+	return &recoveryData{Link: l.URL, Expires: loc.DateTime(l.Expires), For: u.UserName}
 }
 
 // The users page's recovery actions (SPEC §8): Invite, Reset password
@@ -192,7 +192,7 @@ func oneTimeLink(u store.User, l identity.Link) *recoveryData {
 // recoveryAdmin is usersAdmin for the recovery actions, which are not
 // found when recovery is not configured.
 func (h *Handler) recoveryAdmin(w http.ResponseWriter, r *http.Request) (store.WebSession, store.User, bool) {
-	ws, admin, ok := h.usersAdmin(w, r, true)
+	ws, admin, ok := h.usersAdmin(w, r, r.Method == http.MethodPost)
 	if !ok {
 		return ws, admin, false
 	}
@@ -211,7 +211,7 @@ func (h *Handler) deliverLink(w http.ResponseWriter, r *http.Request, ws store.W
 		http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
 		return
 	}
-	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(u, link)}, h.localizer(r).T(noticeKey), "")
+	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(h.localizer(r), u, link)}, h.localizer(r).T(noticeKey), "")
 }
 
 // UsersInvite creates a user without a password and invites them.
@@ -246,6 +246,9 @@ func (h *Handler) UsersResetPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !h.confirmUser(w, r, ws, admin, "users.confirm_reset_password", "users.reset_password_effect") {
+		return
+	}
 	l := h.localizer(r)
 	u, link, err := h.Recovery.AdminReset(r.Context(), admin, r.PathValue("uid"), l.Tag().String())
 	if err != nil {
@@ -259,6 +262,9 @@ func (h *Handler) UsersResetPassword(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) UsersResetTwoFactor(w http.ResponseWriter, r *http.Request) {
 	ws, admin, ok := h.recoveryAdmin(w, r)
 	if !ok {
+		return
+	}
+	if !h.confirmUser(w, r, ws, admin, "users.confirm_reset_two_factor", "users.reset_two_factor_effect") {
 		return
 	}
 	err := h.Recovery.AdminResetTwoFactor(r.Context(), admin, r.PathValue("uid"))

@@ -467,8 +467,8 @@ func TestT56_RecoveryFormsRefuseCSRF(t *testing.T) {
 	good := admin.sessionCSRF(t)
 	for path, form := range map[string]url.Values{
 		"/settings/users/invite":                           {"username": {"eve"}, "email": {"eve@example.com"}, "role": {"ADMIN"}},
-		"/settings/users/" + alice.UID + "/reset-password": {},
-		"/settings/users/" + tfa.UID + "/reset-two-factor": {},
+		"/settings/users/" + alice.UID + "/reset-password": {"confirm": {"1"}},
+		"/settings/users/" + tfa.UID + "/reset-two-factor": {"confirm": {"1"}},
 	} {
 		for _, c := range []struct {
 			name, token string
@@ -593,7 +593,7 @@ func TestInvitationWithoutMail(t *testing.T) {
 			t.Errorf("user.invited events: %+v", got)
 		}
 		// Reset password with no mail: a one-time link for the admin.
-		resp, body := admin.do(t, http.MethodPost, "/settings/users/"+ivan.UID+"/reset-password", url.Values{"csrf_token": {admin.sessionCSRF(t)}})
+		resp, body := admin.do(t, http.MethodPost, "/settings/users/"+ivan.UID+"/reset-password", url.Values{"csrf_token": {admin.sessionCSRF(t)}, "confirm": {"1"}})
 		reset := rcLinkRE.FindString(body)
 		if resp.StatusCode != http.StatusOK || reset == "" {
 			t.Fatalf("Reset password: %d\n%s", resp.StatusCode, body)
@@ -622,19 +622,19 @@ func TestAdminResetsByMail(t *testing.T) {
 		t.Fatalf("invitation: %d", resp.StatusCode)
 	}
 
-	resp, body := admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-password", url.Values{"csrf_token": {admin.sessionCSRF(t)}})
+	resp, body := admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-password", url.Values{"csrf_token": {admin.sessionCSRF(t)}, "confirm": {"1"}})
 	if resp.StatusCode != http.StatusSeeOther || strings.Contains(body, "token=") {
 		t.Fatalf("Reset password with mail: %d\n%s", resp.StatusCode, body)
 	}
 	reset := rcMailTo(t, mp, 2, tfa.Email, "Choose a new password")
 
 	_, page := admin.do(t, http.MethodGet, "/settings/users", nil)
-	for _, want := range []string{">Reset password</button>", ">Reset two-factor</button>"} {
+	for _, want := range []string{`href="/settings/users/` + tfa.UID + `/reset-password" aria-describedby="user-` + tfa.UID + `">Reset password</a>`, `href="/settings/users/` + tfa.UID + `/reset-two-factor" aria-describedby="user-` + tfa.UID + `">Reset two-factor</a>`} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("users page lacks %s", want)
 		}
 	}
-	resp, _ = admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-two-factor", url.Values{"csrf_token": {admin.sessionCSRF(t)}})
+	resp, _ = admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-two-factor", url.Values{"csrf_token": {admin.sessionCSRF(t)}, "confirm": {"1"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Reset two-factor: %d", resp.StatusCode)
 	}
@@ -644,7 +644,7 @@ func TestAdminResetsByMail(t *testing.T) {
 	if resp, out := tmsLogin(t, s, "tfa", "Another-fine-pass-4242", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after Reset two-factor and the reset link, the password alone: %d %v", resp.StatusCode, out)
 	}
-	if resp, _ := admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-two-factor", url.Values{"csrf_token": {admin.sessionCSRF(t)}}); resp.StatusCode != http.StatusConflict {
+	if resp, _ := admin.do(t, http.MethodPost, "/settings/users/"+tfa.UID+"/reset-two-factor", url.Values{"csrf_token": {admin.sessionCSRF(t)}, "confirm": {"1"}}); resp.StatusCode != http.StatusConflict {
 		t.Errorf("Reset two-factor without one: %d, want 409", resp.StatusCode)
 	}
 	for _, typ := range []string{audit.PasswordResetLinked, audit.TwoFactorReset} {

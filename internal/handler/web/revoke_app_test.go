@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -43,7 +44,7 @@ func testRevokeEndsTokens(t *testing.T, a, b *tolktest.Server, jwt bool) {
 	ctx := context.Background()
 	const redirect = "http://127.0.0.1:9/cb"
 	c, sec, err := a.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{
-		OrgUID: adminOrg(t, a), Name: "Sync Tool", RedirectURIs: []string{redirect},
+		OrgUID: adminOrg(t, a), Name: "Sync Tool " + rand.Text()[:8], RedirectURIs: []string{redirect},
 		Scopes: []string{"openid", "profile", "offline_access"}, JWTAccessTokens: jwt,
 	})
 	if err != nil {
@@ -124,10 +125,10 @@ func testRevokeEndsTokens(t *testing.T, a, b *tolktest.Server, jwt bool) {
 	}
 
 	page := br.Get(t, "/settings/authorized-apps")
-	if !strings.Contains(page.Body, "Sync Tool") || !strings.Contains(page.Body, "ends every access and refresh token the app holds") {
+	if !strings.Contains(page.Body, "Sync Tool") || !strings.Contains(page.Body, "ends at once all access the app holds for your account") {
 		t.Errorf("authorized apps page does not say that revoking ends the app's tokens:\n%s", page.Body)
 	}
-	r := br.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", url.Values{"csrf_token": {oauthflow.HiddenFields(page.Body).Get("csrf_token")}})
+	r := br.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", oauthflow.HiddenFields(br.Get(t, "/settings/authorized-apps/"+c.ID+"/revoke").Body))
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}

@@ -85,7 +85,7 @@ func TestChangePassword_EndsOtherSessionsAndTokens(t *testing.T) {
 				`<label for="current_password">Current password</label>`,
 				`<label for="new_password">New password</label>`,
 				`>Change password</button>`,
-				`<a href="/settings/password">Change password</a>`,
+				`<a href="/settings/password" aria-current="page">Change password</a>`,
 				`minlength="12"`,
 			} {
 				if !strings.Contains(p.Body, want) {
@@ -339,6 +339,10 @@ func TestT51_RegenerateRecoveryCodes(t *testing.T) {
 		t.Fatalf("wrong password: %d", r.Status)
 	}
 	r := b.Post(t, "/settings/two-factor/recovery-codes", url.Values{"csrf_token": {csrf}, "password": {tfPassword}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("regenerate: %d, want 303 (post/redirect/get)", r.Status)
+	}
+	r = b.Get(t, r.Location.RequestURI())
 	if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("regenerate: %d %q", r.Status, r.Header.Get("Cache-Control"))
 	}
@@ -377,7 +381,7 @@ func TestProfile_LanguageOrder(t *testing.T) {
 		`<label for="first_name">First name</label>`, `<label for="last_name">Last name</label>`,
 		`<label for="email">Email</label>`, `<label for="language">Language</label>`,
 		`<label for="current_password">Current password</label>`, `>Save</button>`,
-		`<option value="de" lang="de">Deutsch</option>`, `<a href="/settings/profile">Profile</a>`,
+		`<option value="de" lang="de">Deutsch</option>`, `<a href="/settings/profile" aria-current="page">Profile</a>`,
 	} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("profile page lacks %s", want)

@@ -3,7 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
-	"time"
+	"slices"
 
 	"github.com/tolk-project/tolk/internal/core/apikey"
 	"github.com/tolk-project/tolk/internal/store"
@@ -55,10 +55,11 @@ func (h *Handler) renderAPIKeys(w http.ResponseWriter, r *http.Request, status i
 		h.internalError(w, r, err)
 		return
 	}
+	loc := h.localizer(r)
 	for _, k := range keys {
-		row := apiKeyRow{ID: k.ID, UserName: names[k.UserUID], Note: k.Note, CreatedAt: k.CreatedAt.UTC().Format(time.DateTime + " UTC")}
+		row := apiKeyRow{ID: k.ID, UserName: names[k.UserUID], Note: k.Note, CreatedAt: loc.DateTime(k.CreatedAt)}
 		if !k.RevokedAt.IsZero() {
-			row.RevokedAt = k.RevokedAt.UTC().Format(time.DateTime + " UTC")
+			row.RevokedAt = loc.DateTime(k.RevokedAt)
 		}
 		d.Keys = append(d.Keys, row)
 	}
@@ -76,7 +77,11 @@ func (h *Handler) APIKeysList(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("done") == "revoked" {
 		notice = h.localizer(r).T("apikeys.revoked")
 	}
-	h.renderAPIKeys(w, r, http.StatusOK, ws, u, &apiKeysData{}, notice, "")
+	d := &apiKeysData{}
+	if f, ok := h.takeFlash(w, r, ws, apiKeysPath, "apikey"); ok {
+		d.NewKey = f.Secret
+	}
+	h.renderAPIKeys(w, r, http.StatusOK, ws, u, d, notice, "")
 }
 
 func (h *Handler) APIKeysCreate(w http.ResponseWriter, r *http.Request) {
@@ -98,16 +103,43 @@ func (h *Handler) APIKeysCreate(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	// The key is on this response only: render marks the page no-store.
+	// Post/redirect/get: the key is shown once, on the page this
+	// redirects to (flash.go), so a reload creates nothing.
+	if h.redirectWithFlash(w, r, ws, flash{Page: apiKeysPath, Kind: "apikey", ID: k.ID, Secret: key}, "?done=created") {
+		return
+	}
 	h.renderAPIKeys(w, r, http.StatusOK, ws, admin, &apiKeysData{NewKey: key, Selected: k.UserUID}, "", "")
 }
 
 func (h *Handler) APIKeysRevoke(w http.ResponseWriter, r *http.Request) {
-	_, admin, ok := h.apiKeysAdmin(w, r, true)
+	ws, admin, ok := h.apiKeysAdmin(w, r, r.Method == http.MethodPost)
 	if !ok {
 		return
 	}
-	err := h.APIKeys.Revoke(r.Context(), admin.OrgUID, r.PathValue("id"))
+	// The confirmation names the key's user and note; a key of another
+	// organization, or one revoked already, is not found.
+	keys, err := h.APIKeys.List(r.Context(), admin.OrgUID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	i := slices.IndexFunc(keys, func(k store.APIKey) bool { return k.ID == r.PathValue("id") && k.RevokedAt.IsZero() })
+	if i < 0 {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	owner := keys[i].UserUID
+	if users, err := h.ID.OrgUsers(r.Context(), admin); err == nil {
+		if j := slices.IndexFunc(users, func(u store.User) bool { return u.UID == owner }); j >= 0 {
+			owner = users[j].UserName
+		}
+	}
+	l := h.localizer(r)
+	if !h.confirmed(w, r, ws, admin, confirmData{Question: l.T("apikeys.confirm_revoke", keys[i].ID, owner),
+		Effect: l.T("apikeys.revoke_effect"), Cancel: apiKeysPath}) {
+		return
+	}
+	err = h.APIKeys.Revoke(r.Context(), admin.OrgUID, r.PathValue("id"))
 	switch {
 	case errors.Is(err, apikey.ErrNotFound):
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")

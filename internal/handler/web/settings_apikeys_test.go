@@ -13,7 +13,7 @@ import (
 	"github.com/tolk-project/tolk/internal/testutil/tolktest"
 )
 
-var newKeyRE = regexp.MustCompile(`<input id="new_key" type="text" readonly value="(tolk_pk_[A-Za-z0-9]+)"`)
+var newKeyRE = regexp.MustCompile(`<input id="new_key" type="text" readonly [^>]*value="(tolk_pk_[A-Za-z0-9]+)"`)
 
 func apiKeyWorks(t *testing.T, s *tolktest.Server, key string) int {
 	t.Helper()
@@ -33,7 +33,7 @@ func TestAPIKeysPage(t *testing.T) {
 		t.Fatalf("page: %d %s", p.Status, p.Body)
 	}
 	csrf := oauthflow.HiddenFields(p.Body).Get("csrf_token")
-	p = b.Post(t, "/settings/api-keys", url.Values{"csrf_token": {csrf}, "user": {lena.UID}, "note": {"CAT tool"}})
+	p = follow(t, b, b.Post(t, "/settings/api-keys", url.Values{"csrf_token": {csrf}, "user": {lena.UID}, "note": {"CAT tool"}}))
 	m := newKeyRE.FindStringSubmatch(p.Body)
 	if p.Status != 200 || m == nil {
 		t.Fatalf("create: %d %s", p.Status, p.Body)
@@ -54,7 +54,7 @@ func TestAPIKeysPage(t *testing.T) {
 	if len(keys) != 1 {
 		t.Fatalf("%d keys", len(keys))
 	}
-	p = b.Post(t, "/settings/api-keys/"+keys[0].ID+"/revoke", url.Values{"csrf_token": {csrf}})
+	p = b.Post(t, "/settings/api-keys/"+keys[0].ID+"/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
 	if p.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", p.Status, p.Body)
 	}

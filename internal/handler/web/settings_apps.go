@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/kit/i18n"
@@ -28,6 +27,7 @@ type appsData struct {
 	Form       *appForm        // apps_form
 	Created    *appRow         // apps_created
 	Secret     string          // apps_created: the client secret, this once
+	Rotated    bool            // apps_created: the secret replaces a rotated one
 	Authorized []authorizedApp // apps_authorized
 }
 
@@ -38,10 +38,11 @@ type appRow struct {
 	RedirectURIs []string
 }
 
-// choice is one checkbox of a group.
+// choice is one checkbox of a group; Text says in plain words what it
+// allows (scopes: the catalog's scope.* texts, as on the consent page).
 type choice struct {
-	ID, Value string
-	Checked   bool
+	ID, Value, Text string
+	Checked         bool
 }
 
 type appForm struct {
@@ -59,6 +60,7 @@ type appForm struct {
 	Scopes       []choice
 	Audiences    []choice
 	ErrField     string // the field the error is about, for aria-invalid
+	ScopesHint   bool   // a new app: say why only some scopes are ticked
 }
 
 type authorizedApp struct {
@@ -150,6 +152,12 @@ func (h *Handler) AppsList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if f, ok := h.takeFlash(w, r, ws, appsPath, "app"); ok {
+		if c, err := h.Authz.ClientInOrg(r.Context(), u.OrgUID, f.ID); err == nil {
+			h.renderAppCreated(w, r, ws, u, c, f.Secret, f.Notice == "rotated")
+			return
+		}
+	}
 	cs, err := h.Authz.ClientsInOrg(r.Context(), u.OrgUID)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -175,11 +183,14 @@ func (h *Handler) AppsNew(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// A new app starts with the registration defaults ticked.
+	// A new app starts with the registration defaults ticked; of the
+	// scopes only the catalog's defaults (the read-only ones), so that an
+	// app that may write or manage a team is an admin's choice.
 	f := h.formFrom(store.Client{
 		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-		Scopes:     h.Authz.Config.Scopes, Audiences: h.Authz.Config.Audiences,
+		Scopes:     h.Authz.Config.DefaultScopes, Audiences: h.Authz.Config.Audiences,
 	})
+	f.ScopesHint = true
 	f.Action = "/settings/oauth-apps/new"
 	h.renderForm(w, r, http.StatusOK, ws, u, f, "")
 }
@@ -199,11 +210,67 @@ func (h *Handler) AppsCreate(w http.ResponseWriter, r *http.Request) {
 		h.formError(w, r, ws, u, f, err)
 		return
 	}
+	h.appSecretOnce(w, r, ws, u, c, sec, false)
+}
+
+const appsPath = "/settings/oauth-apps"
+
+// appSecretOnce shows an app's client ID and secret once (the secret is
+// not stored in the clear): post/redirect/get, the secret carried to the
+// list's page by the flash, so a reload creates nothing.
+func (h *Handler) appSecretOnce(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, c store.Client, sec string, rotated bool) {
+	f := flash{Page: appsPath, Kind: "app", ID: c.ID, Secret: sec}
+	if rotated {
+		f.Notice = "rotated"
+	}
+	if h.redirectWithFlash(w, r, ws, f, "?done=created") {
+		return
+	}
+	h.renderAppCreated(w, r, ws, u, c, sec, rotated)
+}
+
+// renderAppCreated is the page showing the secret (no-store, as every page).
+func (h *Handler) renderAppCreated(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, c store.Client, sec string, rotated bool) {
 	l := h.localizer(r)
-	// The secret is shown on this response only: it is not stored in the
-	// clear, and render marks the page no-store.
-	h.render(w, r, http.StatusOK, "apps_created", page{L: l, Title: l.T("apps.created.title"), CSRF: ws.CSRFToken, User: &u,
-		Apps: &appsData{Created: &appRow{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: c.RedirectURIs}, Secret: sec}})
+	title := l.T("apps.created.title")
+	if rotated {
+		title = l.T("apps.rotated.title")
+	}
+	h.render(w, r, http.StatusOK, "apps_created", page{L: l, Title: title, CSRF: ws.CSRFToken, User: &u,
+		Apps: &appsData{Created: &appRow{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: c.RedirectURIs}, Secret: sec, Rotated: rotated}})
+}
+
+// AppsRotateSecret asks once more (a GET, or a POST without confirm),
+// then gives a confidential app a new client secret, shown once as a new
+// app's is. The old secret stops at once (authz.RotateClientSecret).
+func (h *Handler) AppsRotateSecret(w http.ResponseWriter, r *http.Request) {
+	ws, u, ok := h.adminPage(w, r, r.Method == http.MethodPost, appsPath, "apps.forbidden")
+	if !ok {
+		return
+	}
+	c, ok := h.orgClient(w, r, u)
+	if !ok {
+		return
+	}
+	if c.Public {
+		h.errorPage(w, r, http.StatusBadRequest, "apps.no_secret")
+		return
+	}
+	l := h.localizer(r)
+	if !h.confirmed(w, r, ws, u, confirmData{Question: l.T("apps.rotate_confirm", c.Name),
+		Effect: l.T("apps.rotate_effect"), Cancel: appsPath + "/" + url.PathEscape(c.ID)}) {
+		return
+	}
+	sec, err := h.Authz.RotateClientSecret(r.Context(), c.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound): // deleted meanwhile
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	h.appSecretOnce(w, r, ws, u, c, sec, true)
 }
 
 func (h *Handler) AppsEdit(w http.ResponseWriter, r *http.Request) {
@@ -240,13 +307,20 @@ func (h *Handler) AppsUpdate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/settings/oauth-apps?done=saved", http.StatusSeeOther)
 }
 
+// AppsDelete asks once more (GET, or a POST without confirm), then
+// deletes the app.
 func (h *Handler) AppsDelete(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.adminPost(w, r)
+	ws, u, ok := h.adminPage(w, r, r.Method == http.MethodPost, "/settings/oauth-apps", "apps.forbidden")
 	if !ok {
 		return
 	}
 	c, ok := h.orgClient(w, r, u)
 	if !ok {
+		return
+	}
+	l := h.localizer(r)
+	if !h.confirmed(w, r, ws, u, confirmData{Question: l.T("apps.confirm_delete", c.Name),
+		Effect: l.T("apps.delete_note"), Cancel: "/settings/oauth-apps"}) {
 		return
 	}
 	// DeleteClient takes the app's codes, tokens and consents with it.
@@ -307,6 +381,9 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int,
 	if f.Edit {
 		title = l.T("apps.edit.title", f.Name)
 	}
+	for i, c := range f.Scopes {
+		f.Scopes[i].Text = scopeText(l, c.Value)
+	}
 	h.render(w, r, status, "apps_form", page{L: l, Title: title, CSRF: ws.CSRFToken, User: &u, Error: msg, Apps: &appsData{Form: f}})
 }
 
@@ -332,9 +409,20 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, ws store.Web
 		label = l.T(k)
 	}
 	f.ErrField = fe.Field
-	// authz's detail (which URI, which scope) is English only: FieldError
-	// carries no message key.
-	h.renderForm(w, r, http.StatusBadRequest, ws, u, f, l.T("apps.invalid", label, fe.Message))
+	// The detail in the page's language: apps.err.<code>, with the value
+	// at fault when there is one. authz's English Message is for the CLI.
+	detail := fe.Message
+	switch {
+	case fe.Code != "" && fe.Arg != "":
+		detail = l.T("apps.err."+fe.Code, fe.Arg)
+	case fe.Code != "":
+		detail = l.T("apps.err." + fe.Code)
+	}
+	status := http.StatusBadRequest
+	if fe.Code == "name_taken" {
+		status = http.StatusConflict
+	}
+	h.renderForm(w, r, status, ws, u, f, l.T("apps.invalid", label, detail))
 }
 
 // AuthorizedApps lists the apps the user has granted access to, of any
@@ -354,7 +442,7 @@ func (h *Handler) AuthorizedApps(w http.ResponseWriter, r *http.Request) {
 	for _, a := range as {
 		d.Authorized = append(d.Authorized, authorizedApp{
 			ClientID: a.Client.ID, Name: a.Client.Name, Description: a.Client.Description,
-			Scopes: scopeLines(l, a.Consent.Scopes), GrantedAt: a.Consent.GrantedAt.UTC().Format(time.DateTime + " UTC"),
+			Scopes: scopeLines(l, a.Consent.Scopes), GrantedAt: l.DateTime(a.Consent.GrantedAt),
 		})
 	}
 	p := page{L: l, Title: l.T("authorized.title"), CSRF: ws.CSRFToken, User: &u, Apps: d}
@@ -368,12 +456,31 @@ func (h *Handler) AuthorizedApps(w http.ResponseWriter, r *http.Request) {
 // the app holds for the user (RFC 9700: users can revoke grants; T29), so
 // the app loses access at once and the next authorization asks again.
 func (h *Handler) RevokeApp(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.postSession(w, r, "/settings/authorized-apps")
+	ws, u, ok := h.sessionFor(w, r, "/settings/authorized-apps")
 	if !ok {
 		return
 	}
 	if !store.ValidText(r.PathValue("id")) {
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound") // no app has such an id (T43)
+		return
+	}
+	// The confirmation names the app as the list does; an app the user
+	// has not authorized is not found.
+	as, err := h.Authz.Authorizations(r.Context(), u.UID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	confirmedPost := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1"
+	i := slices.IndexFunc(as, func(a authz.Authorization) bool { return a.Client.ID == r.PathValue("id") })
+	if i < 0 && !confirmedPost { // a confirmed one may have gone meanwhile: revoking again is harmless
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	if !confirmedPost {
+		l := h.localizer(r)
+		h.confirmed(w, r, ws, u, confirmData{Question: l.T("authorized.confirm_revoke", as[i].Client.Name),
+			Effect: l.T("authorized.tokens_note"), Cancel: "/settings/authorized-apps"})
 		return
 	}
 	// Keyed by the signed-in user, so nobody can revoke another user's
@@ -388,11 +495,16 @@ func (h *Handler) RevokeApp(w http.ResponseWriter, r *http.Request) {
 func scopeLines(l i18n.Localizer, scopes []string) []scopeLine {
 	out := make([]scopeLine, 0, len(scopes))
 	for _, sc := range scopes {
-		text := l.T("scope." + sc)
-		if text == "scope."+sc {
-			text = ""
-		}
-		out = append(out, scopeLine{Name: sc, Text: text})
+		out = append(out, scopeLine{Name: sc, Text: scopeText(l, sc)})
 	}
 	return out
+}
+
+// scopeText says in plain words what a scope allows (catalog key
+// scope.<name>), or "" for a scope the catalogs do not describe.
+func scopeText(l i18n.Localizer, scope string) string {
+	if text := l.T("scope." + scope); text != "scope."+scope {
+		return text
+	}
+	return ""
 }

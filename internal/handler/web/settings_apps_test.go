@@ -117,6 +117,10 @@ func TestOAuthAppsCreateConfidential(t *testing.T) {
 		"scopes":      {"openid", "public", "read"},
 		"audiences":   {"tms"},
 	}))
+	if r.Status != http.StatusSeeOther || r.Location.RequestURI() != "/settings/oauth-apps?done=created" {
+		t.Fatalf("create: %d %v, want 303 (post/redirect/get)", r.Status, r.Location)
+	}
+	r = b.Get(t, r.Location.RequestURI())
 	if r.Status != http.StatusOK {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
@@ -159,7 +163,7 @@ func TestOAuthAppsCreateConfidential(t *testing.T) {
 	}
 	list := b.Get(t, "/settings/oauth-apps").Body
 	for _, want := range []string{"Registered OAuth Apps", "Client ID", "Reporting", "confidential", "https://app.example/cb",
-		`href="/settings/oauth-apps/new">New</a>`, `>Edit</a>`, `>Delete</button>`} {
+		`href="/settings/oauth-apps/new">New</a>`, `>Edit</a>`, `href="/settings/oauth-apps/` + id + `/delete" aria-describedby="app-` + id + `">Delete</a>`} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %s", want)
 		}
@@ -171,7 +175,7 @@ func TestOAuthAppsCreatePublic(t *testing.T) {
 	s := tolktest.New(t)
 	b := appsAdmin(t, s)
 	csrf := appsCSRF(t, b, "/settings/oauth-apps/new")
-	r := b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "SPA", url.Values{"public": {"1"}}))
+	r := follow(t, b, b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "SPA", url.Values{"public": {"1"}})))
 	if r.Status != http.StatusOK || appsClientIDRE.FindStringSubmatch(r.Body) == nil {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
@@ -281,7 +285,7 @@ func TestOAuthAppsAccess(t *testing.T) {
 		t.Error("admin nav lacks the apps link")
 	}
 	csrf = appsCSRF(t, b, "/settings/oauth-apps/new")
-	r := b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "Kept", nil))
+	r := follow(t, b, b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "Kept", nil)))
 	id := appsClientIDRE.FindStringSubmatch(r.Body)[1]
 
 	// Without (or with a wrong) CSRF token nothing changes.
@@ -323,9 +327,9 @@ func TestOAuthAppsEditAndDelete(t *testing.T) {
 	s := tolktest.New(t)
 	b := appsAdmin(t, s)
 	csrf := appsCSRF(t, b, "/settings/oauth-apps/new")
-	r := b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "Editable", url.Values{
+	r := follow(t, b, b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "Editable", url.Values{
 		"grant_types": {"client_credentials"}, "scopes": {"public"}, "redirect_uris": {""}, "jwt_access_tokens": {"1"},
-	}))
+	})))
 	id, sec := appsClientIDRE.FindStringSubmatch(r.Body)[1], appsSecretRE.FindStringSubmatch(r.Body)[1]
 
 	// The edit form is prefilled.
@@ -371,7 +375,7 @@ func TestOAuthAppsEditAndDelete(t *testing.T) {
 	if status, _ := clientCredentials(t, s, id, sec); status != http.StatusOK {
 		t.Fatalf("client_credentials after edit: %d", status)
 	}
-	del := b.Post(t, "/settings/oauth-apps/"+id+"/delete", url.Values{"csrf_token": {csrf}})
+	del := b.Post(t, "/settings/oauth-apps/"+id+"/delete", url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
 	if del.Status != http.StatusSeeOther {
 		t.Fatalf("delete: %d %s", del.Status, del.Body)
 	}
@@ -448,12 +452,20 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	if a.Status != http.StatusOK {
 		t.Fatalf("authorized apps: %d", a.Status)
 	}
-	for _, want := range []string{"Authorized apps", "Granted App", "Reads your stuff", "openid", `>Revoke</button>`} {
+	for _, want := range []string{"Authorized apps", "Granted App", "Reads your stuff", "openid", `href="/settings/authorized-apps/` + c.ID + `/revoke" aria-describedby="app-` + c.ID + `">Revoke</a>`} {
 		if !strings.Contains(a.Body, want) {
 			t.Errorf("authorized apps lacks %s", want)
 		}
 	}
-	csrf := oauthflow.HiddenFields(a.Body).Get("csrf_token")
+	// Revoke asks once more: the GET names the app and changes nothing.
+	ask := b.Get(t, "/settings/authorized-apps/"+c.ID+"/revoke")
+	if ask.Status != http.StatusOK || !strings.Contains(ask.Body, "Revoke the access of Granted App to your account?") || !button(ask.Body, "Confirm") {
+		t.Fatalf("confirmation: %d %s", ask.Status, ask.Body)
+	}
+	if _, err := s.Store.GetConsent(ctx, adminUID(t, s), c.ID); err != nil {
+		t.Fatalf("consent gone before Confirm: %v", err)
+	}
+	csrf := oauthflow.HiddenFields(ask.Body).Get("csrf_token")
 
 	// Another user sees nothing, and cannot revoke the admin's consent.
 	s.CreateUser(t, "bob", store.RoleLinguist, "bob-password-12345")
@@ -463,7 +475,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	if bp.Status != http.StatusOK || strings.Contains(bp.Body, "Granted App") {
 		t.Errorf("bob's authorized apps: %d", bp.Status)
 	}
-	bob.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", url.Values{"csrf_token": {oauthflow.HiddenFields(bp.Body).Get("csrf_token")}})
+	bob.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", url.Values{"csrf_token": {oauthflow.HiddenFields(bob.Get(t, "/logout").Body).Get("csrf_token")}, "confirm": {"1"}})
 	if _, err := s.Store.GetConsent(ctx, adminUID(t, s), c.ID); err != nil {
 		t.Fatalf("admin's consent gone after bob's revoke: %v", err)
 	}
@@ -476,7 +488,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 		t.Fatalf("consent gone after forged revoke: %v", err)
 	}
 
-	r := b.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", url.Values{"csrf_token": {csrf}})
+	r := b.Post(t, "/settings/authorized-apps/"+c.ID+"/revoke", url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}

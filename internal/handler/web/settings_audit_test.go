@@ -39,7 +39,7 @@ func auditFlow(t *testing.T, s *tolktest.Server) (store.User, creds, []string) {
 	csrf := appsCSRF(t, admin, "/settings/users")
 	admin.Post(t, "/settings/users/"+lena.UID+"/role", url.Values{"csrf_token": {csrf}, "role": {"GUEST"}})
 	s.Clock.Advance(time.Second) // events of one microsecond have no order
-	admin.Post(t, "/settings/users/"+lena.UID+"/deactivate", url.Values{"csrf_token": {csrf}})
+	admin.Post(t, "/settings/users/"+lena.UID+"/deactivate", url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
 	secrets := []string{c.apiToken, c.access, c.refresh, c.pat, c.apiKey, c.platform, c.jwt, c.clientSecret,
 		rot["access_token"], rot["refresh_token"], "lena-password-1", "wrong-password-9", tolktest.AdminPassword}
 	s.Tolk.Audit.Flush() // token events are written behind the response
@@ -154,11 +154,11 @@ func TestAuditLogPage(t *testing.T) {
 		t.Fatalf("page: %d %s", p.Status, p.Body)
 	}
 	// Newest first: the deactivation came after the role change.
-	if i, j := strings.Index(p.Body, "<td>user.deactivated</td>"), strings.Index(p.Body, "<td>user.role_changed</td>"); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(p.Body, `<td data-label="Event type">user.deactivated</td>`), strings.Index(p.Body, `<td data-label="Event type">user.role_changed</td>`); i < 0 || j < 0 || i > j {
 		t.Errorf("order: deactivated at %d, role change at %d", i, j)
 	}
 	p = admin.Get(t, "/settings/audit?type=pat.created&user="+lena.UID)
-	if p.Status != 200 || strings.Count(p.Body, "<td>pat.created</td>") != 1 || strings.Contains(p.Body, "<td>login</td>") {
+	if p.Status != 200 || strings.Count(p.Body, `<td data-label="Event type">pat.created</td>`) != 1 || strings.Contains(p.Body, `<td data-label="Event type">login</td>`) {
 		t.Errorf("filtered: %d %s", p.Status, p.Body)
 	}
 	// Paging: more events than a page, each shown once across pages.
@@ -172,7 +172,7 @@ func TestAuditLogPage(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		p = admin.Get(t, next)
-		seen += strings.Count(p.Body, "<td>login</td>")
+		seen += strings.Count(p.Body, `<td data-label="Event type">login</td>`)
 		next = ""
 		if m := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(p.Body); m != nil {
 			next = strings.ReplaceAll(m[1], "&amp;", "&")

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"net/http"
 
-	"golang.org/x/text/language/display"
-
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/i18n"
 )
 
 // Settings → Profile (/settings/profile, SPEC §8): names, email and
@@ -31,11 +30,7 @@ func (h *Handler) ProfilePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) languages() []languageOption {
 	var out []languageOption
 	for _, t := range h.Catalogs.Languages() {
-		name := display.Self.Name(t)
-		if name == "" {
-			name = t.String()
-		}
-		out = append(out, languageOption{Tag: t.String(), Name: name})
+		out = append(out, languageOption{Tag: t.String(), Name: i18n.Name(t)})
 	}
 	return out
 }
@@ -61,6 +56,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, status i
 		p.Notice = l.T(p.Notice)
 	}
 	p.Account = &accountData{ErrField: errField, FirstName: first, LastName: last, Email: email, Language: lang, Languages: h.languages()}
+	p.NoLangMenu = true // the form's Language field is the menu here
 	h.render(w, r, status, "profile", p)
 }
 
@@ -85,6 +81,9 @@ func (h *Handler) ProfileSubmit(w http.ResponseWriter, r *http.Request) {
 	var verr *identity.ValidationError
 	switch {
 	case err == nil:
+		// The cookie outranks the profile (SPEC §5): it follows the
+		// profile's new choice, or goes for the browser's.
+		h.rememberLanguage(w, ch.Language)
 		http.Redirect(w, r, "/settings/profile?done=1", http.StatusSeeOther)
 		return
 	case errors.As(err, &verr):

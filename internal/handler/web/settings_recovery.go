@@ -31,8 +31,5 @@ func (h *Handler) TwoFactorRegenerate(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	l := h.localizer(r)
-	// As after enabling: the codes are on this response only.
-	h.render(w, r, http.StatusOK, "two_factor_codes", page{L: l, Title: l.T("twofactor.codes_title"), CSRF: ws.CSRFToken, User: &u,
-		Notice: l.T("twofactor.codes_regenerated"), TwoFactor: &twoFactorData{Enabled: true, Codes: codes}})
+	h.codesOnce(w, r, ws, u, codes, "twofactor.codes_regenerated")
 }

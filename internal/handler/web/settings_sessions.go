@@ -8,6 +8,7 @@ import (
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/core/pat"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
+	"github.com/tolk-project/tolk/internal/kit/i18n"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -58,11 +59,12 @@ func device(r *http.Request) identity.Device {
 	return identity.Device{Address: httpx.ClientIP(r.Context()), UserAgent: r.UserAgent()}
 }
 
-func when(t time.Time) string {
+// when is a time in the page language's layout, "" for never.
+func when(l i18n.Localizer, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.DateTime + " UTC")
+	return l.DateTime(t)
 }
 
 func (h *Handler) SessionsPage(w http.ResponseWriter, r *http.Request) {
@@ -88,10 +90,10 @@ func (h *Handler) sessionsList(r *http.Request, ws store.WebSession, u store.Use
 	d := &sessionsData{WebMore: list.WebTotal - len(list.Web), APIMore: list.APITotal - len(list.APITokens), ShowPATs: h.PATs != nil}
 	for _, s := range list.Web {
 		d.Web = append(d.Web, webSessionRow{ID: s.ID, Device: deviceName(l.T, s), UserAgent: s.UserAgent, Address: s.Address,
-			SignedIn: when(s.SignedIn), LastSeen: when(s.LastSeen), Current: s.Current})
+			SignedIn: when(l, s.SignedIn), LastSeen: when(l, s.LastSeen), Current: s.Current})
 	}
 	for _, t := range list.APITokens {
-		d.APITokens = append(d.APITokens, apiTokenRow{ID: t.ID, Created: when(t.Created), Expires: when(t.Expires), LastUsed: when(t.LastUsed)})
+		d.APITokens = append(d.APITokens, apiTokenRow{ID: t.ID, Created: when(l, t.Created), Expires: when(l, t.Expires), LastUsed: when(l, t.LastUsed)})
 	}
 	if h.PATs != nil {
 		pats, total, err := h.PATs.List(r.Context(), u, 0, patListLimit)
@@ -100,8 +102,8 @@ func (h *Handler) sessionsList(r *http.Request, ws store.WebSession, u store.Use
 		}
 		d.PATMore = total - len(pats)
 		for _, t := range pats {
-			d.PATs = append(d.PATs, patRow{ID: t.ID, Note: t.Note, LastEight: t.LastEight, Created: when(t.CreatedAt),
-				LastUsed: when(t.LastUsedAt), Expires: when(t.ExpiresAt)})
+			d.PATs = append(d.PATs, patRow{ID: t.ID, Note: t.Note, LastEight: t.LastEight, Created: when(l, t.CreatedAt),
+				LastUsed: when(l, t.LastUsedAt), Expires: when(l, t.ExpiresAt)})
 		}
 	}
 	return d, nil

@@ -3,9 +3,11 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/platform"
+	"github.com/tolk-project/tolk/internal/kit/i18n"
 	"github.com/tolk-project/tolk/internal/store"
 )
 
@@ -25,6 +27,7 @@ type tokensData struct {
 	ErrField  string // name or expires, for aria-invalid
 	Created   *tokenRow
 	NewSecret string // the new token, this once
+	NewID     string // its id, from the flash
 	MinDate   string // the earliest expiry date the form accepts (YYYY-MM-DD)
 }
 
@@ -41,14 +44,14 @@ type tokenRow struct {
 // dateLayout is the format of <input type="date">.
 const dateLayout = "2006-01-02"
 
-func tokenRowOf(t store.PlatformToken, now time.Time) tokenRow {
-	r := tokenRow{ID: t.ID, Name: t.Name, LastEight: t.LastEight, Created: t.CreatedAt.UTC().Format(time.DateTime + " UTC"),
+func tokenRowOf(l i18n.Localizer, t store.PlatformToken, now time.Time) tokenRow {
+	r := tokenRow{ID: t.ID, Name: t.Name, LastEight: t.LastEight, Created: l.DateTime(t.CreatedAt),
 		Expired: platform.Expired(t, now)}
 	if !t.LastUsedAt.IsZero() {
-		r.LastUsed = t.LastUsedAt.UTC().Format(time.DateTime + " UTC")
+		r.LastUsed = l.DateTime(t.LastUsedAt)
 	}
 	if !t.ExpiresAt.IsZero() {
-		r.Expires = t.ExpiresAt.UTC().Format(time.DateTime + " UTC")
+		r.Expires = l.DateTime(t.ExpiresAt)
 	}
 	return r
 }
@@ -73,7 +76,11 @@ func (h *Handler) TokensPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("done") == "revoked" {
 		notice = "tokens.revoked"
 	}
-	h.renderTokens(w, r, http.StatusOK, ws, u, &tokensData{}, "", notice)
+	d := &tokensData{}
+	if f, ok := h.takeFlash(w, r, ws, tokensPath, "token"); ok {
+		d.NewID, d.NewSecret = f.ID, f.Secret
+	}
+	h.renderTokens(w, r, http.StatusOK, ws, u, d, "", notice)
 }
 
 // renderTokens renders the page with the user's current list.
@@ -86,7 +93,13 @@ func (h *Handler) renderTokens(w http.ResponseWriter, r *http.Request, status in
 	now := h.Platform.Now()
 	d.List = d.List[:0]
 	for _, t := range list {
-		d.List = append(d.List, tokenRowOf(t, now))
+		d.List = append(d.List, tokenRowOf(h.localizer(r), t, now))
+		if d.NewID != "" && t.ID == d.NewID {
+			d.Created = &d.List[len(d.List)-1]
+		}
+	}
+	if d.Created == nil {
+		d.NewSecret = "" // revoked meanwhile: nothing to show
 	}
 	d.MinDate = now.UTC().Format(dateLayout)
 	l := h.localizer(r)
@@ -144,9 +157,12 @@ func (h *Handler) TokensCreate(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	// Shown on this response only (render marks it no-store); the form is
-	// emptied so a reload cannot resubmit the same name by accident.
-	row := tokenRowOf(c.Token, h.Platform.Now())
+	// Post/redirect/get: the token is shown once, on the page this
+	// redirects to (flash.go), so a reload creates nothing.
+	if h.redirectWithFlash(w, r, ws, flash{Page: tokensPath, Kind: "token", ID: c.Token.ID, Secret: c.Secret}, "?done=created") {
+		return
+	}
+	row := tokenRowOf(h.localizer(r), c.Token, h.Platform.Now())
 	h.renderTokens(w, r, http.StatusOK, ws, u, &tokensData{Created: &row, NewSecret: c.Secret}, "", "")
 }
 
@@ -154,16 +170,29 @@ func (h *Handler) TokensRevoke(w http.ResponseWriter, r *http.Request) {
 	if !h.tokensEnabled(w, r) {
 		return
 	}
-	_, u, ok := h.postSession(w, r, tokensPath)
+	ws, u, ok := h.sessionFor(w, r, tokensPath)
 	if !ok {
 		return
 	}
 	// Keyed by the signed-in user: another user's token is "not found",
 	// as is an id no token could have (T43).
-	err := platform.ErrNotFound
-	if id := r.PathValue("id"); store.ValidText(id) {
-		err = h.Platform.Revoke(r.Context(), u.UID, id)
+	id := r.PathValue("id")
+	list, err := h.Platform.List(r.Context(), u.UID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
 	}
+	i := slices.IndexFunc(list, func(t store.PlatformToken) bool { return t.ID == id })
+	if i < 0 || !store.ValidText(id) {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	l := h.localizer(r)
+	if !h.confirmed(w, r, ws, u, confirmData{Question: l.T("tokens.confirm_revoke", list[i].Name, list[i].LastEight),
+		Effect: l.T("tokens.revoke_note"), Cancel: tokensPath}) {
+		return
+	}
+	err = h.Platform.Revoke(r.Context(), u.UID, id)
 	switch {
 	case errors.Is(err, platform.ErrNotFound):
 		h.errorPage(w, r, http.StatusNotFound, "error.notfound")

@@ -30,7 +30,16 @@ func tokensUser(t *testing.T, s *tolktest.Server, name string) (*oauthflow.Brows
 func createToken(t *testing.T, b *oauthflow.Browser, name, expires string) *oauthflow.Page {
 	t.Helper()
 	csrf := appsCSRF(t, b, "/settings/access-tokens")
-	return b.Post(t, "/settings/access-tokens", url.Values{"csrf_token": {csrf}, "name": {name}, "expires": {expires}})
+	return follow(t, b, b.Post(t, "/settings/access-tokens", url.Values{"csrf_token": {csrf}, "name": {name}, "expires": {expires}}))
+}
+
+// follow follows a post's 303 (post/redirect/get) to the page it names.
+func follow(t *testing.T, b *oauthflow.Browser, p *oauthflow.Page) *oauthflow.Page {
+	t.Helper()
+	if p.Status != http.StatusSeeOther {
+		return p
+	}
+	return b.Get(t, p.Location.RequestURI())
 }
 
 func listTokens(t *testing.T, s *tolktest.Server, uid string) []store.PlatformToken {
@@ -58,7 +67,7 @@ func TestAccessTokensPage(t *testing.T) {
 	if !button(p.Body, "Create token") {
 		t.Error("no Create token button")
 	}
-	if !strings.Contains(p.Body, `<a href="/settings/access-tokens">Access Tokens</a>`) {
+	if !strings.Contains(p.Body, `<a href="/settings/access-tokens" aria-current="page">Access Tokens</a>`) {
 		t.Error("no Access Tokens link in the navigation")
 	}
 	if !strings.Contains(p.Body, "You have no access tokens.") {
@@ -95,7 +104,7 @@ func TestAccessTokensCreateShownOnce(t *testing.T) {
 	if cc := p.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q", cc)
 	}
-	if !labelled(p.Body, "Token") || !strings.Contains(p.Body, `id="copy-token"`) || !strings.Contains(p.Body, `<script src="/static/copy.js" defer></script>`) {
+	if !labelled(p.Body, "Token") || !strings.Contains(p.Body, `data-copy="new-token"`) || !strings.Contains(p.Body, `<script src="/static/copy.js" defer></script>`) {
 		t.Error("the token has no label or no copy button")
 	}
 	ts := listTokens(t, s, u.UID)
@@ -209,10 +218,22 @@ func TestAccessTokensRevoke(t *testing.T) {
 		t.Fatal("the token was revoked by a refused request")
 	}
 	page := b.Get(t, "/settings/access-tokens")
-	if !strings.Contains(page.Body, `action="`+path+`"`) || !strings.Contains(page.Body, ">Revoke</button>") {
-		t.Error("no revoke form on the list")
+	if !strings.Contains(page.Body, `href="`+path+`"`) || !strings.Contains(page.Body, ">Revoke</a>") {
+		t.Error("no Revoke on the list")
 	}
-	p := b.Post(t, path, oauthflow.HiddenFields(page.Body))
+	// Revoke asks once more (SPEC §5): the GET and a post without
+	// confirm show what goes and change nothing.
+	ask := b.Get(t, path)
+	if ask.Status != http.StatusOK || !strings.Contains(ask.Body, "Revoke the access token Mine (…"+mine.LastEight+")?") || !button(ask.Body, "Confirm") {
+		t.Fatalf("confirmation: %d %s", ask.Status, ask.Body)
+	}
+	if p := b.Post(t, path, url.Values{"csrf_token": {appsCSRF(t, b, "/settings/access-tokens")}}); p.Status != http.StatusOK || !button(p.Body, "Confirm") {
+		t.Errorf("post without confirm: %d", p.Status)
+	}
+	if len(listTokens(t, s, u.UID)) != 1 {
+		t.Fatal("the token was revoked before Confirm")
+	}
+	p := b.Post(t, path, oauthflow.HiddenFields(ask.Body))
 	if p.Status != http.StatusSeeOther || p.Location.RequestURI() != "/settings/access-tokens?done=revoked" {
 		t.Fatalf("revoke: %d %v", p.Status, p.Location)
 	}
@@ -222,7 +243,7 @@ func TestAccessTokensRevoke(t *testing.T) {
 	if done := b.Get(t, p.Location.RequestURI()); !strings.Contains(done.Body, "The token was revoked.") {
 		t.Error("no notice after revoking")
 	}
-	if p := b.Post(t, path, url.Values{"csrf_token": {appsCSRF(t, b, "/settings/access-tokens")}}); p.Status != http.StatusNotFound {
+	if p := b.Post(t, path, url.Values{"csrf_token": {appsCSRF(t, b, "/settings/access-tokens")}, "confirm": {"1"}}); p.Status != http.StatusNotFound {
 		t.Errorf("revoking again: %d, want 404", p.Status)
 	}
 }

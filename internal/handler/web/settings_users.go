@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/store"
@@ -61,7 +60,7 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, status int
 	d.setPages(total)
 	for _, u := range users {
 		d.Users = append(d.Users, userRow{UID: u.UID, UserName: u.UserName, Email: u.Email, Role: u.Role, Active: u.Active,
-			Self: u.UID == admin.UID, CreatedAt: u.CreatedAt.UTC().Format(time.DateTime + " UTC")})
+			Self: u.UID == admin.UID, CreatedAt: h.localizer(r).DateTime(u.CreatedAt)})
 	}
 	d.Roles = store.Roles
 	d.Invite = h.Recovery != nil
@@ -159,6 +158,19 @@ func (h *Handler) UsersRole(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, usersPath+"?done=role", http.StatusSeeOther)
 }
 
+// confirmUser asks once more before an action on another user of the
+// admin's organization (the question names them); it reports whether r
+// is the confirmation's post, else it has answered.
+func (h *Handler) confirmUser(w http.ResponseWriter, r *http.Request, ws store.WebSession, admin store.User, questionKey, effectKey string) bool {
+	u, err := h.ID.OrgUser(r.Context(), admin, r.PathValue("uid"))
+	if err != nil {
+		h.usersError(w, r, ws, admin, err)
+		return false
+	}
+	l := h.localizer(r)
+	return h.confirmed(w, r, ws, admin, confirmData{Question: l.T(questionKey, u.UserName), Effect: l.T(effectKey), Cancel: usersPath})
+}
+
 // UsersDeactivate ends every credential of a user and refuses new ones.
 func (h *Handler) UsersDeactivate(w http.ResponseWriter, r *http.Request) {
 	h.usersSetActive(w, r, false, "deactivated")
@@ -170,8 +182,11 @@ func (h *Handler) UsersReactivate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) usersSetActive(w http.ResponseWriter, r *http.Request, active bool, done string) {
-	ws, admin, ok := h.usersAdmin(w, r, true)
+	ws, admin, ok := h.usersAdmin(w, r, active || r.Method == http.MethodPost)
 	if !ok {
+		return
+	}
+	if !active && !h.confirmUser(w, r, ws, admin, "users.confirm_deactivate", "users.deactivate_effect") {
 		return
 	}
 	if err := h.ID.SetActive(r.Context(), admin, r.PathValue("uid"), active); err != nil {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -43,7 +44,7 @@ func issueAll(t *testing.T, s *tolktest.Server, u store.User, pw string) creds {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: admin.OrgUID, Name: "CAT tool",
+	cl, sec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: admin.OrgUID, Name: "CAT tool " + rand.Text()[:8],
 		RedirectURIs: []string{"http://127.0.0.1:9/cb"}, Scopes: []string{"openid", "offline_access"}})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestT38_DeactivationEndsEveryCredential(t *testing.T) {
 			}
 			admin := appsAdmin(t, s)
 			csrf := appsCSRF(t, admin, "/settings/users")
-			p := admin.Post(t, "/settings/users/"+lena.UID+"/deactivate", url.Values{"csrf_token": {csrf}})
+			p := admin.Post(t, "/settings/users/"+lena.UID+"/deactivate", url.Values{"csrf_token": {csrf}, "confirm": {"1"}})
 			if p.Status != http.StatusSeeOther {
 				t.Fatalf("deactivate: %d %s", p.Status, p.Body)
 			}

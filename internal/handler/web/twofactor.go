@@ -4,6 +4,8 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/core/twofactor"
@@ -32,8 +34,14 @@ type twoFactorData struct {
 	// allows as img-src) and the base32 secret beside it.
 	QRCode template.URL
 	Secret string
-	// Codes are the recovery codes, on the page after enabling only.
-	Codes []string
+	// SecretGroups is Secret in groups of four, as people read and type
+	// it (authenticator apps ignore the spaces; the otpauth URI in the QR
+	// code carries it whole).
+	SecretGroups string
+	// Codes are the recovery codes, on the page after enabling only;
+	// Download is them as a text file.
+	Codes    []string
+	Download template.URL
 }
 
 const pendingCookie = "tolk_2fa"
@@ -125,6 +133,10 @@ func (h *Handler) TwoFactorPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if f, ok := h.takeFlash(w, r, ws, twoFactorPath, "codes"); ok {
+		h.renderCodes(w, r, ws, u, f.Codes, f.Notice)
+		return
+	}
 	p := page{CSRF: ws.CSRFToken, User: &u}
 	switch r.URL.Query().Get("done") {
 	case "disabled":
@@ -150,7 +162,7 @@ func (h *Handler) renderTwoFactor(w http.ResponseWriter, r *http.Request, status
 	}
 	d := &twoFactorData{Enabled: st.Enabled, RecoveryLeft: st.RecoveryCodes}
 	if st.Enabled {
-		d.EnabledAt = st.EnabledAt.Format("2006-01-02 15:04 UTC")
+		d.EnabledAt = h.localizer(r).DateTime(st.EnabledAt)
 	} else {
 		e, err := tf.BeginEnrolment(r.Context(), u)
 		if err != nil {
@@ -158,7 +170,7 @@ func (h *Handler) renderTwoFactor(w http.ResponseWriter, r *http.Request, status
 			return
 		}
 		// The data: URI is ours (a PNG we encoded), not user input.
-		d.QRCode, d.Secret = template.URL(e.QRCode), e.Secret
+		d.QRCode, d.Secret, d.SecretGroups = template.URL(e.QRCode), e.Secret, inFours(e.Secret)
 	}
 	p.L, p.Title, p.TwoFactor = l, l.T("twofactor.title"), d
 	if p.Error != "" {
@@ -214,16 +226,59 @@ func (h *Handler) TwoFactorEnable(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	l := h.localizer(r)
-	// The recovery codes are on this response only (stored hashed; render
-	// marks the page no-store).
-	h.render(w, r, http.StatusOK, "two_factor_codes", page{L: l, Title: l.T("twofactor.codes_title"), CSRF: ws.CSRFToken, User: &u,
-		Notice: l.T("twofactor.codes_done"), TwoFactor: &twoFactorData{Enabled: true, Codes: codes}})
+	h.codesOnce(w, r, ws, u, codes, "twofactor.codes_done")
 }
 
+const twoFactorPath = "/settings/two-factor"
+
+// inFours writes s in groups of four characters separated by spaces.
+func inFours(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// codesOnce shows new recovery codes once (they are stored hashed):
+// post/redirect/get, the codes carried to the settings page by the flash,
+// so a reload makes no new ones.
+func (h *Handler) codesOnce(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, codes []string, noticeKey string) {
+	if h.redirectWithFlash(w, r, ws, flash{Page: twoFactorPath, Kind: "codes", Codes: codes, Notice: noticeKey}, "?done=codes") {
+		return
+	}
+	h.renderCodes(w, r, ws, u, codes, noticeKey)
+}
+
+// renderCodes is the page with the recovery codes: Copy, and a download
+// as a text file (a data: URL inside this no-store page, so the codes are
+// on no other URL and in no cache).
+func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, codes []string, noticeKey string) {
+	l := h.localizer(r)
+	text := l.T("twofactor.codes_file_header", u.UserName) + "\n\n" + strings.Join(codes, "\n") + "\n"
+	h.render(w, r, http.StatusOK, "two_factor_codes", page{L: l, Title: l.T("twofactor.codes_title"), CSRF: ws.CSRFToken, User: &u,
+		Notice: l.T(noticeKey), TwoFactor: &twoFactorData{Enabled: true, Codes: codes,
+			// Ours, percent-encoded: no user input but the user name.
+			Download: template.URL("data:text/plain;charset=utf-8," + url.PathEscape(text))}})
+}
+
+// TwoFactorDisable asks once more, with the current password beside
+// Confirm, then turns two-factor authentication off.
 func (h *Handler) TwoFactorDisable(w http.ResponseWriter, r *http.Request) {
-	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
+	ws, u, ok := h.sessionFor(w, r, "/settings/two-factor")
 	if !ok {
+		return
+	}
+	if h.ID.TwoFactor == nil {
+		h.errorPage(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	l := h.localizer(r)
+	if !h.confirmed(w, r, ws, u, confirmData{Question: l.T("twofactor.confirm_disable"), Effect: l.T("twofactor.disable_help"),
+		Cancel: "/settings/two-factor", Password: true}) {
 		return
 	}
 	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))

@@ -26,7 +26,7 @@ import (
 )
 
 var (
-	totpSecretRE = regexp.MustCompile(`<code id="totp_secret"[^>]*>([A-Z2-7]+)</code>`)
+	totpSecretRE = regexp.MustCompile(`<code id="totp_secret"[^>]*>([A-Z2-7 ]+)</code>`)
 	recoveryRE   = regexp.MustCompile(`<li><code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code></li>`)
 )
 
@@ -58,17 +58,22 @@ func enrolThroughUI(t *testing.T, s *tolktest.Server, userName string) (string, 
 	if m == nil {
 		t.Fatalf("no base32 secret on the enrolment page:\n%s", p.Body)
 	}
-	sec := m[1]
+	// Shown in groups of four (ABCD EFGH …); the secret is without the spaces.
+	if !regexp.MustCompile(`^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$`).MatchString(m[1]) {
+		t.Errorf("secret not grouped in fours: %q", m[1])
+	}
+	sec := strings.ReplaceAll(m[1], " ", "")
 	if raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(sec); err != nil || len(raw)*8 < 160 {
 		t.Fatalf("secret %q: %d bits, %v; want >= 160", sec, len(raw)*8, err)
 	}
 	form := oauthflow.HiddenFields(p.Body)
 	form.Set("code", totpCode(t, sec, s.Clock.Now()))
 	form.Set("password", tfPassword)
-	r := b.Post(t, "/settings/two-factor/enable", form)
-	if r.Status != http.StatusOK {
-		t.Fatalf("enable: %d %s", r.Status, r.Body)
+	// Post/redirect/get: the codes are on the page the post leads to.
+	if p := b.Post(t, "/settings/two-factor/enable", form); p.Status != http.StatusSeeOther || p.Location.RequestURI() != "/settings/two-factor?done=codes" {
+		t.Fatalf("enable: %d %v %s", p.Status, p.Location, p.Body)
 	}
+	r := b.Get(t, "/settings/two-factor?done=codes")
 	var codes []string
 	for _, m := range recoveryRE.FindAllStringSubmatch(r.Body, -1) {
 		codes = append(codes, m[1])
@@ -367,9 +372,13 @@ func TestTOTP_DisableNeedsPassword(t *testing.T) {
 	if r := b.Post(t, "/login/two-factor", f2); r.Status != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d", r.Status)
 	}
-	page := b.Get(t, "/settings/two-factor")
-	if !strings.Contains(page.Body, `<label for="password">Current password</label>`) || !strings.Contains(page.Body, `>Disable</button>`) {
-		t.Fatalf("no Password field and Disable button:\n%s", page.Body)
+	if page := b.Get(t, "/settings/two-factor"); !strings.Contains(page.Body, `href="/settings/two-factor/disable" aria-describedby="disable-help">Disable</a>`) {
+		t.Fatalf("no Disable:\n%s", page.Body)
+	}
+	// Disable asks once more, with the Current password beside Confirm.
+	page := b.Get(t, "/settings/two-factor/disable")
+	if !strings.Contains(page.Body, `<label for="password">Current password</label>`) || !button(page.Body, "Confirm") {
+		t.Fatalf("no Current password field and Confirm button:\n%s", page.Body)
 	}
 	csrf := oauthflow.HiddenFields(page.Body).Get("csrf_token")
 	cases := []struct {
@@ -380,8 +389,8 @@ func TestTOTP_DisableNeedsPassword(t *testing.T) {
 		location string
 	}{
 		{"no CSRF token", url.Values{"password": {tfPassword}}, http.StatusForbidden, true, ""},
-		{"wrong password", url.Values{"csrf_token": {csrf}, "password": {"not the password"}}, http.StatusUnauthorized, true, ""},
-		{"right password", url.Values{"csrf_token": {csrf}, "password": {tfPassword}}, http.StatusSeeOther, false, "/settings/two-factor"},
+		{"wrong password", url.Values{"csrf_token": {csrf}, "confirm": {"1"}, "password": {"not the password"}}, http.StatusUnauthorized, true, ""},
+		{"right password", url.Values{"csrf_token": {csrf}, "confirm": {"1"}, "password": {tfPassword}}, http.StatusSeeOther, false, "/settings/two-factor"},
 	}
 	for _, c := range cases {
 		r := b.Post(t, "/settings/two-factor/disable", c.form)
@@ -408,7 +417,7 @@ func TestTOTP_EnableNeedsPassword(t *testing.T) {
 	b := oauthflow.New(t, s.URL)
 	b.Login(t, "eva", tfPassword)
 	p := b.Get(t, "/settings/two-factor")
-	sec := totpSecretRE.FindStringSubmatch(p.Body)[1]
+	sec := strings.ReplaceAll(totpSecretRE.FindStringSubmatch(p.Body)[1], " ", "")
 	csrf := oauthflow.HiddenFields(p.Body).Get("csrf_token")
 	on := func() bool {
 		resp, body := tmsLogin(t, s, "eva", tfPassword, nil)
@@ -442,6 +451,9 @@ func TestTOTP_EnableNeedsPassword(t *testing.T) {
 	}
 	s.Clock.Advance(time.Hour)
 	r := b.Post(t, "/settings/two-factor/enable", url.Values{"csrf_token": {csrf}, "code": {code()}, "password": {tfPassword}})
+	if r.Status == http.StatusSeeOther {
+		r = b.Get(t, r.Location.RequestURI())
+	}
 	if r.Status != http.StatusOK || !recoveryRE.MatchString(r.Body) {
 		t.Fatalf("right password and code: %d\n%s", r.Status, r.Body)
 	}
@@ -537,7 +549,7 @@ func TestTwoFactorPage_NoStoreAndLabels(t *testing.T) {
 		`>Enable</button>`,
 		`<img src="data:image/png;base64,`,
 		`alt="QR code that adds your account nora to an authenticator app"`,
-		`<a href="/settings/two-factor">Two-factor authentication</a>`,
+		`<a href="/settings/two-factor" aria-current="page">Two-factor authentication</a>`,
 	} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("enrolment page lacks %s", want)

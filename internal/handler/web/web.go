@@ -6,6 +6,7 @@ package web
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 	"github.com/tolk-project/tolk/internal/kit/i18n"
 	"github.com/tolk-project/tolk/internal/kit/reqctx"
+	"github.com/tolk-project/tolk/internal/kit/seal"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -48,6 +50,9 @@ type Handler struct {
 	// Recovery serves /forgot-password, /reset-password and the users
 	// page's Invite and resets; nil hides them.
 	Recovery *identity.Recovery
+	// Sealer seals the flash that carries a secret shown once to the page
+	// a create form redirects to (flash.go); nil renders it on the post.
+	Sealer *seal.Sealer
 
 	pages map[string]*template.Template
 }
@@ -58,7 +63,7 @@ func (h *Handler) Init() error {
 	for _, p := range []string{"login", "home", "logout", "error", "consent", "form_post",
 		"apps_list", "apps_form", "apps_created", "apps_authorized", "tokens",
 		"api_keys", "login_code", "two_factor", "two_factor_codes", "users", "audit",
-		"password", "profile", "sessions"} {
+		"password", "profile", "sessions", "confirm"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -127,6 +132,34 @@ type page struct {
 	Audit     *auditData    // Admin → Audit log
 	Account   *accountData  // Settings → Change password, Profile
 	Sessions  *sessionsData // Settings → Sessions
+	Confirm   *confirmData  // the page asking once more before destroying
+	// Languages are the Language menu's entries (every offered catalog,
+	// in its own language); Here is where the menu returns to.
+	Languages []languageOption
+	Here      string
+	// Path is the request's path, for aria-current in the navigation.
+	Path string
+	// NoLangMenu leaves the menu out where the page has a Language field
+	// of its own (the profile), so that one label names one control.
+	NoLangMenu bool
+	// AppName is the app an authorization request comes from, named on
+	// the sign-in page it leads to.
+	AppName string
+}
+
+// Current reports whether the navigation's link to path is the page
+// shown (aria-current="page"): the page itself or one below it.
+func (p page) Current(path string) bool {
+	if p.Path == path {
+		return true
+	}
+	return path != "/" && strings.HasPrefix(p.Path, path+"/")
+}
+
+// RoleName is a role as every page names it: Home, Users and the edit
+// form all show the catalog's role.* text, never the API's constant.
+func (p page) RoleName(role any) string {
+	return p.L.T("role." + fmt.Sprint(role))
 }
 
 func (h *Handler) localizer(r *http.Request) i18n.Localizer {
@@ -147,6 +180,14 @@ func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int,
 		p.L = h.localizer(r)
 	}
 	p.Lang = p.L.Tag().String()
+	p.Languages = h.languages()
+	p.Path = r.URL.Path
+	if p.Here == "" {
+		p.Here = r.URL.Path
+		if r.Method == http.MethodGet {
+			p.Here = r.URL.RequestURI()
+		}
+	}
 	httpx.HTMLHeaders(w)
 	w.Header().Set("Vary", "Accept-Language, Cookie")
 	if len(p.FormTargets) > 0 {
@@ -161,9 +202,17 @@ func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int,
 	}
 }
 
+// errorPage keeps the navigation for a signed-in user (SPEC §5): a 403
+// or 404 is a dead end otherwise. The session is looked up before the
+// language, so the profile's language applies here too.
 func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
+	p := page{}
+	if ws, u, ok := h.session(r); ok {
+		p.User, p.CSRF = &u, ws.CSRFToken
+	}
 	l := h.localizer(r)
-	h.render(w, r, status, "error", page{L: l, Title: l.T("error.title"), Error: l.T(msgKey)})
+	p.L, p.Title, p.Error = l, l.T("error.title"), l.T(msgKey)
+	h.render(w, r, status, "error", p)
 }
 
 // session returns the signed-in user, if any.
@@ -230,6 +279,7 @@ func (h *Handler) LoginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Forgot = h.Recovery != nil
 	p.FormTargets = h.formTargets(r, p.Next)
+	p.AppName = h.appAsking(r, p.Next)
 	h.render(w, r, http.StatusOK, "login", p)
 }
 
@@ -283,7 +333,8 @@ func (h *Handler) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
 	next := r.PostForm.Get("next")
 	again := func(status int, key string) {
-		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key), FormTargets: h.formTargets(r, next)})
+		h.render(w, r, status, "login", page{L: l, Title: l.T("login.title"), CSRF: cookieTok, Next: next, UserName: name, Error: l.T(key),
+			FormTargets: h.formTargets(r, next), AppName: h.appAsking(r, next)})
 	}
 	if name == "" || pw == "" {
 		again(http.StatusBadRequest, "login.missing")
@@ -303,8 +354,7 @@ func (h *Handler) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnauthorized, "login.failed")
 		return
 	case err != nil:
-		h.Log.ErrorContext(r.Context(), "web: login", "err", err)
-		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		h.internalError(w, r, err) // 503 while the database is unreachable
 		return
 	}
 	h.signIn(w, r, u, next)
@@ -345,8 +395,7 @@ func (h *Handler) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.ID.SignOut(r.Context(), u.UID); err != nil {
-		h.Log.ErrorContext(r.Context(), "web: sign out", "err", err)
-		h.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		h.internalError(w, r, err)
 		return
 	}
 	h.setCookie(w, "tolk_session", "", -1)
