@@ -38,7 +38,7 @@ fi
 make dist
 deb=$(ls dist/tolk_*_"$(dpkg --print-architecture)".deb)
 echo "package: built $(ls dist/*.deb | tr '\n' ' ')"
-dpkg-deb --info "$deb" conffiles | grep -qx /etc/tolk/tolk.yaml || fail "/etc/tolk/tolk.yaml is not a conffile"
+[ "$(dpkg-deb --info "$deb" conffiles)" = /etc/tolk/tolk.yaml ] || fail "/etc/tolk/tolk.yaml is not the conffile"
 
 # Installed twice: the second time is the upgrade path of the scripts.
 dpkg -i "$deb" >/dev/null
@@ -51,7 +51,8 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 fi
 
 /usr/bin/tolk version
-/usr/bin/tolk version --json | grep -q "\"revision\": *\"$(git rev-parse HEAD)\"" || fail "the installed tolk does not name commit $(git rev-parse HEAD)"
+version_json=$(/usr/bin/tolk version --json)
+grep -q "\"revision\": *\"$(git rev-parse HEAD)\"" <<<"$version_json" || fail "the installed tolk does not name commit $(git rev-parse HEAD): $version_json"
 
 port=$((20000 + RANDOM % 20000))
 # setpriv execs tolk itself (no process in between), as the unit's User=,
