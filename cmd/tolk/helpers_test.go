@@ -45,10 +45,11 @@ func tolkCLI(t *testing.T, db string, env []string, args ...string) []byte {
 
 type testClient struct{ id, secret string }
 
-// newClient registers a confidential app for every grant the tests use.
+// newClient registers a confidential app for every grant the tests use,
+// under a name of its own (an organization's apps have distinct names).
 func newClient(t *testing.T, db string, env []string) testClient {
 	t.Helper()
-	out := tolkCLI(t, db, env, "client", "create", "--name", "cluster test", "--redirect-uri", redirectURI,
+	out := tolkCLI(t, db, env, "client", "create", "--name", "cluster test "+rand.Text()[:8], "--redirect-uri", redirectURI,
 		"--grant", "authorization_code", "--grant", "refresh_token", "--grant", "client_credentials", "--always-refresh")
 	var c struct {
 		ID     string `json:"client_id"`
