@@ -153,7 +153,9 @@ func jsString(s string) string {
 
 func newPageCheck(t *testing.T, role, axe string) *pageCheck {
 	c := &pageCheck{t: t, ctx: NewBrowser(t), axe: axe, role: role, shots: os.Getenv("TOLK_E2E_SCREENSHOTS")}
-	t.Cleanup(func() { t.Logf("axe-core: %s: %d page states (pages × widths), %d violations", role, c.states, c.found) })
+	t.Cleanup(func() {
+		t.Logf("axe-core: %s: %d page states (pages × widths), %d violations", role, c.states, c.found)
+	})
 	return c
 }
 
