@@ -54,12 +54,21 @@ fi
 version_json=$(/usr/bin/tolk version --json)
 grep -q "\"revision\": *\"$(git rev-parse HEAD)\"" <<<"$version_json" || fail "the installed tolk does not name commit $(git rev-parse HEAD): $version_json"
 
+as_tolk() { setpriv --reuid=tolk --regid=tolk --init-groups --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"; }
+
+# docs/operations.md's first step: an administrative command run by hand
+# as tolk creates the database and the first admin (its password on
+# stderr, here discarded).
+users=$(TOLK_ADMIN_PASSWORD= as_tolk /usr/bin/tolk --config /etc/tolk/tolk.yaml user list 2>"$pkg_dir/bootstrap.log") ||
+  { cat "$pkg_dir/bootstrap.log"; fail "tolk user list as tolk failed"; }
+grep -q '"userName": *"admin"' <<<"$users" || fail "tolk user list named no admin: $users"
+
 port=$((20000 + RANDOM % 20000))
 # setpriv execs tolk itself (no process in between), as the unit's User=,
 # NoNewPrivileges= and empty CapabilityBoundingSet= would.
-(cd /var/lib/tolk && umask 077 && TOLK_ADMIN_PASSWORD=ci-package-admin-password exec setpriv \
-  --reuid=tolk --regid=tolk --init-groups --no-new-privs --bounding-set=-all --inh-caps=-all -- \
-  /usr/bin/tolk serve --config /etc/tolk/tolk.yaml --addr "127.0.0.1:$port") >"$pkg_dir/serve.log" 2>&1 &
+(cd /var/lib/tolk && umask 077 && exec setpriv --reuid=tolk --regid=tolk --init-groups --no-new-privs \
+  --bounding-set=-all --inh-caps=-all -- /usr/bin/tolk serve --config /etc/tolk/tolk.yaml --addr "127.0.0.1:$port") \
+  >"$pkg_dir/serve.log" 2>&1 &
 pkg_pid=$!
 ready=""
 for _ in $(seq 1 150); do
