@@ -222,7 +222,7 @@ func TestUsersPage(t *testing.T) {
 		t.Errorf("role = %s", u.Role)
 	}
 	p = admin.Get(t, "/settings/users")
-	if !strings.Contains(p.Body, `<label for="role-`+mira.UID+`">Role of mira</label>`) {
+	if !strings.Contains(p.Body, `<label for="role-`+mira.UID+`" class="visually-hidden">Role of mira</label>`) {
 		t.Errorf("row form unlabelled: %s", p.Body)
 	}
 
