@@ -108,6 +108,12 @@ func TestLanguageMenu(t *testing.T) {
 	if u, _ := s.Store.GetUser(context.Background(), lena.UID); u.Language != "ja" {
 		t.Errorf("a refused post changed the profile language to %q", u.Language)
 	}
+	// After a form post, the menu returns to the page's own address, not
+	// to the post's (which may take no GET).
+	tf := b2.Post(t, "/settings/two-factor/enable", url.Values{"csrf_token": {csrf}, "code": {"000000"}, "password": {"wrong"}})
+	if m := langMenuRE.FindStringSubmatch(tf.Body); m == nil || m[2] != "/settings/two-factor" {
+		t.Errorf("menu after a two-factor post returns to %v", m)
+	}
 	// The profile page has a Language field of its own: one label, one control.
 	if p := b2.Get(t, "/settings/profile"); strings.Contains(p.Body, `id="lang-menu"`) || !strings.Contains(p.Body, `<label for="language">言語</label>`) {
 		t.Error("profile page shows the menu beside its Language field")

@@ -183,10 +183,7 @@ func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int,
 	p.Languages = h.languages()
 	p.Path = r.URL.Path
 	if p.Here == "" {
-		p.Here = r.URL.Path
-		if r.Method == http.MethodGet {
-			p.Here = r.URL.RequestURI()
-		}
+		p.Here = hereOf(r, name)
 	}
 	httpx.HTMLHeaders(w)
 	w.Header().Set("Vary", "Accept-Language, Cookie")
@@ -200,6 +197,32 @@ func (h *Handler) renderWith(w http.ResponseWriter, r *http.Request, status int,
 	if err := h.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
 		h.Log.ErrorContext(r.Context(), "web: render", "page", name, "err", err)
 	}
+}
+
+// pagePaths are the GET addresses of the pages that a form post may
+// answer with (a validation error, a notice) from an address of its own,
+// such as /settings/two-factor/enable, that has no GET.
+var pagePaths = map[string]string{
+	"home": "/", "login": "/login", "forgot_password": "/forgot-password", "two_factor": "/settings/two-factor",
+	"tokens": "/settings/access-tokens", "sessions": "/settings/sessions", "password": "/settings/password",
+	"profile": "/settings/profile", "apps_list": "/settings/oauth-apps", "apps_authorized": "/settings/authorized-apps",
+	"api_keys": "/settings/api-keys", "users": "/settings/users", "audit": "/settings/audit",
+}
+
+// hereOf is where the Language menu returns to: the address of a GET as
+// it was asked for; after a post, the page's own address (an error page's:
+// home), since the post's address may take no GET and a reload must not
+// post again.
+func hereOf(r *http.Request, name string) string {
+	switch {
+	case r.Method == http.MethodGet:
+		return r.URL.RequestURI()
+	case pagePaths[name] != "":
+		return pagePaths[name]
+	case name == "error":
+		return "/"
+	}
+	return r.URL.Path
 }
 
 // errorPage keeps the navigation for a signed-in user (SPEC §5): a 403
