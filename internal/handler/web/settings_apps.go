@@ -200,7 +200,7 @@ func (h *Handler) AppsCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	spec := specFromForm(r.PostForm)
+	spec := h.specFromForm(r.PostForm)
 	spec.OrgUID = u.OrgUID
 	spec.Public = r.PostForm.Get("public") == "1"
 	c, sec, err := h.Authz.CreateClient(r.Context(), spec)
@@ -296,7 +296,7 @@ func (h *Handler) AppsUpdate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	spec := specFromForm(r.PostForm)
+	spec := h.specFromForm(r.PostForm)
 	spec.OrgUID, spec.Public = c.OrgUID, c.Public
 	if _, err := h.Authz.UpdateClient(r.Context(), c.ID, spec); err != nil {
 		f := h.formFromSpec(spec, r.PostForm.Get("redirect_uris"))
@@ -333,13 +333,20 @@ func (h *Handler) AppsDelete(w http.ResponseWriter, r *http.Request) {
 
 // specFromForm reads the registration form. Public is left to the caller:
 // it is chosen only when the app is created.
-func specFromForm(f url.Values) authz.ClientSpec {
+// No scope ticked means the catalog's default scopes (apps.scopes_if_none),
+// not authz's default of the whole catalog: unticking everything must not
+// give an app write access.
+func (h *Handler) specFromForm(f url.Values) authz.ClientSpec {
+	scopes := f["scopes"]
+	if len(scopes) == 0 {
+		scopes = slices.Clone(h.Authz.Config.DefaultScopes)
+	}
 	return authz.ClientSpec{
 		Name:            f.Get("name"),
 		Description:     strings.TrimSpace(f.Get("description")),
 		RedirectURIs:    strings.FieldsFunc(f.Get("redirect_uris"), func(r rune) bool { return r == '\n' || r == '\r' }),
 		GrantTypes:      f["grant_types"],
-		Scopes:          f["scopes"],
+		Scopes:          scopes,
 		Audiences:       f["audiences"],
 		AdminConsent:    f.Get("admin_consent") == "1",
 		JWTAccessTokens: f.Get("jwt_access_tokens") == "1",

@@ -130,10 +130,18 @@ func TestOAuthAppsFormScopes(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`<code>write</code>: change your data</label>`, `<code>team.manage</code>: manage your team</label>`,
-		"Only the usual read permissions are ticked."} {
+		"Only the usual read permissions are ticked.", "If none is ticked, the usual read permissions are allowed."} {
 		if !strings.Contains(p, want) {
 			t.Errorf("form lacks %s", want)
 		}
+	}
+	// Nothing ticked gets the defaults, not the whole catalog.
+	csrf := oauthflow.HiddenFields(p).Get("csrf_token")
+	if r := b.Post(t, "/settings/oauth-apps/new", appsForm(csrf, "Unticked", nil)); r.Status != http.StatusSeeOther {
+		t.Fatalf("create without scopes: %d %s", r.Status, r.Body)
+	}
+	if cs := appsList(t, s, adminOrg(t, s)); len(cs) != 1 || strings.Join(cs[0].Scopes, " ") != "openid profile email public user.email user.name profile.read read" {
+		t.Errorf("app registered with nothing ticked has scopes %v", cs)
 	}
 	const redirect = "https://app.example/cb"
 	c, _, err := s.Tolk.Authz.CreateClient(context.Background(), authz.ClientSpec{OrgUID: adminOrg(t, s), Name: "Zorblax", RedirectURIs: []string{redirect}})
