@@ -233,6 +233,29 @@ func TestBrowserEveryPageEveryWidth(t *testing.T) {
 		c := newPageCheck(t, "linguist", axe)
 		signIn(t, c.ctx, s.URL, "lina", pw)
 		c.check("home")
+		// Under 56rem the navigation folds into Menu (details/summary, no
+		// script); opened, it still fits and passes; the page shown is
+		// marked aria-current.
+		shown := `document.querySelector('nav a[href="/settings/sessions"]').checkVisibility()`
+		Do(t, c.ctx, "360 px", chromedp.EmulateViewport(360, 800))
+		folded, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](shown))
+		if err != nil || folded {
+			t.Errorf("at 360 px the navigation shows before Menu is opened (%v)", err)
+		}
+		Do(t, c.ctx, "open the menu at 360 px", chromedp.Click(chromedp.CSS(`.menu > summary`)),
+			chromedp.WaitVisible(chromedp.CSS(`nav a[href="/"][aria-current=page]`)))
+		if open, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](shown)); err != nil || !open {
+			t.Errorf("Menu opened, the navigation is hidden (%v)", err)
+		}
+		c.states++
+		if res := c.measure("home, menu open", 360); res.ScrollWidth > res.InnerWidth || len(res.Violations) > 0 {
+			c.found += len(res.Violations)
+			t.Errorf("home with the menu open at 360 px: %+v", res)
+		}
+		// The first Tab reaches the skip link, which then shows.
+		Do(t, c.ctx, "Tab to the skip link", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(s.URL+"/settings/profile"),
+			chromedp.WaitVisible(Button("Save")), chromedp.KeyEvent("\t"),
+			chromedp.WaitVisible(chromedp.CSS(`a.skip-link:focus`)))
 		c.visit("authorized apps, none", s.URL, "/settings/authorized-apps", "Authorized apps")
 		c.visit("access tokens, none", s.URL, "/settings/access-tokens", "Create token")
 		Do(t, c.ctx, "a token without a name",

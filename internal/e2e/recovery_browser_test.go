@@ -122,6 +122,10 @@ func TestBrowserUsersSearchAndEdit(t *testing.T) {
 		chromedp.Navigate(s.URL+"/settings/users"),
 		chromedp.SendKeys(Labelled("Search by username or email"), "EDG"),
 		chromedp.Click(Button("Search")),
+		// The answer's search field carries the query as its value
+		// attribute (typing sets only the property): the list is the
+		// searched one, not the page the search was typed on.
+		chromedp.WaitVisible(chromedp.CSS(`input#q[value="EDG"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//a[normalize-space()='Edit']`)),
 	)
 	rows, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
@@ -144,7 +148,9 @@ func TestBrowserUsersSearchAndEdit(t *testing.T) {
 	}
 	Do(t, ctx, "reset password without mail",
 		chromedp.Navigate(s.URL+"/settings/users?q=poe"),
-		chromedp.Click(Button("Reset password")),
+		chromedp.Click(chromedp.Search(`//a[normalize-space()='Reset password']`)),
+		chromedp.WaitVisible(Button("Confirm")), // asks once more (SPEC §5)
+		chromedp.Click(Button("Confirm")),
 		chromedp.WaitVisible(chromedp.ID("set-password-url")),
 	)
 	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("set-password-url")))
