@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 type issued struct {
 	kind  string // client_credentials, ApiToken or PAT
 	token string
+	late  bool // requested after the backup had ended
 }
 
 // loadClient drives tolk with token requests of three kinds (two
@@ -33,9 +35,37 @@ type loadClient struct {
 	addr, clientID, clientSecret string
 	http                         *http.Client
 
+	// backedUp is set once the backup has ended: requests sent after
+	// that carry late, whatever order their answers are kept in.
+	backedUp atomic.Bool
+
 	mu     sync.Mutex
 	tokens []issued
 	errs   []string
+}
+
+// ofEachKind reports whether at least n tokens of each kind were answered.
+func (l *loadClient) ofEachKind(n int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kinds := map[string]int{}
+	for _, t := range l.tokens {
+		kinds[t.kind]++
+	}
+	return kinds["client_credentials"] >= n && kinds["ApiToken"] >= n && kinds["PAT"] >= n
+}
+
+// lateTokens counts the tokens requested after the backup had ended.
+func (l *loadClient) lateTokens() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, t := range l.tokens {
+		if t.late {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *loadClient) answered() int {
@@ -51,7 +81,7 @@ func (l *loadClient) snapshot() []issued {
 	return append([]issued(nil), l.tokens...)
 }
 
-func (l *loadClient) post(req *http.Request, kind string, field string) {
+func (l *loadClient) post(req *http.Request, kind, field string, late bool) {
 	resp, err := l.http.Do(req)
 	if err != nil {
 		if req.Context().Err() == nil {
@@ -75,7 +105,7 @@ func (l *loadClient) post(req *http.Request, kind string, field string) {
 		return
 	}
 	l.mu.Lock()
-	l.tokens = append(l.tokens, issued{kind, tok})
+	l.tokens = append(l.tokens, issued{kind, tok, late})
 	l.mu.Unlock()
 }
 
@@ -91,24 +121,25 @@ func (l *loadClient) fail(format string, args ...any) {
 func (l *loadClient) run(ctx context.Context, kind string) {
 	base := "http://" + l.addr
 	for ctx.Err() == nil {
+		late := l.backedUp.Load()
 		var req *http.Request
 		switch kind {
 		case "client_credentials":
 			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {l.clientID}, "client_secret": {l.clientSecret}}
 			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth/token", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			l.post(req, kind, "access_token")
+			l.post(req, kind, "access_token", late)
 		case "ApiToken":
 			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api2/v1/auth/login",
 				strings.NewReader(`{"userName":"admin","password":"admin-password"}`))
 			req.Header.Set("Content-Type", "application/json")
-			l.post(req, kind, "token")
+			l.post(req, kind, "token", late)
 		case "PAT":
 			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/v2/authorizations",
 				strings.NewReader(`{"note":"backup test"}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.SetBasicAuth("admin", "admin-password")
-			l.post(req, kind, "token")
+			l.post(req, kind, "token", late)
 		}
 	}
 }
@@ -178,9 +209,9 @@ func TestBackupUnderLoad(t *testing.T) {
 	for _, kind := range []string{"client_credentials", "client_credentials", "ApiToken", "PAT"} {
 		wg.Go(func() { l.run(ctx, kind) })
 	}
-	waitFor := func(what string, n int) {
+	waitFor := func(what string, done func() bool) {
 		t.Helper()
-		for l.answered() < n {
+		for !done() {
 			if ctx.Err() != nil {
 				t.Fatalf("%s: %d tokens answered before the time ran out; errors: %v", what, l.answered(), l.errs)
 			}
@@ -188,7 +219,7 @@ func TestBackupUnderLoad(t *testing.T) {
 		}
 	}
 
-	waitFor("before the backup", 200)
+	waitFor("before the backup", func() bool { return l.answered() >= 200 && l.ofEachKind(3) })
 	before := l.snapshot() // each of these was answered before the backup starts
 	out := filepath.Join(dir, "backup")
 	r = run(t, env, "", "backup", "--db", db, "--out", out)
@@ -197,14 +228,16 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Fatalf("backup: %+v", r)
 	}
 	after := l.answered()
-	waitFor("after the backup", after+20)
+	l.backedUp.Store(true)
+	waitFor("after the backup", func() bool { return l.lateTokens() >= 20 })
 	stop()
 	wg.Wait()
 	if len(l.errs) > 0 {
 		t.Fatalf("the load met errors: %v", l.errs)
 	}
 	all := l.snapshot()
-	t.Logf("%d tokens answered before the backup, %d while it ran, %d after", len(before), during, len(all)-after)
+	t.Logf("%d tokens answered before the backup, %d while it ran, %d after (%d requested after it)",
+		len(before), during, len(all)-after, l.lateTokens())
 	if !strings.Contains(r.stdout, filepath.Join(out, "tolk.db")) || !strings.Contains(r.stdout, filepath.Join(out, "tolk.db.key")) {
 		t.Errorf("backup does not say what it wrote: %s", r.stdout)
 	}
@@ -224,7 +257,10 @@ func TestBackupUnderLoad(t *testing.T) {
 			t.Errorf("no %s among the tokens answered before the backup: %v", k, kinds)
 		}
 	}
-	for _, tok := range all[after:] {
+	for _, tok := range all {
+		if !tok.late {
+			continue
+		}
 		if l.accepted(t, raddr, tok) {
 			t.Errorf("the restored server accepts a %s answered after the backup: not a snapshot", tok.kind)
 		}
