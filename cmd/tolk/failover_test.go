@@ -37,10 +37,10 @@ func TestFailoverLosesNoAnsweredToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	if !st.SyncIssuance() {
 		t.Fatal("with a synchronous standby named, issuance still commits asynchronously")
 	}
-	st.Close()
 
 	env := []string{"TOLK_ADMIN_PASSWORD=" + adminPassword, "TOLK_CLIENT_REQUEST_BURST=1000000", "TOLK_SECRET_KEY=" + testSecretKey}
 	p := start(t, db, env...)
@@ -107,6 +107,14 @@ func TestFailoverLosesNoAnsweredToken(t *testing.T) {
 	before := n.Load()
 	promoted := c.WaitPrimary(t, old)
 	failover := time.Since(killed)
+	// The new primary has no standby until the old node rejoins: the
+	// store's watcher (every second) sees that, unless the old node is
+	// back first.
+	alone := time.Now().Add(5 * time.Second)
+	for st.SyncIssuance() && time.Now().Before(alone) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	sawAlone := !st.SyncIssuance()
 	// Load on until the new primary has answered a good number too.
 	waitTokens(n.Load()+300, 30*time.Second)
 	stopLoad()
@@ -142,6 +150,21 @@ func TestFailoverLosesNoAnsweredToken(t *testing.T) {
 	check.Wait()
 	if lost.Load() > 0 {
 		t.Errorf("%d of %d tokens answered 200 are not active after the failover", lost.Load(), len(received))
+	}
+
+	// The old node rejoins as the synchronous standby: the store, which
+	// has lived through the failover (and, if sawAlone, had gone
+	// asynchronous on the primary alone), waits for it again within its
+	// watcher's interval.
+	rejoin := time.Now()
+	c.WaitSynchronous(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !st.SyncIssuance() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("issuance asynchronous on the new primary alone: %v; node %d rejoined as synchronous standby %s after the load", sawAlone, old, time.Since(rejoin).Round(time.Millisecond))
+	if !st.SyncIssuance() {
+		t.Error("the old primary rejoined as synchronous standby, but issuance still commits asynchronously")
 	}
 
 	// The outage is in the log once (its start and its end), not once per

@@ -81,7 +81,11 @@ func (w *standbyWatch) configure(cfg *pgxpool.Config) {
 			q = "RESET synchronous_commit"
 		}
 		if _, err := c.Exec(ctx, q); err != nil {
-			return false, err // the connection is destroyed, the operation fails with err
+			// Destroyed, and the pool tries another (at most its size
+			// plus one, the last a new connection): a connection that
+			// sat idle through a failover is dead, and must not fail the
+			// operation that found it.
+			return false, nil
 		}
 		w.conns.Store(c, want)
 		return true, nil
