@@ -159,7 +159,7 @@ func readFile(path string) string {
 var (
 	csrfRE     = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 	secretRE   = regexp.MustCompile(`<code id="totp_secret"[^>]*>([^<]+)</code>`)
-	recoveryRE = regexp.MustCompile(`(?s)<ul id="recovery_codes">(.*?)</ul>`)
+	recoveryRE = regexp.MustCompile(`(?s)<ul id="recovery_codes"[^>]*>(.*?)</ul>`)
 	codeRE     = regexp.MustCompile(`<code>([^<]+)</code>`)
 )
 
