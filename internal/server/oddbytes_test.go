@@ -47,7 +47,7 @@ func newOddEnv(t *testing.T, postgres bool) *oddEnv {
 	}
 	e := &oddEnv{s: s, client: c, secret: sec, admin: oauthflow.New(t, s.URL)}
 	e.admin.Login(t, "admin", tolktest.AdminPassword)
-	e.csrf = oauthflow.HiddenFields(e.admin.Get(t, "/settings/oauth-apps").Body).Get("csrf_token")
+	e.csrf = oauthflow.HiddenFields(e.admin.Get(t, "/settings/oauth-apps/new").Body).Get("csrf_token")
 	if e.csrf == "" {
 		t.Fatal("no CSRF token on the settings page")
 	}
