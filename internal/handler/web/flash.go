@@ -28,11 +28,13 @@ const (
 // flash is what one page shows once.
 type flash struct {
 	Page    string   `json:"p"` // the path that shows it
-	Kind    string   `json:"k"` // token, app, apikey, codes
+	Kind    string   `json:"k"` // token, app, apikey, codes, link
 	ID      string   `json:"i,omitempty"`
 	Secret  string   `json:"s,omitempty"`
 	Codes   []string `json:"c,omitempty"`
 	Notice  string   `json:"n,omitempty"` // a message key
+	Name    string   `json:"a,omitempty"` // whom a one-time link is for
+	Until   string   `json:"u,omitempty"` // when it expires, as shown
 	Expires int64    `json:"e"`
 }
 

@@ -211,7 +211,13 @@ func (h *Handler) deliverLink(w http.ResponseWriter, r *http.Request, ws store.W
 		http.Redirect(w, r, usersPath+"?done="+done, http.StatusSeeOther)
 		return
 	}
-	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: oneTimeLink(h.localizer(r), u, link)}, h.localizer(r).T(noticeKey), "")
+	// Shown once, post/redirect/get as every secret (flash.go): a reload
+	// of the page makes no second link.
+	d := oneTimeLink(h.localizer(r), u, link)
+	if h.redirectWithFlash(w, r, ws, flash{Page: usersPath, Kind: "link", Secret: d.Link, Name: d.For, Until: d.Expires, Notice: noticeKey}, "?done=link") {
+		return
+	}
+	h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: d}, h.localizer(r).T(noticeKey), "")
 }
 
 // UsersInvite creates a user without a password and invites them.

@@ -77,6 +77,11 @@ func (h *Handler) UsersList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if f, ok := h.takeFlash(w, r, ws, usersPath, "link"); ok {
+		h.renderUsers(w, r, http.StatusOK, ws, admin, &usersData{OneTime: &recoveryData{Link: f.Secret, For: f.Name, Expires: f.Until}},
+			h.localizer(r).T(f.Notice), "")
+		return
+	}
 	notice := ""
 	switch r.URL.Query().Get("done") {
 	case "created":
