@@ -3,8 +3,8 @@
 // and RFC 9068 access tokens, publishes the JWKS, and verifies tokens that
 // come back to tolk (exchanged access tokens, id_token_hint).
 //
-// Verification is strict by design (RFC 8725, SECURITY.md T31): only RS256
-// and ES256 exist; the key is found by kid and its algorithm is pinned to
+// Verification is strict by design (RFC 8725, SECURITY.md T31): only RS256,
+// ES256 and EdDSA (Ed25519, RFC 8037) exist; the key is found by kid and its algorithm is pinned to
 // what we generated it for, never taken from the header; headers that point
 // at other keys (jku, x5u, jwk, x5c) are refused rather than ignored.
 //
@@ -25,9 +25,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -52,6 +54,12 @@ import (
 const (
 	RS256 = "RS256" // default for id_tokens (every RP library supports it)
 	ES256 = "ES256" // exchanged access tokens: small and fast to verify
+	// EdDSA is Ed25519 (RFC 8037, JWK kty OKP, crv Ed25519): opt-in for
+	// access tokens (exchange_alg, jwt_access_alg). Its signatures are
+	// deterministic by construction, it allocates a tenth of what ES256
+	// does, and its keys and signatures are small; older JOSE libraries
+	// do not know it, hence not the default.
+	EdDSA = "EdDSA"
 )
 
 // Token types for the typ header.
@@ -73,8 +81,8 @@ const (
 )
 
 var (
-	// ErrUnsupportedAlg: an algorithm other than RS256 or ES256 was asked for.
-	ErrUnsupportedAlg = errors.New("signing: unsupported algorithm (want RS256 or ES256)")
+	// ErrUnsupportedAlg: an algorithm other than RS256, ES256 or EdDSA was asked for.
+	ErrUnsupportedAlg = errors.New("signing: unsupported algorithm (want RS256, ES256 or EdDSA)")
 	// ErrNoKey: there is no active key for the algorithm; call Ensure first.
 	ErrNoKey = errors.New("signing: no active signing key for algorithm")
 	// ErrInvalidToken is wrapped by every Verify failure.
@@ -155,34 +163,77 @@ type key struct {
 	// signer is the decrypted private key, present only for active keys:
 	// retired keys never sign again, so they are never decrypted.
 	signer crypto.Signer
-	// jose holds a jose.Signer of this key per typ header, built on first
-	// use: building one per token was a tenth of go-jose's share of a
-	// signature. go-jose's signers keep no state between Sign calls.
-	jose sync.Map // typ → jose.Signer
+	// headers are the base64url protected headers of the two typs tolk
+	// signs, written once at load (headerFor): a header is the same for
+	// every token of a key and typ.
+	headers map[string]string
 }
 
-// joseSigner returns the go-jose signer of k (alg, kid) for typ.
-func (k *key) joseSigner(alg, typ string) (jose.Signer, error) {
-	if s, ok := k.jose.Load(typ); ok {
-		return s.(jose.Signer), nil
+// headerFor returns the base64url JWS protected header of k for typ:
+// {"alg","kid","typ"} in that order, as go-jose wrote it, without typ
+// when typ is empty.
+func (k *key) headerFor(typ string) string {
+	if h, ok := k.headers[typ]; ok {
+		return h
 	}
-	opts := &jose.SignerOptions{}
+	h := NewJSONObject(make([]byte, 0, 96))
+	h.String("alg", k.meta.Alg)
+	h.String("kid", k.meta.KID)
 	if typ != "" {
-		opts = opts.WithType(jose.ContentType(typ))
+		h.String("typ", typ)
 	}
-	var sk any = k.signer
-	if ec, ok := k.signer.(*ecdsa.PrivateKey); ok && alg == ES256 {
-		sk = es256Signer{ec}
+	return base64.RawURLEncoding.EncodeToString(h.Close())
+}
+
+// sign returns the compact JWS of payload under k: header, payload and
+// signature assembled here, the signature made by crypto/* directly.
+// go-jose built the same bytes through encoding/json of its header
+// structures (docs/performance.md, "Exchange signing"); Verify and the
+// tests check what this writes with go-jose.
+func (k *key) sign(typ string, payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	hdr := k.headerFor(typ)
+	buf := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(k.sigSize()))
+	buf = append(buf, hdr...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	var sig []byte
+	var err error
+	switch priv := k.signer.(type) {
+	case ed25519.PrivateKey:
+		if k.meta.Alg != EdDSA {
+			return "", fmt.Errorf("signing: key %s is not %s", k.meta.KID, EdDSA)
+		}
+		sig = ed25519.Sign(priv, buf)
+	case *ecdsa.PrivateKey:
+		if k.meta.Alg != ES256 {
+			return "", fmt.Errorf("signing: key %s is not %s", k.meta.KID, ES256)
+		}
+		sig, err = es256Signer{priv}.SignPayload(buf, jose.ES256)
+	case *rsa.PrivateKey:
+		if k.meta.Alg != RS256 {
+			return "", fmt.Errorf("signing: key %s is not %s", k.meta.KID, RS256)
+		}
+		h := sha256.Sum256(buf)
+		// PKCS #1 v1.5 is deterministic; it takes no randomness.
+		sig, err = rsa.SignPKCS1v15(nil, priv, crypto.SHA256, h[:])
+	default:
+		err = fmt.Errorf("signing: key %s: unsupported private key %T", k.meta.KID, k.signer)
 	}
-	s, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(alg),
-		Key:       jose.JSONWebKey{Key: sk, KeyID: k.meta.KID, Algorithm: alg},
-	}, opts)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	s2, _ := k.jose.LoadOrStore(typ, s)
-	return s2.(jose.Signer), nil
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// sigSize is the length of k's signatures in bytes.
+func (k *key) sigSize() int {
+	if p, ok := k.public.(*rsa.PublicKey); ok {
+		return p.Size()
+	}
+	return 64 // ES256 r||s (RFC 7518 §3.4) and Ed25519 (RFC 8032)
 }
 
 // published reports whether k may still verify tokens at now: not
@@ -234,7 +285,7 @@ func New(st store.SigningKeys, s *seal.Sealer, opts Options) *Keyring {
 }
 
 func checkAlg(alg string) error {
-	if alg != RS256 && alg != ES256 {
+	if alg != RS256 && alg != ES256 && alg != EdDSA {
 		return fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)
 	}
 	return nil
@@ -290,6 +341,8 @@ func (kr *Keyring) generate(alg string) (store.SigningKey, error) {
 		priv, err = rsa.GenerateKey(kr.opts.Rand, kr.opts.RSABits)
 	case ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), kr.opts.Rand)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(kr.opts.Rand)
 	default:
 		return store.SigningKey{}, fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)
 	}
@@ -426,6 +479,10 @@ func (kr *Keyring) loadKey(sk store.SigningKey, now time.Time) (*key, error) {
 		return nil, fmt.Errorf("signing: key %s: private key does not match public key", sk.KID)
 	}
 	k.signer = signer
+	k.headers = map[string]string{}
+	for _, typ := range []string{TypJWT, TypAtJWT} {
+		k.headers[typ] = k.headerFor(typ)
+	}
 	return k, nil
 }
 
@@ -435,6 +492,8 @@ func algMatchesKey(alg string, pub crypto.PublicKey) bool {
 		return alg == RS256 && p.N.BitLen() >= defaultRSABits
 	case *ecdsa.PublicKey:
 		return alg == ES256 && p.Curve == elliptic.P256()
+	case ed25519.PublicKey:
+		return alg == EdDSA && len(p) == ed25519.PublicKeySize
 	}
 	return false
 }
@@ -448,8 +507,9 @@ func publicEqual(a, b crypto.PublicKey) bool {
 // instance changed the keys.
 func (kr *Keyring) invalidate() { kr.cache.Store(nil) }
 
-// Claims are what Sign signs: marshalled with encoding/json, they must
-// encode as a JSON object that carries the jti JWTID names.
+// Claims are what Sign signs: written by their AppendJSON if they are a
+// JSONAppender, else marshalled with encoding/json, they must encode as a
+// JSON object that carries the jti JWTID names.
 type Claims interface {
 	// JWTID is the token's jti, made by secret.Generator.JTI for this
 	// token alone: 128 fresh random bits in every message, which is what
@@ -483,9 +543,14 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 	if !secret.IsJTI(jti) {
 		return "", ErrNoJTI
 	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("signing: marshal claims: %w", err)
+	var payload []byte
+	if a, ok := claims.(JSONAppender); ok {
+		payload = a.AppendJSON(make([]byte, 0, 512))
+	} else {
+		var err error
+		if payload, err = json.Marshal(claims); err != nil {
+			return "", fmt.Errorf("signing: marshal claims: %w", err)
+		}
 	}
 	if len(payload) == 0 || payload[0] != '{' {
 		return "", errors.New("signing: claims must be a JSON object")
@@ -510,15 +575,11 @@ func (kr *Keyring) Sign(ctx context.Context, alg, typ string, claims Claims) (st
 			return "", fmt.Errorf("%w %s", ErrNoKey, alg)
 		}
 	}
-	signer, err := k.joseSigner(alg, typ)
-	if err != nil {
-		return "", fmt.Errorf("signing: %w", err)
-	}
-	jws, err := signer.Sign(payload)
+	tok, err := k.sign(typ, payload)
 	if err != nil {
 		return "", fmt.Errorf("signing: sign: %w", err)
 	}
-	return jws.CompactSerialize()
+	return tok, nil
 }
 
 // PublicJWKS returns every published key (active, or retired with
@@ -554,7 +615,7 @@ var allowedHeaders = map[string]bool{"alg": true, "kid": true, "typ": true}
 
 // verifyAlgs is the global allowlist; per key, only the key's own alg is
 // passed to go-jose.
-var verifyAlgs = map[string]bool{RS256: true, ES256: true}
+var verifyAlgs = map[string]bool{RS256: true, ES256: true, EdDSA: true}
 
 // Verify checks a compact JWS signed by one of our published keys and
 // returns its payload. If wantTyp is not empty the typ header must match

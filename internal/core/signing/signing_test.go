@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -152,6 +153,8 @@ func rawToken(t *testing.T, priv crypto.Signer, headerJSON, payloadJSON string) 
 		sig = make([]byte, 64)
 		r.FillBytes(sig[:32])
 		s.FillBytes(sig[32:])
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, []byte(input))
 	default:
 		t.Fatalf("unexpected key %T", priv)
 	}
@@ -180,7 +183,7 @@ func activeKey(t testing.TB, kr *Keyring, alg string) *key {
 }
 
 func TestSignVerifyRoundTrip(t *testing.T) {
-	e := newEnv(t, RS256, ES256)
+	e := newEnv(t, RS256, ES256, EdDSA)
 	for _, tc := range []struct {
 		alg, typ string
 	}{
@@ -188,6 +191,8 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		{ES256, TypAtJWT},
 		{ES256, TypJWT},
 		{RS256, TypAtJWT},
+		{EdDSA, TypAtJWT},
+		{EdDSA, TypJWT},
 	} {
 		t.Run(tc.alg+"/"+tc.typ, func(t *testing.T) {
 			claims := testClaims(e.clk.Now())
@@ -213,8 +218,8 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 }
 
 func TestKIDIsJWKThumbprint(t *testing.T) {
-	e := newEnv(t, RS256, ES256)
-	for _, alg := range []string{RS256, ES256} {
+	e := newEnv(t, RS256, ES256, EdDSA)
+	for _, alg := range []string{RS256, ES256, EdDSA} {
 		k := activeKey(t, e.kr, alg)
 		tp, err := (&jose.JSONWebKey{Key: k.public}).Thumbprint(crypto.SHA256)
 		if err != nil {
@@ -788,14 +793,14 @@ func TestEnsure(t *testing.T) {
 }
 
 func TestPrivateKeyStoredSealed(t *testing.T) {
-	e := newEnv(t, RS256, ES256)
+	e := newEnv(t, RS256, ES256, EdDSA)
 	e.st.mu.Lock()
 	stored := make(map[string][]byte)
 	for _, k := range e.st.keys {
 		stored[k.Alg] = bytes.Clone(k.SealedKey)
 	}
 	e.st.mu.Unlock()
-	for _, alg := range []string{RS256, ES256} {
+	for _, alg := range []string{RS256, ES256, EdDSA} {
 		k := activeKey(t, e.kr, alg)
 		der, err := x509.MarshalPKCS8PrivateKey(k.signer)
 		if err != nil {
@@ -812,6 +817,8 @@ func TestPrivateKeyStoredSealed(t *testing.T) {
 			secret = p.D.Bytes()
 		case *ecdsa.PrivateKey:
 			secret, _ = p.Bytes()
+		case ed25519.PrivateKey:
+			secret = p.Seed()
 		}
 		if bytes.Contains(sealed, secret[:16]) {
 			t.Errorf("%s: private scalar visible in stored bytes", alg)
@@ -849,12 +856,12 @@ func TestSealedKeyBoundToRow(t *testing.T) {
 }
 
 func TestPublicJWKS(t *testing.T) {
-	e := newEnv(t, RS256, ES256)
+	e := newEnv(t, RS256, ES256, EdDSA)
 	set, err := e.kr.PublicJWKS(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 2 {
+	if len(set.Keys) != 3 {
 		t.Fatalf("JWKS has %d keys", len(set.Keys))
 	}
 	raw, err := json.Marshal(set)
@@ -873,11 +880,15 @@ func TestPublicJWKS(t *testing.T) {
 				t.Errorf("JWKS key %v has private member %q", k["kid"], private)
 			}
 		}
-		if k["use"] != "sig" || k["kid"] == "" || (k["alg"] != RS256 && k["alg"] != ES256) {
+		if k["use"] != "sig" || k["kid"] == "" || (k["alg"] != RS256 && k["alg"] != ES256 && k["alg"] != EdDSA) {
 			t.Errorf("JWKS key = %v", k)
 		}
 		if (k["alg"] == RS256) != (k["kty"] == "RSA") {
 			t.Errorf("alg/kty mismatch: %v", k)
+		}
+		// RFC 8037 §2: an Ed25519 public key is kty OKP, crv Ed25519, x.
+		if x, _ := k["x"].(string); (k["alg"] == EdDSA) != (k["kty"] == "OKP" && k["crv"] == "Ed25519" && len(x) == 43 && k["y"] == nil) {
+			t.Errorf("EdDSA key not an RFC 8037 OKP key: %v", k)
 		}
 	}
 	for _, k := range set.Keys {
@@ -890,18 +901,18 @@ func TestPublicJWKS(t *testing.T) {
 // TestThirdPartyVerification checks our tokens the way a relying party
 // does: fetch the JWKS as JSON, parse it with go-jose, pick the key by kid.
 func TestThirdPartyVerification(t *testing.T) {
-	e := newEnv(t, RS256, ES256)
+	e := newEnv(t, RS256, ES256, EdDSA)
 	set, _ := e.kr.PublicJWKS(ctx)
 	raw, _ := json.Marshal(set)
 	var rpSet jose.JSONWebKeySet
 	if err := json.Unmarshal(raw, &rpSet); err != nil {
 		t.Fatal(err)
 	}
-	for _, alg := range []string{RS256, ES256} {
+	for _, alg := range []string{RS256, ES256, EdDSA} {
 		t.Run(alg, func(t *testing.T) {
 			now := e.clk.Now()
 			tok := mustSign(t, e.kr, alg, TypJWT, testClaims(now))
-			parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+			parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 			if err != nil {
 				t.Fatal(err)
 			}
