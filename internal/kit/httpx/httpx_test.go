@@ -275,6 +275,25 @@ func TestRequestIDIsServerMade(t *testing.T) {
 	}
 }
 
+// TestRequestIDsStayPut: an id kept after its request (the string points
+// into the request's state) is never changed by later requests.
+func TestRequestIDsStayPut(t *testing.T) {
+	t.Parallel()
+	var ids, copies []string
+	h := httpx.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := httpx.RequestID(r.Context())
+		ids, copies = append(ids, id), append(copies, strings.Clone(id))
+	}))
+	for range 200 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	}
+	for i := range ids {
+		if ids[i] != copies[i] || (i > 0 && ids[i] == ids[i-1]) {
+			t.Fatalf("id %d is %q, was %q (previous %q)", i, ids[i], copies[i], ids[max(i-1, 0)])
+		}
+	}
+}
+
 // TestAccessLog: one line per request with status and redacted query;
 // never headers or bodies.
 func TestAccessLog(t *testing.T) {
@@ -376,7 +395,7 @@ func TestSecurityHeaders(t *testing.T) {
 // (its handler sets them where a browser may see the answer), others all.
 func TestSecurityHeadersExemptPath(t *testing.T) {
 	t.Parallel()
-	h := httpx.SecurityHeaders(true, "/auth/verify")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sh := httpx.SecurityHeaders(true, "/auth/verify")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPost:
 			w.WriteHeader(http.StatusMethodNotAllowed)
@@ -385,21 +404,25 @@ func TestSecurityHeadersExemptPath(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError) // superfluous: the 200 stands
 		}
 	}))
-	for path, want := range map[string]bool{"/auth/verify": false, "/auth/verify/x": true, "/oauth/token": true} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
-		for _, k := range []string{"X-Frame-Options", "Content-Security-Policy", "Strict-Transport-Security"} {
-			if got := w.Header().Get(k) != ""; got != want {
-				t.Errorf("%s: %s present=%v, want %v", path, k, got, want)
+	// Alone, and behind WithRequestID, whose request state lends the
+	// exempt path its writer.
+	for name, h := range map[string]http.Handler{"alone": sh, "with state": httpx.WithRequestID(sh)} {
+		for path, want := range map[string]bool{"/auth/verify": false, "/auth/verify/x": true, "/oauth/token": true} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+			for _, k := range []string{"X-Frame-Options", "Content-Security-Policy", "Strict-Transport-Security"} {
+				if got := w.Header().Get(k) != ""; got != want {
+					t.Errorf("%s, %s: %s present=%v, want %v", name, path, k, got, want)
+				}
 			}
 		}
-	}
-	// On an exempt path every answer but a 200 gets them.
-	for method, want := range map[string]bool{http.MethodPost: true, http.MethodPut: false} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(method, "/auth/verify", nil))
-		if got := w.Header().Get("X-Frame-Options") != ""; got != want {
-			t.Errorf("%s /auth/verify (%d): X-Frame-Options present=%v, want %v", method, w.Code, got, want)
+		// On an exempt path every answer but a 200 gets them.
+		for method, want := range map[string]bool{http.MethodPost: true, http.MethodPut: false} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(method, "/auth/verify", nil))
+			if got := w.Header().Get("X-Frame-Options") != ""; got != want {
+				t.Errorf("%s, %s /auth/verify (%d): X-Frame-Options present=%v, want %v", name, method, w.Code, got, want)
+			}
 		}
 	}
 	hd := http.Header{}

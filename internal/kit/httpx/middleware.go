@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tolk-project/tolk/internal/kit/reqctx"
 )
@@ -38,8 +39,10 @@ const (
 type reqState struct {
 	reqctx.Context // the parent, and the request's facts
 
+	idBytes  [16]byte  // the request id's characters, written once, before RequestID is set
 	idHeader [1]string // the X-Request-Id value (len == cap: Add copies)
 	rec      StatusRecorder
+	exempt   unlessOK // SecurityHeaders' writer on an exempt path
 }
 
 // Value returns the state for stateKey, else what reqctx.Context
@@ -101,11 +104,6 @@ func WithRequestID(next http.Handler) http.Handler {
 	hex.Encode(prefix[:], b[:])
 	var n atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var buf [16]byte // 16 hex characters
-		copy(buf[:8], prefix[:])
-		var c [4]byte
-		binary.BigEndian.PutUint32(c[:], uint32(n.Add(1)))
-		hex.Encode(buf[8:], c[:])
 		r, s := withState(r)
 		if s.RequestID != "" {
 			// A chain nested in another (the request passed through this
@@ -119,7 +117,16 @@ func WithRequestID(next http.Handler) http.Handler {
 			s.SetActor(outer.Actor())
 			r = r.WithContext(s)
 		}
-		s.RequestID = string(buf[:])
+		// 16 hex characters, written into the state, which the string
+		// then points into instead of copying them to an allocation of
+		// its own: they are never written again (a nested chain's
+		// request gets a new state), and the string keeps the state
+		// alive as long as it is referenced.
+		copy(s.idBytes[:8], prefix[:])
+		var c [4]byte
+		binary.BigEndian.PutUint32(c[:], uint32(n.Add(1)))
+		hex.Encode(s.idBytes[8:], c[:])
+		s.RequestID = unsafe.String(&s.idBytes[0], len(s.idBytes))
 		s.idHeader[0] = s.RequestID
 		w.Header()["X-Request-Id"] = s.idHeader[:]
 		next.ServeHTTP(w, r)
@@ -313,6 +320,13 @@ func SecurityHeaders(hsts bool, exempt ...string) func(http.Handler) http.Handle
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if slices.Contains(exempt, r.URL.Path) {
+				// The request state's writer when it is free (no
+				// allocation), as record does.
+				if s := stateOf(r.Context()); s != nil && s.exempt.ResponseWriter == nil {
+					s.exempt = unlessOK{ResponseWriter: w, set: set}
+					next.ServeHTTP(&s.exempt, r)
+					return
+				}
 				next.ServeHTTP(&unlessOK{ResponseWriter: w, set: set}, r)
 				return
 			}
