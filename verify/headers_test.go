@@ -52,3 +52,32 @@ func TestIdentityHeadersAreWhatSetHeadersWrites(t *testing.T) {
 		t.Errorf("SetHeaders writes %v; IdentityHeaders lists %v", written, want)
 	}
 }
+
+// TestSetHeadersValuesAreTheirOwn: SetHeaders' values share one array;
+// adding to one header leaves every other as it was, and the headers
+// cost one allocation besides the expiry's digits (an ES256 JWT's
+// principal: one scope, one audience).
+func TestSetHeadersValuesAreTheirOwn(t *testing.T) {
+	p := verify.Principal{Subject: "u1", UserName: "ann", OrgUID: "o1", ClientID: "c1", Method: verify.MethodJWT,
+		Scopes: []string{"read"}, Audiences: []string{"strings"}, ExpiresAt: time.Unix(2e9, 0), Email: "ann@example.com", Name: "Ann"}
+	h := http.Header{}
+	verify.SetHeaders(h, p)
+	want := h.Clone()
+	for _, k := range verify.IdentityHeaders() {
+		h.Add(k, "added")
+		for k2, v := range want {
+			if k2 != k && !slices.Equal(h[k2], v) {
+				t.Fatalf("adding to %s changed %s to %q", k, k2, h[k2])
+			}
+		}
+		h[k] = want[k]
+	}
+	if got := verify.PrincipalFromHeaders(h); got.Subject != "u1" || got.UserName != "ann" || !slices.Equal(got.Scopes, p.Scopes) ||
+		!slices.Equal(got.Audiences, p.Audiences) || !got.ExpiresAt.Equal(p.ExpiresAt) {
+		t.Fatalf("read back %+v", got)
+	}
+	h = make(http.Header, 16)
+	if n := testing.AllocsPerRun(100, func() { verify.SetHeaders(h, p) }); n > 2 {
+		t.Fatalf("%v allocations, want at most 2", n)
+	}
+}

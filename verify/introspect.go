@@ -121,26 +121,34 @@ func PrincipalFromHeaders(h http.Header) Principal {
 // SetHeaders writes p as the headers of a /auth/verify answer; tolk uses
 // it, and PrincipalFromHeaders reads them back.
 func SetHeaders(h http.Header, p Principal) {
+	// One array holds every value, each header a slice of one of them
+	// with len == cap (a later Add copies instead of writing into the
+	// next header's value): one allocation instead of one per header.
+	vals := make([]string, 0, 11)
+	put := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	set := func(k, v string) {
 		if v != "" {
-			h[k] = []string{v}
+			put(k, v)
 		}
 	}
-	h[HeaderSubject] = []string{p.Subject}
+	put(HeaderSubject, p.Subject)
 	set(HeaderUser, p.UserName)
 	set(HeaderOrg, p.OrgUID)
 	set(HeaderClient, p.ClientID)
-	h[HeaderMethod] = []string{string(p.Method)}
+	put(HeaderMethod, string(p.Method))
 	// Absent only for the user's whole access, which proxies and
 	// upstreams read from its absence.
 	if p.Scopes != nil || !p.Method.WholeAccess() {
-		h[HeaderScopes] = []string{strings.Join(p.Scopes, " ")}
+		put(HeaderScopes, strings.Join(p.Scopes, " "))
 	}
 	if p.Audiences != nil {
-		h[HeaderAudiences] = []string{strings.Join(p.Audiences, " ")}
+		put(HeaderAudiences, strings.Join(p.Audiences, " "))
 	}
 	if !p.ExpiresAt.IsZero() {
-		h[HeaderExpires] = []string{strconv.FormatInt(p.ExpiresAt.Unix(), 10)}
+		put(HeaderExpires, strconv.FormatInt(p.ExpiresAt.Unix(), 10))
 	}
 	set(HeaderRemoteUser, p.UserName)
 	set(HeaderEmail, p.Email)

@@ -69,9 +69,11 @@ func (rs *Resolver) resolve(r *http.Request) (authn.Principal, answerHeaders, er
 }
 
 // cacheKey is the SHA-256 of a credential and its dialect, hashed from a
-// stack buffer (credentials are short) rather than a concatenated string.
+// stack buffer rather than a concatenated string. The buffer holds an
+// ES256 JWT (about 700 bytes) as well as the opaque credentials: with 192
+// bytes every JWT verification allocated its copy.
 func cacheKey(method verify.Method, value string) [32]byte {
-	var buf [192]byte
+	var buf [1536]byte
 	b := append(buf[:0], method...)
 	b = append(b, 0)
 	b = append(b, value...)
