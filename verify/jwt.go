@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
@@ -75,7 +76,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, tok string) (Principal, error)
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return Principal{}, invalidJWT("malformed JWT header")
 	}
-	if h.Alg != string(jose.RS256) && h.Alg != string(jose.ES256) {
+	if h.Alg != string(jose.RS256) && h.Alg != string(jose.ES256) && h.Alg != string(jose.EdDSA) {
 		return Principal{}, invalidJWT("algorithm not allowed")
 	}
 	if !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
@@ -145,6 +146,9 @@ func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
 		return alg == string(jose.RS256) && pub.N.BitLen() >= 2048
 	case *ecdsa.PublicKey:
 		return alg == string(jose.ES256) && pub.Curve == elliptic.P256()
+	case ed25519.PublicKey:
+		// RFC 8037: kty OKP, crv Ed25519 (go-jose refuses other curves).
+		return alg == string(jose.EdDSA) && len(pub) == ed25519.PublicKeySize
 	}
 	return false
 }

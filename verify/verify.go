@@ -22,7 +22,8 @@
 //
 // JWT access tokens (RFC 9068 "at+jwt": tolk's OAuth JWT access tokens and
 // the Platform JWTs of token exchange) are verified locally against the
-// issuer's JWKS. Algorithms are pinned to RS256 and ES256 and must match
+// issuer's JWKS. Algorithms are pinned to RS256, ES256 and EdDSA (Ed25519,
+// which tolk signs with when configured to) and must match
 // the alg of the JWK named by kid; tokens whose header carries jku, x5u,
 // jwk, x5c or crit are refused; iss must equal Config.Issuer; exp and nbf
 // are checked with Config.Leeway. The JWKS is fetched on first use, cached,

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -131,6 +132,7 @@ type keyServer struct {
 	srv     *httptest.Server
 	rsa     *rsa.PrivateKey
 	ec      *ecdsa.PrivateKey
+	ed      ed25519.PrivateKey
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
 	fetches atomic.Int32
@@ -140,9 +142,11 @@ func newKeyServer(t *testing.T) *keyServer {
 	ks := &keyServer{}
 	ks.rsa, _ = rsa.GenerateKey(rand.Reader, 2048)
 	ks.ec, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ks.ed, _ = ed25519.GenerateKey(rand.Reader)
 	ks.keys = []jose.JSONWebKey{
 		{Key: &ks.rsa.PublicKey, KeyID: "r1", Algorithm: "RS256", Use: "sig"},
 		{Key: &ks.ec.PublicKey, KeyID: "e1", Algorithm: "ES256", Use: "sig"},
+		{Key: ks.ed.Public(), KeyID: "d1", Algorithm: "EdDSA", Use: "sig"},
 	}
 	ks.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ks.fetches.Add(1)
@@ -195,6 +199,10 @@ func TestVerifier_JWTPolicy(t *testing.T) {
 	}{
 		{"RS256", sign(t, jose.RS256, ks.rsa, rsaKid, good()), 200},
 		{"ES256", sign(t, jose.ES256, ks.ec, map[jose.HeaderKey]any{"kid": "e1"}, good()), 200},
+		{"EdDSA", sign(t, jose.EdDSA, ks.ed, map[jose.HeaderKey]any{"kid": "d1"}, good()), 200},
+		{"EdDSA header on the EC key", sign(t, jose.EdDSA, ks.ed, map[jose.HeaderKey]any{"kid": "e1"}, good()), 401},
+		{"ES256 header on the Ed25519 key", sign(t, jose.ES256, ks.ec, map[jose.HeaderKey]any{"kid": "d1"}, good()), 401},
+		{"EdDSA signed by another key", sign(t, jose.EdDSA, ed25519.NewKeyFromSeed(make([]byte, 32)), map[jose.HeaderKey]any{"kid": "d1"}, good()), 401},
 		{"string aud", sign(t, jose.RS256, ks.rsa, rsaKid, with("aud", "tms")), 200},
 		{"alg not matching the JWK", sign(t, jose.PS256, ks.rsa, rsaKid, good()), 401},
 		{"RS384 not allowed", sign(t, jose.RS384, ks.rsa, rsaKid, good()), 401},

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -100,7 +101,7 @@ type rootCmd struct {
 	Keys struct {
 		List   struct{} `cmd:"" help:"List signing keys (public metadata)."`
 		Rotate struct {
-			Alg []string `name:"alg" help:"Algorithms to rotate (default RS256 and ES256)."`
+			Alg []string `name:"alg" help:"Algorithms to rotate: RS256, ES256, EdDSA (Ed25519; the first rotation creates its key). Default: RS256, ES256 and any other with an active key."`
 		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
 	} `cmd:"" help:"Manage JWT signing keys."`
 	APIKey   apiKeyCmd   `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
@@ -282,7 +283,18 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 	case "keys rotate":
 		algs := root.Keys.Rotate.Alg
 		if len(algs) == 0 {
+			// Every algorithm in use, so that an opted-in EdDSA key is
+			// not left out of a routine rotation.
 			algs = []string{"RS256", "ES256"}
+			keys, err := srv.Keys.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if k.Active && !slices.Contains(algs, k.Alg) {
+					algs = append(algs, k.Alg)
+				}
+			}
 		}
 		for _, alg := range algs {
 			k, err := srv.Keys.Rotate(ctx, alg)

@@ -261,7 +261,15 @@ func newSealer(cfg config.Config, st store.SigningKeys) (*seal.Sealer, error) {
 // keys. A generated password is printed once to out; a configured one
 // never is.
 func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
-	if err := s.Keys.Ensure(ctx, "RS256", "ES256"); err != nil {
+	// RS256 and ES256 always (id_tokens, verify's clients), and whatever
+	// the configuration signs with (EdDSA is opt-in).
+	algs := []string{"RS256", "ES256"}
+	for _, a := range []string{s.Config.IDTokenAlg, s.Config.JWTAccessAlg, s.Config.ExchangeAlg} {
+		if a != "" && !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
+	if err := s.Keys.Ensure(ctx, algs...); err != nil {
 		if errors.Is(err, seal.ErrOpen) {
 			// The usual cause is a restore that paired the database with
 			// another key; say so rather than leave "cannot open" alone.

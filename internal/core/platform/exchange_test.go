@@ -377,6 +377,31 @@ func TestExchangeRS256Configurable(t *testing.T) {
 	}
 }
 
+// TestExchangeEdDSAConfigurable: with exchange_alg EdDSA the exchanged JWT
+// is signed by the Ed25519 key the server made at start (header alg
+// EdDSA, its kid in the JWKS as an OKP key), and tolk accepts it.
+func TestExchangeEdDSAConfigurable(t *testing.T) {
+	t.Parallel()
+	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.ExchangeAlg = "EdDSA" }})
+	_, c := newAPIToken(t, s, "edda", time.Time{})
+	jwt, _ := exchange(t, s, c.Secret)
+	hdr, _ := jwtParts(t, jwt)
+	if hdr["alg"] != "EdDSA" || hdr["typ"] != "at+jwt" {
+		t.Errorf("header = %v, want EdDSA at+jwt", hdr)
+	}
+	set, err := s.Tolk.Keys.PublicJWKS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := set.Key(hdr["kid"].(string))
+	if len(keys) != 1 || keys[0].Algorithm != "EdDSA" {
+		t.Fatalf("JWKS keys for kid %v: %+v", hdr["kid"], keys)
+	}
+	if code, _ := whoAmI(t, s, jwt); code != http.StatusOK {
+		t.Errorf("whoAmI with an EdDSA exchanged JWT = %d", code)
+	}
+}
+
 // TestExchangeSubjectCache: the exchange checks its subject_token as
 // /auth/verify checks a credential. A revocation this instance did not see
 // (another instance, the CLI: here, the store directly) is refused within

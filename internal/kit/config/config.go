@@ -69,8 +69,8 @@ type Config struct {
 	RefreshTokenTTL  time.Duration // 0 = never expires (ProZ)
 	RefreshGrace     time.Duration // tolerated reuse of a rotated refresh token
 	IDTokenAlg       string        // RS256 or ES256
-	JWTAccessAlg     string        // alg of RFC 9068 access tokens
-	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256 or RS256)
+	JWTAccessAlg     string        // alg of RFC 9068 access tokens (RS256, ES256 or EdDSA)
+	ExchangeAlg      string        // alg of JWTs issued by token exchange (ES256, RS256 or EdDSA)
 	KeyCacheInterval time.Duration // how stale cached signing keys and client registrations may be across instances
 	KeyPublishDelay  time.Duration // how long a rotated-in key is published before it signs: longer than verifiers cache the JWKS and than KeyCacheInterval
 	VerifyCacheTTL   time.Duration // how long /auth/verify may reuse a verification (0: never); bounds revocation across instances
@@ -511,9 +511,15 @@ func (c Config) Validate() error {
 	if c.RefreshTokenTTL < 0 || c.RefreshGrace < 0 {
 		bad("refresh_token_ttl and refresh_grace must not be negative")
 	}
-	for name, alg := range map[string]string{"id_token_alg": c.IDTokenAlg, "jwt_access_alg": c.JWTAccessAlg, "exchange_alg": c.ExchangeAlg} {
-		if alg != "RS256" && alg != "ES256" {
-			bad("%s %q: want RS256 or ES256", name, alg)
+	if c.IDTokenAlg != "RS256" && c.IDTokenAlg != "ES256" {
+		// Relying parties must support RS256 (OIDC Core §15.1) and most
+		// know ES256; EdDSA id_tokens would need a per-client choice
+		// (id_token_signed_response_alg), which tolk does not offer.
+		bad("id_token_alg %q: want RS256 or ES256", c.IDTokenAlg)
+	}
+	for name, alg := range map[string]string{"jwt_access_alg": c.JWTAccessAlg, "exchange_alg": c.ExchangeAlg} {
+		if alg != "RS256" && alg != "ES256" && alg != "EdDSA" {
+			bad("%s %q: want RS256, ES256 or EdDSA", name, alg)
 		}
 	}
 	if len(c.Scopes) == 0 {
