@@ -41,6 +41,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 12, "windows each measurement is split into, each after a window of the bare handler as long")
 	flag.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measurement")
 	flag.StringVar(&o.only, "only", "", "comma-separated scenario names to run (default all)")
+	flag.StringVar(&o.exchangeAlg, "exchange-alg", "", "exchange_alg of the run (ES256, the default; RS256; EdDSA): signs the token exchange's and the jwt verification rows' JWTs, named in their rows")
 	flag.BoolVar(&o.syncIssuance, "sync-issuance", false, "issue with sync_issuance: true (on PostgreSQL, commits wait like every other write even without a synchronous standby)")
 	flag.DurationVar(&o.soak, "soak", 0, "after the table, run client_credentials this long and report RSS growth (0: skip)")
 	flag.IntVar(&o.idle, "idle", 1000, "idle keep-alive connections to open for the per-connection memory figure (0: skip)")

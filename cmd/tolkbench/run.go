@@ -42,6 +42,7 @@ type options struct {
 	dur, warm, soak time.Duration
 	only            string
 	syncIssuance    bool
+	exchangeAlg     string
 }
 
 const (
@@ -113,6 +114,9 @@ func run(o options) error {
 	// 10/s) would answer 429 to a load test; every other setting is the
 	// default.
 	cfg.ClientRequestBurst = 1 << 30
+	if o.exchangeAlg != "" {
+		cfg.ExchangeAlg = o.exchangeAlg
+	}
 	// The collector's target tolk serve sets (gc_percent), for the whole
 	// process: tolk, the bare handler and the load generator alike.
 	var gcTarget string
@@ -209,7 +213,7 @@ func run(o options) error {
 	dialects := []struct{ name, header, value string }{
 		{"apitoken", "Authorization", "ApiToken " + apiToken},
 		{"bearer (opaque)", "Authorization", "Bearer " + bearer},
-		{"jwt (ES256)", "Authorization", "Bearer " + ex.JWT},
+		{"jwt (" + cfg.ExchangeAlg + ")", "Authorization", "Bearer " + ex.JWT},
 		{"pat", "Authorization", "token " + patTok},
 		{"apikey", cfg.APIKeyHeader, apiKey},
 	}
@@ -225,7 +229,7 @@ func run(o options) error {
 		{name: "client_credentials", target: tolkURL, build: b.form("/oauth/token", b.cc.ID, b.ccSec, url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})},
 		{name: "authorization_code", target: tolkURL, note: "codes minted before the measurement"},
 		{name: "refresh_token", target: tolkURL, note: "one rotating chain per connection"},
-		{name: "token exchange (ES256)", target: tolkURL, build: b.form("/oauth/token", "", "", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {pt.Secret}})},
+		{name: "token exchange (" + cfg.ExchangeAlg + ")", target: tolkURL, build: b.form("/oauth/token", "", "", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {pt.Secret}})},
 		{name: "introspection", target: tolkURL, build: b.form("/oauth/introspect", b.cc.ID, b.ccSec, url.Values{"token": {ccTok}})},
 		{name: "raw argon2id (OWASP)", op: func(ctx context.Context) error { _, err := hasher.Verify(ctx, adminPassword, pwHash); return err },
 			note: fmt.Sprintf("password.Hasher, %d workers", max(cfg.PasswordWorkers, runtime.GOMAXPROCS(0)))},
