@@ -12,15 +12,15 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// FuzzVerify: Keyring.Verify over a real keyring (RS256 and ES256 keys in
-// the fake store) with any token text and expected typ. It never panics,
+// FuzzVerify: Keyring.Verify over a real keyring (RS256, ES256 and EdDSA
+// keys in the fake store) with any token text and expected typ. It never panics,
 // fails only with ErrInvalidToken, and accepts a token only if its payload
 // is one tolk signed, its header passes the policy (alg of the key, kid,
 // nothing but alg/kid/typ) and typ is the expected one: a fuzzer cannot
 // forge a signature, so anything else accepted is a verification bug
 // (T31: alg none, HS256 with the public key, jku/jwk/x5u, unknown kid).
 func FuzzVerify(f *testing.F) {
-	e := newEnv(f, RS256, ES256)
+	e := newEnv(f, RS256, ES256, EdDSA)
 	now := e.clk.Now()
 	signed := map[string]bool{}
 	sign := func(alg, typ string, claims MapClaims) string {
@@ -34,10 +34,15 @@ func FuzzVerify(f *testing.F) {
 	}
 	rs := sign(RS256, TypJWT, testClaims(now))
 	es := sign(ES256, TypAtJWT, testClaims(now))
+	ed := sign(EdDSA, TypAtJWT, testClaims(now))
+	edParts, esParts := strings.Split(ed, "."), strings.Split(es, ".")
+	edKID, esKID := activeKey(f, e.kr, EdDSA).meta.KID, activeKey(f, e.kr, ES256).meta.KID
 	rsParts := strings.Split(rs, ".")
 	hdr := func(h string) string { return b64(h) + "." + rsParts[1] + "." + rsParts[2] }
 	for _, s := range []struct{ tok, typ string }{
-		{rs, ""}, {rs, TypJWT}, {rs, TypAtJWT}, {es, TypAtJWT}, {es, "application/AT+JWT"},
+		{rs, ""}, {rs, TypJWT}, {rs, TypAtJWT}, {es, TypAtJWT}, {es, "application/AT+JWT"}, {ed, TypAtJWT},
+		{b64(`{"alg":"ES256","kid":"`+edKID+`","typ":"at+jwt"}`) + "." + edParts[1] + "." + edParts[2], ""},
+		{b64(`{"alg":"EdDSA","kid":"`+esKID+`","typ":"at+jwt"}`) + "." + esParts[1] + "." + esParts[2], ""},
 		{hdr(`{"alg":"none","kid":"x"}`), ""},
 		{b64(`{"alg":"none"}`) + "." + rsParts[1] + ".", ""},
 		{hdr(`{"alg":"HS256","kid":"x"}`), ""},
