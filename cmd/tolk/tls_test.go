@@ -86,8 +86,13 @@ func TestServeTLSAndSIGHUP(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(p.output(), "tls: certificate reloaded") {
-		t.Errorf("the reload is not logged:\n%s", p.output())
+	// The new pair is served the moment it is swapped in, a moment before
+	// the reload is logged: wait for the line rather than read it once.
+	for !strings.Contains(p.output(), "tls: certificate reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reload is not logged:\n%s", p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	p.stop(t)
 }
