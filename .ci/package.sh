@@ -63,18 +63,28 @@ users=$(TOLK_ADMIN_PASSWORD= as_tolk /usr/bin/tolk --config /etc/tolk/tolk.yaml 
   { cat "$pkg_dir/bootstrap.log"; fail "tolk user list as tolk failed"; }
 grep -q '"userName": *"admin"' <<<"$users" || fail "tolk user list named no admin: $users"
 
-port=$((20000 + RANDOM % 20000))
-# setpriv execs tolk itself (no process in between), as the unit's User=,
-# NoNewPrivileges= and empty CapabilityBoundingSet= would.
-(cd /var/lib/tolk && umask 077 && exec setpriv --reuid=tolk --regid=tolk --init-groups --no-new-privs \
-  --bounding-set=-all --inh-caps=-all -- /usr/bin/tolk serve --config /etc/tolk/tolk.yaml --addr "127.0.0.1:$port") \
-  >"$pkg_dir/serve.log" 2>&1 &
-pkg_pid=$!
+# A random port may be taken by something else on the machine: one that
+# is in use is tried again with another, up to five times; "tolk
+# listening" in the log says tolk itself bound it.
 ready=""
-for _ in $(seq 1 150); do
-  if curl -fsS "http://127.0.0.1:$port/health/ready" >"$pkg_dir/ready" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$pkg_pid" 2>/dev/null || break
-  sleep 0.2
+for _ in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 20000))
+  # setpriv execs tolk itself (no process in between), as the unit's User=,
+  # NoNewPrivileges= and empty CapabilityBoundingSet= would.
+  (cd /var/lib/tolk && umask 077 && exec setpriv --reuid=tolk --regid=tolk --init-groups --no-new-privs \
+    --bounding-set=-all --inh-caps=-all -- /usr/bin/tolk serve --config /etc/tolk/tolk.yaml --addr "127.0.0.1:$port") \
+    >"$pkg_dir/serve.log" 2>&1 &
+  pkg_pid=$!
+  for _ in $(seq 1 150); do
+    if grep -q 'tolk listening' "$pkg_dir/serve.log" &&
+      curl -fsS "http://127.0.0.1:$port/health/ready" >"$pkg_dir/ready" 2>/dev/null; then ready=1; break; fi
+    kill -0 "$pkg_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  [ -n "$ready" ] && break
+  wait "$pkg_pid" 2>/dev/null || true
+  pkg_pid=""
+  grep -q 'address already in use' "$pkg_dir/serve.log" || break
 done
 [ -n "$ready" ] || { cat "$pkg_dir/serve.log"; fail "the installed tolk did not answer /health/ready"; }
 echo "package: /health/ready answered $(cat "$pkg_dir/ready")"
