@@ -199,7 +199,7 @@ func HalfHash(v string) string {
 // form-urlencoded per RFC 6749 §2.3.1, so they are decoded (clients such as
 // golang.org/x/oauth2 encode them). Both methods at once is an error.
 func ClientCredentials(r *http.Request) (id, secret, method string, err error) {
-	bid, bsecret, hasBasic := r.BasicAuth()
+	bid, bsecret, hasBasic := basicAuth(r)
 	pid, psecret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	if hasBasic {
 		if psecret != "" {
@@ -223,6 +223,55 @@ func ClientCredentials(r *http.Request) (id, secret, method string, err error) {
 		return pid, psecret, "client_secret_post", nil
 	}
 	return pid, "", "none", nil
+}
+
+// basicAuth is r.BasicAuth with one allocation instead of two: the
+// credentials are decoded into a stack buffer and copied once into the
+// string that id and secret are cut from, where net/http decodes into a
+// new slice and then copies it. Credentials longer than the buffer go to
+// r.BasicAuth. FuzzBasicAuthMatchesStdlib compares the two.
+func basicAuth(r *http.Request) (username, password string, ok bool) {
+	auth := r.Header.Get("Authorization")
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !asciiEqualFold(auth[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	var src [512]byte
+	var dst [384]byte // base64.StdEncoding.DecodedLen(512)
+	enc := auth[len(prefix):]
+	if len(enc) > len(src) {
+		return r.BasicAuth()
+	}
+	n, err := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], enc)])
+	if err != nil {
+		return "", "", false
+	}
+	username, password, ok = strings.Cut(string(dst[:n]), ":")
+	if !ok {
+		return "", "", false
+	}
+	return username, password, true
+}
+
+// asciiEqualFold is net/http's case-insensitive match of the scheme:
+// ASCII letters only.
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // SingleValues rejects a form in which a parameter occurs more than once

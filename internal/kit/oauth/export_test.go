@@ -1,0 +1,4 @@
+package oauth
+
+// BasicAuth is basicAuth, for the tests that compare it with r.BasicAuth.
+var BasicAuth = basicAuth
