@@ -386,8 +386,12 @@ func (h *Handler) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 // safeNext allows only local paths, so the login form is no open redirect.
 // Control characters are refused outright: browsers drop tabs and newlines
 // from a Location, so "/\t/evil.example" would lead to //evil.example.
+// A backslash in the path is refused anywhere, not only second: browsers
+// read it as a slash, and http.Redirect cleans the path first, so
+// "/./\\evil.example" would leave as "/\\evil.example", i.e. //evil.example.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+	p, _, _ := strings.Cut(next, "?")
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(p, "\\") ||
 		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}

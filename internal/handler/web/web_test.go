@@ -464,6 +464,9 @@ func TestLoginRedirectTarget(t *testing.T) {
 		{"http://evil.example/", "/"},
 		{`/\evil.example`, "/"},
 		{`\\evil.example`, "/"},
+		{`/./\evil.example`, "/"},    // http.Redirect cleans it to /\evil.example
+		{`/a/../\evil.example`, "/"}, // likewise
+		{`/.//evil.example`, "/evil.example"},
 		{"javascript:alert(1)", "/"},
 		{"evil.example", "/"},
 		{"/\r\nSet-Cookie: x=y", "/"},
