@@ -178,7 +178,11 @@ func backupper(st store.Store) (store.Backupper, bool) {
 
 // backupDir makes dir ready: created 0700 if it does not exist (created
 // reports that), else it must be an empty directory, so that a backup
-// never mixes with or replaces another.
+// never mixes with or replaces another. An existing one must also be ours
+// alone: not a symbolic link, owned by this user, writable by no one else.
+// Whoever else can write in it could swap the temporary file SQLite copies
+// into for a link to a file of theirs (VACUUM INTO follows it) and read
+// the database, or replace the key.
 func backupDir(dir string) (created bool, err error) {
 	err = os.Mkdir(dir, 0o700)
 	if err == nil {
@@ -187,12 +191,19 @@ func backupDir(dir string) (created bool, err error) {
 	if !errors.Is(err, fs.ErrExist) {
 		return false, fmt.Errorf("backup: %w", err)
 	}
-	fi, err := os.Stat(dir)
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return false, fmt.Errorf("backup: %w", err)
 	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return false, fmt.Errorf("backup: %s is a symbolic link; --out takes a new or empty directory of its own", dir)
+	}
 	if !fi.IsDir() {
 		return false, fmt.Errorf("backup: %s exists and is not a directory; --out takes a new or empty directory", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 || !ownedByUs(fi) {
+		return false, fmt.Errorf("backup: %s may be written by other users (mode %v); --out takes a new directory "+
+			"or an empty one of this user's that only it may write to (chmod go-w)", dir, fi.Mode().Perm())
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

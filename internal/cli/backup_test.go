@@ -334,11 +334,31 @@ func TestBackupRefuses(t *testing.T) {
 	if err := os.Remove(noKey + ".key"); err != nil {
 		t.Fatal(err)
 	}
+	// An empty directory others may write to, or a link to an empty
+	// directory: another user could swap the copy's temporary file for a
+	// link to a file of theirs.
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(private, link); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, db, out string
 		want          []string
 	}{
 		{"non-empty directory", db, full, []string{full, "is not empty", "old"}},
+		{"directory others may write to", db, shared, []string{shared, "may be written by other users"}},
+		{"symbolic link", db, link, []string{link, "symbolic link"}},
 		{"file", db, file, []string{file, "not a directory"}},
 		{"missing database", filepath.Join(dir, "missing.db"), filepath.Join(dir, "b1"), []string{"missing.db", "no such database file"}},
 		{"missing key file", noKey, filepath.Join(dir, "b2"), []string{noKey + ".key does not exist", "secret_key", "--without-key"}},
@@ -366,6 +386,11 @@ func TestBackupRefuses(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(full); len(entries) != 1 {
 		t.Errorf("files written into the non-empty directory: %v", entries)
+	}
+	for _, d := range []string{shared, private} {
+		if entries, _ := os.ReadDir(d); len(entries) != 0 {
+			t.Errorf("files written into %s: %v", d, entries)
+		}
 	}
 
 	t.Run("postgres", func(t *testing.T) {
