@@ -17,6 +17,10 @@ type clientCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]cachedClient
+	// gen counts forgets. A read that began before one must not store
+	// what it read: it may be the row a rotation or deletion just
+	// replaced, and it would then be served for ttl after the change.
+	gen uint64
 }
 
 type cachedClient struct {
@@ -31,9 +35,11 @@ const maxCachedClients = 10_000
 func (s *Service) cachedClient(ctx context.Context, id string) (store.Client, error) {
 	cc := &s.clients
 	now := s.Now()
+	var gen uint64
 	if cc.ttl > 0 {
 		cc.mu.Lock()
 		e, ok := cc.m[id]
+		gen = cc.gen
 		cc.mu.Unlock()
 		if ok && now.Sub(e.at) < cc.ttl && now.Sub(e.at) >= 0 {
 			return e.c, nil
@@ -44,6 +50,10 @@ func (s *Service) cachedClient(ctx context.Context, id string) (store.Client, er
 		return c, err
 	}
 	cc.mu.Lock()
+	if cc.gen != gen { // changed while we read: do not keep what we read
+		cc.mu.Unlock()
+		return c, nil
+	}
 	if cc.m == nil || len(cc.m) >= maxCachedClients {
 		cc.m = map[string]cachedClient{}
 	}
@@ -55,5 +65,6 @@ func (s *Service) cachedClient(ctx context.Context, id string) (store.Client, er
 func (s *Service) forgetClient(id string) {
 	s.clients.mu.Lock()
 	delete(s.clients.m, id)
+	s.clients.gen++
 	s.clients.mu.Unlock()
 }

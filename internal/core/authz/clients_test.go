@@ -163,3 +163,54 @@ func TestFieldErrorsCarryCodes(t *testing.T) {
 		}
 	}
 }
+
+// pausingStore holds its first armed GetClient after the read, until
+// release is closed.
+type pausingStore struct {
+	store.Store
+	armed   chan struct{} // one value: the next GetClient pauses
+	read    chan struct{} // closed once the paused read has its row
+	release chan struct{}
+}
+
+func (p *pausingStore) GetClient(ctx context.Context, id string) (store.Client, error) {
+	c, err := p.Store.GetClient(ctx, id)
+	select {
+	case <-p.armed:
+		close(p.read)
+		<-p.release
+	default:
+	}
+	return c, err
+}
+
+// TestRotateClientSecretDuringARead: a client authentication that read the
+// app before a rotation and finishes after it must not put the old row in
+// the cache, or the old secret would pass on this instance for the cache's
+// lifetime after the rotation.
+func TestRotateClientSecretDuringARead(t *testing.T) {
+	ctx, _, st, orgs := clientsFixture(t)
+	p := &pausingStore{Store: st, armed: make(chan struct{}, 1), read: make(chan struct{}), release: make(chan struct{})}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := authz.Config{Scopes: []string{"read"}, Audiences: []string{"tms"}, ClientCacheTTL: time.Minute}
+	a := authz.New(p, nil, secret.Generator{}, func() time.Time { return now }, cfg)
+	c, old, err := a.CreateClient(ctx, authz.ClientSpec{OrgUID: orgs[0], Name: "machine", GrantTypes: []string{"client_credentials"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.armed <- struct{}{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.AuthenticateClient(ctx, c.ID, old, "client_secret_basic")
+		done <- err
+	}()
+	<-p.read // the old row is read, not yet cached
+	if _, err := a.RotateClientSecret(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(p.release)
+	<-done // it began before the rotation: either answer is right
+	if _, err := a.AuthenticateClient(ctx, c.ID, old, "client_secret_basic"); oauth.AsError(err) == nil || oauth.AsError(err).Code != "invalid_client" {
+		t.Fatalf("old secret after the rotation: %v, want invalid_client", err)
+	}
+}
