@@ -96,7 +96,7 @@ type rootCmd struct {
 		} `cmd:"" help:"Delete an OAuth app and every token issued to it."`
 		RotateSecret struct {
 			ID string `arg:"" help:"client_id"`
-		} `cmd:"" name:"rotate-secret" help:"Give a confidential app a new secret, printed once as JSON {\"client_id\",\"client_secret\"}; the old one stops at once."`
+		} `cmd:"" name:"rotate-secret" help:"Give a confidential app a new secret, printed once as JSON {\"client_id\",\"client_secret\"}; the old one is refused at once by new processes and by a running server once its app cache (key_cache_interval) expires."`
 	} `cmd:"" help:"Manage registered OAuth apps."`
 	Keys struct {
 		List   struct{} `cmd:"" help:"List signing keys (public metadata)."`
