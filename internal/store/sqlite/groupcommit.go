@@ -88,7 +88,60 @@ type committer struct {
 	// writer idle leads (see the top of this file).
 	b         *batch.Batcher[writeOp]
 	closeOnce sync.Once
+
+	// sp are SAVEPOINT, ROLLBACK TO and RELEASE prepared on the writer
+	// connection by the first leader that needs them (only a leader
+	// touches sp): as text, database/sql prepares and finalizes each anew
+	// on every write, three parses per claim in pure-Go SQLite. Nil until
+	// prepared, or if preparing failed (the text is used then).
+	sp *savepoints
 }
+
+type savepoints struct{ begin, rollback, release *sql.Stmt }
+
+// savepointsPrepared prepares c.sp once. It must run before the batch's
+// transaction begins: the writer's only connection is busy inside it.
+func (c *committer) savepointsPrepared() {
+	if c.sp != nil {
+		return
+	}
+	var sp savepoints
+	for _, x := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&sp.begin, "SAVEPOINT op"}, {&sp.rollback, "ROLLBACK TO op"}, {&sp.release, "RELEASE op"}} {
+		st, err := c.db.Prepare(x.q)
+		if err != nil {
+			sp.close()
+			return
+		}
+		*x.st = st
+	}
+	c.sp = &sp
+}
+
+func (sp *savepoints) close() {
+	for _, st := range []*sql.Stmt{sp.begin, sp.rollback, sp.release} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// exec runs one of the savepoint statements in tx: st if prepared, else q.
+func (c *committer) exec(tx *sql.Tx, st func(*savepoints) *sql.Stmt, q string) error {
+	var err error
+	if c.sp != nil {
+		_, err = tx.Stmt(st(c.sp)).Exec()
+	} else {
+		_, err = tx.Exec(q)
+	}
+	return err
+}
+
+func spBegin(sp *savepoints) *sql.Stmt    { return sp.begin }
+func spRollback(sp *savepoints) *sql.Stmt { return sp.rollback }
+func spRelease(sp *savepoints) *sql.Stmt  { return sp.release }
 
 // ackBatch is a committed batch whose callers wait for durability.
 type ackBatch struct {
@@ -208,6 +261,11 @@ func (c *committer) close() {
 		close(c.acks)
 	})
 	<-c.done
+	// No leader runs any more (the batcher is closed).
+	if c.sp != nil {
+		c.sp.close()
+		c.sp = nil
+	}
 }
 
 func (c *committer) run(ops []batch.Op[writeOp]) {
@@ -233,6 +291,12 @@ func (c *committer) run(ops []batch.Op[writeOp]) {
 			op.Answer(results[i])
 		}
 	}()
+	for _, o := range ops {
+		if !o.V.single {
+			c.savepointsPrepared()
+			break
+		}
+	}
 	// Not a request's context: the transaction serves the whole batch.
 	tx, err := c.db.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -266,13 +330,13 @@ func (c *committer) run(ops []batch.Op[writeOp]) {
 			}
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+		if err := c.exec(tx, spBegin, "SAVEPOINT op"); err != nil {
 			results[i] = err
 			continue
 		}
 		if err, _ := call(op.fn, tx); err != nil {
 			results[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
+			if rerr := c.exec(tx, spRollback, "ROLLBACK TO op"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
 				_ = tx.Rollback()
 				for j := range results {
@@ -285,7 +349,7 @@ func (c *committer) run(ops []batch.Op[writeOp]) {
 		} else {
 			ok++
 		}
-		if _, err := tx.Exec("RELEASE op"); err != nil && results[i] == nil {
+		if err := c.exec(tx, spRelease, "RELEASE op"); err != nil && results[i] == nil {
 			results[i] = err
 		}
 	}

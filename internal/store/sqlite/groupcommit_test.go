@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -386,5 +387,75 @@ func TestCommitterCommitsWhileAnFsyncRuns(t *testing.T) {
 	case err := <-first:
 		t.Fatalf("write answered (%v) before its fsync returned", err)
 	default:
+	}
+}
+
+// TestCommitterSavepointsArePrepared: the savepoints around multi-statement
+// writes run on statements prepared once on the writer, and still roll
+// back a failing write alone in its batch.
+func TestCommitterSavepointsArePrepared(t *testing.T) {
+	db, _ := writerDB(t)
+	c := newCommitter(db, func() error { return nil })
+	defer c.close()
+	ctx := context.Background()
+	fail := errors.New("refused")
+	hold, running := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- c.do(ctx, func(tx *sql.Tx) error { close(running); <-hold; return insert(1)(tx) })
+	}()
+	<-running
+	// Queued behind the running batch, so both share the next transaction.
+	errs := make(chan error, 2)
+	go func() {
+		errs <- c.do(ctx, func(tx *sql.Tx) error {
+			if err := insert(2)(tx); err != nil {
+				return err
+			}
+			return fail
+		})
+	}()
+	go func() { errs <- c.do(ctx, insert(3)) }()
+	for deadline := time.Now().Add(10 * time.Second); c.b.Queued() != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writes did not queue")
+		}
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var failed, ok int
+	for range 2 {
+		switch err := <-errs; {
+		case errors.Is(err, fail):
+			failed++
+		case err == nil:
+			ok++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if failed != 1 || ok != 1 {
+		t.Fatalf("%d failed, %d succeeded; want 1 and 1", failed, ok)
+	}
+	if c.sp == nil {
+		t.Fatal("the savepoints were not prepared")
+	}
+	var vs []int
+	rows, err := db.Query(`SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if !slices.Equal(vs, []int{1, 3}) {
+		t.Fatalf("rows %v, want [1 3] (the failing write rolled back alone)", vs)
 	}
 }
