@@ -1,10 +1,8 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/tolk-project/tolk/internal/core/twofactor"
 	"github.com/tolk-project/tolk/internal/kit/httpx"
 )
 
@@ -20,15 +18,7 @@ func (h *Handler) TwoFactorRegenerate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, err := h.ID.RegenerateRecoveryCodes(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
-	if h.twoFactorPasswordRejected(w, r, ws, u, err) {
-		return
-	}
-	switch {
-	case errors.Is(err, twofactor.ErrNotEnabled):
-		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
-		return
-	case err != nil:
-		h.internalError(w, r, err)
+	if h.twoFactorChangeFailed(w, r, ws, u, err) {
 		return
 	}
 	h.codesOnce(w, r, ws, u, codes, "twofactor.codes_regenerated")

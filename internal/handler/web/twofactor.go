@@ -199,6 +199,23 @@ func (h *Handler) twoFactorPasswordRejected(w http.ResponseWriter, r *http.Reque
 	return false
 }
 
+// twoFactorChangeFailed answers a failed change of an enabled second
+// factor (disabling it, regenerating its recovery codes): the password
+// refusals as twoFactorPasswordRejected, a factor that is not enabled (any
+// more) back to the page, anything else as an internal error.
+func (h *Handler) twoFactorChangeFailed(w http.ResponseWriter, r *http.Request, ws store.WebSession, u store.User, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case h.twoFactorPasswordRejected(w, r, ws, u, err):
+	case errors.Is(err, twofactor.ErrNotEnabled):
+		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
+	default:
+		h.internalError(w, r, err)
+	}
+	return true
+}
+
 func (h *Handler) TwoFactorEnable(w http.ResponseWriter, r *http.Request) {
 	ws, u, ok := h.postSession(w, r, "/settings/two-factor")
 	if !ok {
@@ -282,15 +299,7 @@ func (h *Handler) TwoFactorDisable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.ID.DisableTwoFactor(r.Context(), u, r.PostForm.Get("password"), httpx.ClientIP(r.Context()))
-	if h.twoFactorPasswordRejected(w, r, ws, u, err) {
-		return
-	}
-	switch {
-	case errors.Is(err, twofactor.ErrNotEnabled):
-		http.Redirect(w, r, "/settings/two-factor", http.StatusSeeOther)
-		return
-	case err != nil:
-		h.internalError(w, r, err)
+	if h.twoFactorChangeFailed(w, r, ws, u, err) {
 		return
 	}
 	http.Redirect(w, r, "/settings/two-factor?done=disabled", http.StatusSeeOther)
