@@ -45,46 +45,6 @@ func (s *Service) orgOf(sub subject) string {
 	return sub.client.OrgUID
 }
 
-// accessClaims are the claims of an RFC 9068 JWT access token.
-type accessClaims struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience []string `json:"aud"`
-	Expiry   int64    `json:"exp"`
-	IssuedAt int64    `json:"iat"`
-	JTI      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
-	AuthTime int64    `json:"auth_time,omitempty"`
-	OrgUID   string   `json:"org_uid,omitempty"`
-}
-
-// JWTID implements signing.Claims.
-func (c accessClaims) JWTID() string { return c.JTI }
-
-// AppendJSON implements signing.JSONAppender: the same object as
-// json.Marshal of c, without reflection (FuzzAccessClaimsJSON).
-func (c accessClaims) AppendJSON(dst []byte) []byte {
-	o := signing.NewJSONObject(dst)
-	o.String("iss", c.Issuer)
-	o.String("sub", c.Subject)
-	o.Strings("aud", c.Audience)
-	o.Int("exp", c.Expiry)
-	o.Int("iat", c.IssuedAt)
-	o.String("jti", c.JTI)
-	o.String("client_id", c.ClientID)
-	if c.Scope != "" {
-		o.String("scope", c.Scope)
-	}
-	if c.AuthTime != 0 {
-		o.Int("auth_time", c.AuthTime)
-	}
-	if c.OrgUID != "" {
-		o.String("org_uid", c.OrgUID)
-	}
-	return o.Close()
-}
-
 // mintAccess makes an access token for sub and the record to store. An
 // opaque token is stored by its hash, a JWT by the hash of its jti, so
 // both can be revoked and introspected.
@@ -110,7 +70,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}
-	c := accessClaims{
+	c := signing.AccessClaims{
 		Issuer: s.Config.Issuer, Subject: sub.client.ID, Audience: sub.auds, Expiry: rec.ExpiresAt.Unix(), IssuedAt: now.Unix(),
 		JTI: jti, ClientID: sub.client.ID, Scope: oauth.JoinScope(sub.scopes), OrgUID: rec.OrgUID,
 	}
@@ -118,7 +78,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 		c.Subject = sub.user.UID
 		c.AuthTime = sub.authTime.Unix()
 	}
-	tok, err := s.Keys.Sign(ctx, s.Config.AccessTokenAlg, "at+jwt", c)
+	tok, err := s.Keys.Sign(ctx, s.Config.AccessTokenAlg, signing.TypAtJWT, c)
 	if err != nil {
 		return "", store.AccessToken{}, err
 	}
@@ -237,11 +197,11 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 	case secret.CheckPrefixed(secret.PrefixAccessToken, tok):
 		hash = secret.Key(tok)
 	case isJWT:
-		payload, err := s.Keys.Verify(ctx, tok, "at+jwt")
+		payload, err := s.Keys.Verify(ctx, tok, signing.TypAtJWT)
 		if err != nil {
 			return Access{}, bad
 		}
-		var c accessClaims
+		var c signing.AccessClaims
 		if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" {
 			return Access{}, bad
 		}

@@ -40,40 +40,6 @@ type Exchanged struct {
 	Audiences []string
 }
 
-// claims are the RFC 9068 claims of an exchanged JWT.
-type claims struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience []string `json:"aud"`
-	Expiry   int64    `json:"exp"`
-	IssuedAt int64    `json:"iat"`
-	JTI      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
-	OrgUID   string   `json:"org_uid"`
-}
-
-// JWTID implements signing.Claims.
-func (c claims) JWTID() string { return c.JTI }
-
-// AppendJSON implements signing.JSONAppender: the same object as
-// json.Marshal of c, without reflection (FuzzClaimsJSON).
-func (c claims) AppendJSON(dst []byte) []byte {
-	o := signing.NewJSONObject(dst)
-	o.String("iss", c.Issuer)
-	o.String("sub", c.Subject)
-	o.Strings("aud", c.Audience)
-	o.Int("exp", c.Expiry)
-	o.Int("iat", c.IssuedAt)
-	o.String("jti", c.JTI)
-	o.String("client_id", c.ClientID)
-	if c.Scope != "" {
-		o.String("scope", c.Scope)
-	}
-	o.String("org_uid", c.OrgUID)
-	return o.Close()
-}
-
 // badSubject is the one answer for every unusable subject_token (unknown,
 // malformed, expired, revoked, of an inactive user): RFC 8693 §2.2.2 names
 // invalid_request, and one description tells a prober nothing.
@@ -161,7 +127,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	if err != nil {
 		return Exchanged{}, internal(err)
 	}
-	c := claims{
+	c := signing.AccessClaims{
 		Issuer: s.Config.Issuer, Subject: u.UID, Audience: auds, Expiry: exp.Unix(), IssuedAt: now.Unix(),
 		JTI: jti, ClientID: ClientIDPrefix + tok.ID, Scope: oauth.JoinScope(scopes), OrgUID: u.OrgUID,
 	}
@@ -302,7 +268,7 @@ func IsExchanged(tok string) bool {
 
 // verified is a checked exchanged JWT.
 type verified struct {
-	claims  claims
+	claims  signing.AccessClaims
 	scopes  []string // exactly the scope claim's; never nil
 	expires time.Time
 	user    store.User
@@ -325,7 +291,7 @@ func (s *Service) verify(ctx context.Context, tok string) (verified, error) {
 		}
 		return verified{}, err
 	}
-	var c claims
+	var c signing.AccessClaims
 	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != s.Config.Issuer || c.JTI == "" || c.Subject == "" {
 		return verified{}, authn.ErrInvalid
 	}

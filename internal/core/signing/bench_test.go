@@ -5,38 +5,6 @@ import (
 	"time"
 )
 
-// benchClaims are the claims of an exchanged Platform JWT (RFC 9068), as
-// internal/core/platform writes them, with the sizes of a real one.
-type benchClaims struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience []string `json:"aud"`
-	Expiry   int64    `json:"exp"`
-	IssuedAt int64    `json:"iat"`
-	JTI      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
-	OrgUID   string   `json:"org_uid"`
-}
-
-func (c benchClaims) JWTID() string { return c.JTI }
-
-func (c benchClaims) AppendJSON(dst []byte) []byte {
-	o := NewJSONObject(dst)
-	o.String("iss", c.Issuer)
-	o.String("sub", c.Subject)
-	o.Strings("aud", c.Audience)
-	o.Int("exp", c.Expiry)
-	o.Int("iat", c.IssuedAt)
-	o.String("jti", c.JTI)
-	o.String("client_id", c.ClientID)
-	if c.Scope != "" {
-		o.String("scope", c.Scope)
-	}
-	o.String("org_uid", c.OrgUID)
-	return o.Close()
-}
-
 // BenchmarkSignAccessToken signs an exchanged JWT's claims with each
 // algorithm, one goroutine (docs/performance.md, "Exchange signing"):
 //
@@ -45,7 +13,7 @@ func BenchmarkSignAccessToken(b *testing.B) {
 	algs := []string{RS256, ES256, EdDSA}
 	e := newEnv(b, algs...)
 	now := e.clk.Now()
-	c := benchClaims{
+	c := AccessClaims{
 		Issuer: "https://id.example.com", Subject: "6f1c3e2a-1111-4222-8333-944455556666",
 		Audience: []string{"tms", "strings", "studio", "language-ai", "connectors"},
 		Expiry:   now.Add(4 * time.Hour).Unix(), IssuedAt: now.Unix(), JTI: newJTI(),

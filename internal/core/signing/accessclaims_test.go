@@ -1,4 +1,4 @@
-package authz
+package signing
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ func FuzzAccessClaimsJSON(f *testing.F) {
 		"0123abcd", "client-1", "read write", int64(1794985000), "org-1")
 	f.Add("\"<>&\\", "\xff\u2028", "", false, int64(-1), int64(0), "", "", "", int64(0), "")
 	f.Fuzz(func(t *testing.T, iss, sub, aud string, audSet bool, exp, iat int64, jti, clientID, scope string, authTime int64, org string) {
-		c := accessClaims{Issuer: iss, Subject: sub, Expiry: exp, IssuedAt: iat, JTI: jti, ClientID: clientID,
+		c := AccessClaims{Issuer: iss, Subject: sub, Expiry: exp, IssuedAt: iat, JTI: jti, ClientID: clientID,
 			Scope: scope, AuthTime: authTime, OrgUID: org}
 		if audSet {
 			c.Audience = strings.Split(aud, "\x00")
@@ -27,13 +27,13 @@ func FuzzAccessClaimsJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g, w := decode(t, got), decode(t, want); !reflect.DeepEqual(g, w) {
+		if g, w := decodeValue(t, got), decodeValue(t, want); !reflect.DeepEqual(g, w) {
 			t.Fatalf("AppendJSON wrote %s, encoding/json %s", got, want)
 		}
 	})
 }
 
-func decode(t *testing.T, b []byte) any {
+func decodeValue(t *testing.T, b []byte) any {
 	t.Helper()
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
