@@ -271,10 +271,7 @@ func TestBrowserEveryPageEveryWidth(t *testing.T) {
 		c.visit("access tokens, list", s.URL, "/settings/access-tokens", "Create token")
 		c.visit("revoke token, confirm", s.URL, c.firstHref(`^/settings/access-tokens/.+/revoke$`), "Confirm")
 		c.visit("two-factor, enrol", s.URL, "/settings/two-factor", "Enable")
-		secret, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(`#totp_secret`)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		secret := TextOf(t, c.ctx, `#totp_secret`)
 		Do(t, c.ctx, "a wrong code",
 			chromedp.SendKeys(Labelled("Authentication code"), "000000"),
 			chromedp.SendKeys(Labelled("Current password"), pw),

@@ -59,8 +59,8 @@ func TestBrowserChangePassword(t *testing.T) {
 		t.Fatalf("the old password led to %q (err %v), want the sign-in page", loc, err)
 	}
 	signIn("sign in with the new password", newPW)
-	if got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("signed-in-as"))); err != nil || got != "Signed in as paula" {
-		t.Fatalf("after signing in with the new password the home page says %q (err %v)", got, err)
+	if got := TextOf(t, ctx, "#signed-in-as"); got != "Signed in as paula" {
+		t.Fatalf("after signing in with the new password the home page says %q", got)
 	}
 }
 

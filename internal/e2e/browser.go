@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -126,11 +127,54 @@ func DescribePage(ctx context.Context) string {
 	if err != nil {
 		return "(cannot read the page: " + err.Error() + ")"
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	text, err := innerText(ctx, "body")
 	if err != nil {
 		return "the browser is at " + loc + " (cannot read its text: " + err.Error() + ")"
 	}
 	return "the browser is at " + loc + ", which shows:\n" + text
+}
+
+// TextOf returns the visible text (innerText) of the first element that
+// matches the CSS selector, waiting up to StepTimeout for one to exist.
+//
+// It reads the text in one script evaluation rather than with chromedp.Text,
+// which finds a node and then asks for its text by node id: a DOM update in
+// between (Chromium renumbers nodes after a redirect chain settles) fails
+// that second call with "No node with given id found", a flake CI met.
+func TextOf(t testing.TB, ctx context.Context, css string) string {
+	t.Helper()
+	stepCtx, cancel := context.WithTimeout(ctx, StepTimeout)
+	defer cancel()
+	for {
+		text, err := innerText(stepCtx, css)
+		if err == nil {
+			return text
+		}
+		select {
+		case <-stepCtx.Done():
+			t.Fatalf("read the text of %s: %v\n%s", css, err, DescribePage(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// errNoElement says the selector matched nothing (yet).
+var errNoElement = errors.New("no element matches")
+
+func innerText(ctx context.Context, css string) (string, error) {
+	sel, err := json.Marshal(css)
+	if err != nil {
+		return "", err
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[*string](
+		`(() => { const e = document.querySelector(`+string(sel)+`); return e ? e.innerText : null })()`))
+	if err != nil {
+		return "", err
+	}
+	if text == nil {
+		return "", errNoElement
+	}
+	return *text, nil
 }
 
 // Labelled selects the form control whose <label for> has the given text

@@ -31,8 +31,8 @@ func TestBrowserSignInAndOutEndsAPITokens(t *testing.T) {
 		chromedp.Click(Button("Sign in")),
 		chromedp.WaitVisible(chromedp.ID("signed-in-as")),
 	)
-	if got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("signed-in-as"))); err != nil || got != "Signed in as admin" {
-		t.Fatalf("home page greets %q (err %v), want %q", got, err, "Signed in as admin")
+	if got := TextOf(t, ctx, "#signed-in-as"); got != "Signed in as admin" {
+		t.Fatalf("home page greets %q, want %q", got, "Signed in as admin")
 	}
 	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != s.URL+"/" {
 		t.Errorf("after sign-in the browser is at %q (err %v), want %q", loc, err, s.URL+"/")

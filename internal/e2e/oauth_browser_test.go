@@ -92,10 +92,7 @@ func TestBrowserAuthorizationCodeFlow(t *testing.T) {
 		chromedp.Click(Button("Sign in")),
 		chromedp.WaitVisible(Button("Allow")),
 	)
-	page, err := chromedp.Run(ctx, chromedp.Text("main"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := TextOf(t, ctx, "main")
 	for _, want := range []string{"Translation Dashboard", "Shows your projects.", "openid", "profile", "email"} {
 		if !containsText(page, want) {
 			t.Errorf("consent page lacks %q:\n%s", want, page)
@@ -105,9 +102,8 @@ func TestBrowserAuthorizationCodeFlow(t *testing.T) {
 		chromedp.Click(Button("Allow")),
 		chromedp.WaitVisible(chromedp.ID("welcome")),
 	)
-	got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("welcome")))
-	if err != nil || got != "Welcome admin (admin@localhost.localdomain)" {
-		t.Fatalf("relying party page: %q (err %v)", got, err)
+	if got := TextOf(t, ctx, "#welcome"); got != "Welcome admin (admin@localhost.localdomain)" {
+		t.Fatalf("relying party page: %q", got)
 	}
 
 	// A second visit does not ask again: the consent stands.

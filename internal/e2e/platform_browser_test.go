@@ -45,10 +45,7 @@ func TestBrowserPlatformTokenExchange(t *testing.T) {
 		chromedp.Navigate(s.URL+"/settings/access-tokens"),
 		chromedp.WaitVisible(Text("…"+tok[len(tok)-8:])),
 	)
-	page, err := chromedp.Run(ctx, chromedp.Text("main"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := TextOf(t, ctx, "main")
 	if strings.Contains(page, tok) {
 		t.Error("the token is shown a second time")
 	}

@@ -54,15 +54,15 @@ func TestBrowserForgotPassword(t *testing.T) {
 		chromedp.Click(Button("Sign in")),
 		chromedp.WaitVisible(chromedp.ID("signed-in-as")),
 	)
-	if got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("signed-in-as"))); err != nil || got != "Signed in as rosa" {
-		t.Fatalf("after signing in with the new password the home page says %q (err %v)", got, err)
+	if got := TextOf(t, ctx, "#signed-in-as"); got != "Signed in as rosa" {
+		t.Fatalf("after signing in with the new password the home page says %q", got)
 	}
 	Do(t, ctx, "the link works once",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)),
 	)
-	if txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[role=alert]`))); err != nil || !strings.Contains(txt, "has been used") {
-		t.Fatalf("the used link's page says %q (err %v)", txt, err)
+	if txt := TextOf(t, ctx, `[role=alert]`); !strings.Contains(txt, "has been used") {
+		t.Fatalf("the used link's page says %q", txt)
 	}
 }
 
@@ -100,8 +100,8 @@ func TestBrowserInviteWithoutMail(t *testing.T) {
 		chromedp.Click(Button("Sign in")),
 		chromedp.WaitVisible(chromedp.ID("signed-in-as")),
 	)
-	if got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("signed-in-as"))); err != nil || got != "Signed in as ines" {
-		t.Fatalf("home page says %q (err %v)", got, err)
+	if got := TextOf(t, ctx, "#signed-in-as"); got != "Signed in as ines" {
+		t.Fatalf("home page says %q", got)
 	}
 }
 
@@ -128,9 +128,8 @@ func TestBrowserUsersSearchAndEdit(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`input#q[value="EDG"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//a[normalize-space()='Edit']`)),
 	)
-	rows, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody")))
-	if err != nil || !strings.Contains(rows, "edgar") || strings.Contains(rows, "other") {
-		t.Fatalf("search EDG lists %q (err %v)", rows, err)
+	if rows := TextOf(t, ctx, "tbody"); !strings.Contains(rows, "edgar") || strings.Contains(rows, "other") {
+		t.Fatalf("search EDG lists %q", rows)
 	}
 	Do(t, ctx, "edit",
 		chromedp.Click(chromedp.Search(`//a[normalize-space()='Edit']`)),
