@@ -2,7 +2,10 @@
 // and their failures, tokens issued and revoked, app, key and 2FA changes,
 // admin actions. Each event is one row of the audit log in the database
 // (store.AuditLog, shown to admins at /settings/audit) and one structured
-// log line at info level with the same fields.
+// log line at info level with the same fields — except successful token
+// issuance and exchange, the events of every token, which are counted per
+// client, grant, organization and minute and stored as one row per count
+// (counters.go; docs/limits.md, "Issuance audit").
 //
 // Never a secret: events carry ids, names and outcomes only. Record drops
 // any detail whose key names a secret (token, secret, password, code,
@@ -16,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -112,11 +116,7 @@ type Event struct {
 
 // Recorder writes events to the store and the log.
 type Recorder struct {
-	// bg, once started, writes high-volume events (token issuance and
-	// exchange) behind the response; see Start.
-	bg      chan store.AuditEvent
-	pending sync.WaitGroup
-	stop    sync.Once
+	closeOnce sync.Once
 
 	Store store.AuditLog
 	Log   *slog.Logger     // nil: no log line
@@ -134,8 +134,13 @@ type Recorder struct {
 	Hold int
 	// Metrics, if set, counts held and dropped events (internal/kit/metrics).
 	Metrics Metrics
+	// MaxCounters bounds the issuance counters kept in memory (one per
+	// type, client, grant, organization and minute); when a new one would
+	// exceed it, all are written at once. 0 means DefaultMaxCounters.
+	MaxCounters int
 
-	held held
+	held     held
+	counters counters
 }
 
 // Metrics receives the counts of events held through an outage.
@@ -146,9 +151,10 @@ type Metrics interface {
 	AuditDropped(n int)
 }
 
-// DefaultHold is Recorder.Hold's default: about 5 MB of events, the token
-// events of several seconds at full load (a failover under load lasted
-// 1.4 to 3.9 s in the trials of issue 18).
+// DefaultHold is Recorder.Hold's default: about 5 MB of events. Issuance
+// is counted, one record per client, grant, organization and minute, not
+// one per token, so an outage fills it far more slowly than when it held
+// the token events of a few seconds at full load.
 const DefaultHold = 10000
 
 // Limits on details, so that an event stays small.
@@ -195,14 +201,12 @@ func clip(s string, n int) string {
 }
 
 // Record stores e and logs it. A failure to store is logged, not
-// returned: the operation it describes has already happened.
+// returned: the operation it describes has already happened. A successful
+// token issuance or exchange is not stored by itself but counted (see
+// counters.go).
 func (r *Recorder) Record(ctx context.Context, e Event) {
 	if r == nil {
 		return
-	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
 	}
 	req := reqctx.From(ctx)
 	if e.ActorUID == "" {
@@ -223,155 +227,102 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		}
 	}
 	ev := store.AuditEvent{
-		Time: now().UTC().Truncate(time.Microsecond), Type: clip(e.Type, maxFieldLen),
+		Time: r.now().UTC().Truncate(time.Microsecond), Type: clip(e.Type, maxFieldLen),
 		ActorUID: clip(e.ActorUID, maxFieldLen), ClientID: clip(e.ClientID, maxFieldLen),
 		SubjectUID: clip(e.SubjectUID, maxFieldLen), OrgUID: clip(e.OrgUID, maxFieldLen),
 		ClientAddr: clip(req.ClientIP, maxFieldLen), RequestID: clip(req.RequestID, maxFieldLen),
-		Outcome: clip(e.Outcome, maxFieldLen),
+		Outcome: clip(e.Outcome, maxFieldLen), Details: cleanDetails(e.Details),
 	}
-	for k, v := range e.Details {
-		if len(ev.Details) == maxDetails {
-			break
-		}
-		if SecretKey(k) || v == "" {
-			continue
-		}
-		if ev.Details == nil {
-			ev.Details = map[string]string{}
-		}
-		ev.Details[clip(k, 64)] = clip(v, maxDetailLen)
+	if counted[ev.Type] && ev.Outcome == Success {
+		r.count(ev)
+		return
 	}
 	// 32 hex digits as before, the first 12 the time: ids of new events
 	// sort last, so their primary-key inserts append (secret.StampedHex).
 	id, err := r.Gen.StampedHex(ev.Time, 10)
 	if err == nil {
 		ev.ID = id
-		if !r.enqueue(ev) {
-			// The event outlives a canceled request: it already happened.
-			err = r.Store.AppendAuditEvent(context.WithoutCancel(ctx), ev)
-			if errors.Is(err, store.ErrUnavailable) {
-				r.hold([]store.AuditEvent{ev}) // written when the database returns
-				err = nil
-			}
+		// The event outlives a canceled request: it already happened.
+		err = r.Store.AppendAuditEvent(context.WithoutCancel(ctx), ev)
+		if errors.Is(err, store.ErrUnavailable) {
+			r.hold([]store.AuditEvent{ev}) // written when the database returns
+			err = nil
 		}
 	}
-	if r.Log == nil {
-		return
-	}
-	// The events that come with every issued token are logged at Debug
-	// when they succeeded (as Keycloak's logging listener does with
-	// success events): one line per token would be most of the log and a
-	// formatted record per token request; they are stored like every
-	// other event, and failures are logged at Info.
-	level := slog.LevelInfo
-	if background[ev.Type] && ev.Outcome == Success {
-		level = slog.LevelDebug
-	}
-	if r.Log.Enabled(ctx, level) {
-		attrs := []any{
-			slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
-			slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
-			slog.String("org", ev.OrgUID), slog.String("addr", ev.ClientAddr), slog.String("request_id", ev.RequestID),
-		}
-		if len(ev.Details) > 0 {
-			ds := make([]any, 0, len(ev.Details))
-			for k, v := range ev.Details {
-				ds = append(ds, slog.String(k, v))
-			}
-			attrs = append(attrs, slog.Group("details", ds...))
-		}
-		r.Log.Log(ctx, level, "audit", attrs...)
-	}
-	if err != nil {
+	r.logEvent(ctx, ev)
+	if err != nil && r.Log != nil {
 		r.Log.ErrorContext(ctx, "audit: store event", "type", ev.Type, "err", err)
 	}
 }
 
-// ---- high-volume events behind the response ----
+func (r *Recorder) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
 
-// background lists the event types written behind the response: they come
-// with every issued token, and a second write in the request would double
-// the latency of the token endpoint. A crash can lose the few of them
-// still queued (and a power loss those of the last moments, as it can the
-// tokens themselves: README, Durability); sign-ins, revocations, admin and
-// security changes are always written, durably, before the response.
-var background = map[string]bool{TokenIssued: true, PlatformExchanged: true}
+// cleanDetails drops the details whose key names a secret, and the empty
+// ones, and bounds the rest.
+func cleanDetails(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if len(out) == maxDetails {
+			break
+		}
+		if SecretKey(k) || v == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[clip(k, 64)] = clip(v, maxDetailLen)
+	}
+	return out
+}
 
-// bgWorkers writers each gather the events of up to bgDelay (at most
-// bgBatch of them) into one AppendAuditEvents call: one commit for the
-// lot instead of one per event, which under load was most of what an
-// event cost. The delay is invisible to clients (the response has gone)
-// and bounds what a crash can lose. Two writers, so that one batch fills
-// while the other commits. bgQueue bounds memory, and a full queue falls
-// back to writing in the request (backpressure, never loss).
-const (
-	bgWorkers = 2
-	bgQueue   = 4096
-	bgBatch   = 512
-	bgDelay   = 10 * time.Millisecond
-)
+// logEvent writes ev's log line, at Info: one line per stored event, with
+// its id.
+func (r *Recorder) logEvent(ctx context.Context, ev store.AuditEvent) {
+	if r.Log == nil || !r.Log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []any{
+		slog.String("audit_id", ev.ID), slog.String("type", ev.Type), slog.String("outcome", ev.Outcome),
+		slog.String("actor", ev.ActorUID), slog.String("client_id", ev.ClientID), slog.String("subject", ev.SubjectUID),
+		slog.String("org", ev.OrgUID), slog.String("addr", ev.ClientAddr), slog.String("request_id", ev.RequestID),
+	}
+	if len(ev.Details) > 0 {
+		keys := slices.Sorted(maps.Keys(ev.Details))
+		ds := make([]any, 0, len(keys))
+		for _, k := range keys {
+			ds = append(ds, slog.String(k, ev.Details[k]))
+		}
+		attrs = append(attrs, slog.Group("details", ds...))
+	}
+	r.Log.Log(ctx, slog.LevelInfo, "audit", attrs...)
+}
 
-// Start begins writing high-volume events in the background. Call Close
-// to drain the queue at shutdown. Without Start every event is written
-// before Record returns.
+// Start begins writing, in the background, the counters of the minutes
+// that have passed (see counters.go). Call Close to write what is left at
+// shutdown. Without Start, Record writes them itself when it sees their
+// minute has passed, and Flush and Close write the rest.
 func (r *Recorder) Start() {
-	r.bg = make(chan store.AuditEvent, bgQueue)
-	for i := 0; i < bgWorkers; i++ {
-		go r.writeBatches()
+	c := &r.counters
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stop != nil {
+		return
 	}
+	c.stop, c.done, c.wake = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
+	go r.runCounters(c.stop, c.done, c.wake)
 }
 
-func (r *Recorder) writeBatches() {
-	batch := make([]store.AuditEvent, 0, bgBatch)
-	for ev := range r.bg {
-		// Sleep, then take what queued meanwhile, rather than receive each
-		// event as it comes: a worker parked on the queue was woken once
-		// per event, a goroutine switch per issued token.
-		batch = append(batch[:0], ev)
-		if len(r.bg) < bgBatch-1 { // a full batch waiting goes at once
-			time.Sleep(bgDelay)
-		}
-	fill:
-		for len(batch) < bgBatch {
-			select {
-			case ev, ok := <-r.bg:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, ev)
-			default:
-				break fill
-			}
-		}
-		if r.holding() {
-			// Behind the events held through an outage, in order.
-			r.hold(batch)
-		} else if rest := r.write(context.Background(), batch); len(rest) > 0 {
-			r.hold(rest)
-		}
-		r.pending.Add(-len(batch))
-	}
-}
-
-func (r *Recorder) enqueue(ev store.AuditEvent) bool {
-	if r.bg == nil || !background[ev.Type] {
-		return false
-	}
-	r.pending.Add(1)
-	select {
-	case r.bg <- ev:
-		return true
-	default:
-		r.pending.Done()
-		return false
-	}
-}
-
-// Flush waits until every queued event is stored, including those held
-// through an outage (for at most a minute).
+// Flush writes every counter, the open minute's included, and waits until
+// the events held through an outage are stored (for at most a minute).
 func (r *Recorder) Flush() {
 	if r != nil {
-		r.pending.Wait()
+		r.writeCounters(true)
 		r.waitHeld(time.Minute)
 	}
 }
@@ -389,17 +340,22 @@ func (r *Recorder) Events(ctx context.Context, f store.AuditFilter) ([]store.Aud
 // outage.
 const closeHeldWait = 5 * time.Second
 
-// Close drains the queue and stops the workers; Record must not be called
-// afterwards.
+// Close stops the background writer and writes every counter; Record must
+// not be called afterwards.
 func (r *Recorder) Close() {
 	if r == nil {
 		return
 	}
-	r.stop.Do(func() {
-		if r.bg != nil {
-			r.pending.Wait()
-			close(r.bg)
+	r.closeOnce.Do(func() {
+		c := &r.counters
+		c.mu.Lock()
+		stop, done := c.stop, c.done
+		c.mu.Unlock()
+		if stop != nil {
+			close(stop)
+			<-done
 		}
+		r.writeCounters(true)
 		// Events held through an outage get a last chance, bounded: a
 		// shutdown must not wait for a database that does not return.
 		if n := r.waitHeld(closeHeldWait); n > 0 && r.Log != nil {
@@ -495,7 +451,7 @@ func (r *Recorder) writeHeld(done chan struct{}) {
 	written := 0
 	for {
 		h.mu.Lock()
-		n := min(len(h.events), bgBatch)
+		n := min(len(h.events), writeBatch)
 		if n == 0 {
 			h.running = false
 			dropped := h.dropped

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -95,75 +96,88 @@ func TestRequestFacts(t *testing.T) {
 	}
 }
 
-// TestLogLevels: the successful events that come with every issued token
-// are logged at Debug (absent from an Info log, present in a Debug one)
-// and stored all the same; every other event, and those events when they
-// failed, at Info.
+// TestLogLevels: a successful issuance or exchange is neither stored nor
+// logged by itself (at Info or at Debug): its counter record is, once, at
+// Info, when it is written. Every other event, and those events when they
+// failed, are stored and logged at Info at once.
 func TestLogLevels(t *testing.T) {
 	for _, tc := range []struct {
 		typ, outcome string
 		level        slog.Level
-		logged       bool
+		counted      bool
 	}{
-		{audit.TokenIssued, "", slog.LevelInfo, false},
-		{audit.PlatformExchanged, "", slog.LevelInfo, false},
+		{audit.TokenIssued, "", slog.LevelInfo, true},
+		{audit.PlatformExchanged, "", slog.LevelInfo, true},
 		{audit.TokenIssued, "", slog.LevelDebug, true},
-		{audit.TokenIssued, audit.Failure, slog.LevelInfo, true},
-		{audit.Login, "", slog.LevelInfo, true},
-		{audit.TokenRevoked, "", slog.LevelInfo, true},
+		{audit.TokenIssued, audit.Failure, slog.LevelInfo, false},
+		{audit.Login, "", slog.LevelInfo, false},
+		{audit.TokenRevoked, "", slog.LevelInfo, false},
 	} {
 		r, st, _ := newRecorder(t)
 		var logs bytes.Buffer
 		r.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
-		r.Record(context.Background(), audit.Event{Type: tc.typ, Outcome: tc.outcome})
-		if logged := strings.Contains(logs.String(), "type="+tc.typ); logged != tc.logged {
-			t.Errorf("%s %q at %v: logged %v, want %v: %q", tc.typ, tc.outcome, tc.level, logged, tc.logged, logs.String())
+		r.Record(context.Background(), audit.Event{Type: tc.typ, Outcome: tc.outcome, ActorUID: "user-1"})
+		if logged := strings.Contains(logs.String(), "type="+tc.typ); logged == tc.counted {
+			t.Errorf("%s %q at %v: logged %v before Flush: %q", tc.typ, tc.outcome, tc.level, logged, logs.String())
 		}
 		es, err := st.ListAuditEvents(context.Background(), store.AuditFilter{Type: tc.typ})
+		if err != nil || len(es) == 0 == !tc.counted {
+			t.Errorf("%s %q: stored %d events before Flush (%v)", tc.typ, tc.outcome, len(es), err)
+		}
+		r.Flush()
+		if n := strings.Count(logs.String(), "level=INFO msg=audit"); n != 1 {
+			t.Errorf("%s %q at %v: %d Info lines after Flush, want 1: %q", tc.typ, tc.outcome, tc.level, n, logs.String())
+		}
+		es, err = st.ListAuditEvents(context.Background(), store.AuditFilter{Type: tc.typ})
 		if err != nil || len(es) != 1 {
-			t.Errorf("%s %q: stored %d events (%v), want 1", tc.typ, tc.outcome, len(es), err)
+			t.Fatalf("%s %q: stored %d events (%v), want 1", tc.typ, tc.outcome, len(es), err)
+		}
+		if tc.counted && !strings.Contains(logs.String(), "audit_id="+es[0].ID+" type="+tc.typ+" outcome=success actor=\"\"") ||
+			tc.counted != (es[0].Details["count"] == "1") {
+			t.Errorf("%s %q: stored %+v, logged %q", tc.typ, tc.outcome, es[0], logs.String())
 		}
 	}
 }
 
-func TestBackgroundEventsAreStoredByFlush(t *testing.T) {
+// TestIssuanceStoredByFlush: with the background writer started, the
+// issuances of the open minute are one record after Flush; other events
+// are stored in the request.
+func TestIssuanceStoredByFlush(t *testing.T) {
 	st := &countingLog{}
 	r := &audit.Recorder{Store: st}
 	r.Start()
 	defer r.Close()
 	for i := 0; i < 100; i++ {
-		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued, ClientID: "c"})
 	}
 	r.Record(context.Background(), audit.Event{Type: audit.Login}) // always in the request
+	if n := st.n.Load(); n != 1 {
+		t.Fatalf("stored %d events before Flush, want 1", n)
+	}
 	r.Flush()
-	if n := st.n.Load(); n != 101 {
-		t.Fatalf("stored %d events after Flush, want 101", n)
+	if n := st.n.Load(); n != 2 {
+		t.Fatalf("stored %d events after Flush, want 2", n)
 	}
 }
 
-// TestBackgroundEventsAreBatched: events queued together are stored
-// with one AppendAuditEvents call, not one call each.
-func TestBackgroundEventsAreBatched(t *testing.T) {
-	st := &countingLog{gate: make(chan struct{})}
+// TestCounterRecordsAreBatched: the counter records written together are
+// stored with one AppendAuditEvents call, not one call each.
+func TestCounterRecordsAreBatched(t *testing.T) {
+	st := &countingLog{}
 	r := &audit.Recorder{Store: st}
-	r.Start()
-	defer r.Close()
 	for i := 0; i < 200; i++ {
-		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued, ClientID: fmt.Sprint("client-", i)})
 	}
-	close(st.gate) // the writers were held, so everything has queued
 	r.Flush()
 	if n := st.n.Load(); n != 200 {
-		t.Fatalf("stored %d events, want 200", n)
+		t.Fatalf("stored %d records, want 200", n)
 	}
-	// Each of the two writers took one event before the gate, then the
-	// rest came in batches of up to 512.
-	if c := st.batches.Load() + st.singles.Load(); c > 4 {
-		t.Fatalf("%d store calls for 200 queued events", c)
+	if b, s := st.batches.Load(), st.singles.Load(); b != 1 || s != 0 {
+		t.Fatalf("%d batch and %d single store calls for 200 records, want 1 batch", b, s)
 	}
 }
 
-// TestFailedBatchFallsBackToSingleEvents: one bad event in a batch does
+// TestFailedBatchFallsBackToSingleEvents: one bad record in a batch does
 // not lose the others.
 func TestFailedBatchFallsBackToSingleEvents(t *testing.T) {
 	st := &countingLog{failBatch: true}
@@ -171,11 +185,11 @@ func TestFailedBatchFallsBackToSingleEvents(t *testing.T) {
 	r.Start()
 	defer r.Close()
 	for i := 0; i < 50; i++ {
-		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued})
+		r.Record(context.Background(), audit.Event{Type: audit.TokenIssued, ClientID: fmt.Sprint("client-", i)})
 	}
 	r.Flush()
 	if n := st.n.Load(); n != 50 {
-		t.Fatalf("stored %d events, want 50", n)
+		t.Fatalf("stored %d records, want 50", n)
 	}
 }
 
@@ -184,7 +198,6 @@ type countingLog struct {
 	n         atomic.Int32
 	batches   atomic.Int32
 	singles   atomic.Int32
-	gate      chan struct{} // if set, batches wait for it to close
 	failBatch bool
 }
 
@@ -195,9 +208,6 @@ func (c *countingLog) AppendAuditEvent(context.Context, store.AuditEvent) error 
 }
 
 func (c *countingLog) AppendAuditEvents(_ context.Context, es []store.AuditEvent) error {
-	if c.gate != nil {
-		<-c.gate
-	}
 	if c.failBatch {
 		return errors.New("batch refused")
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -101,26 +102,43 @@ func TestHeldThroughOutage(t *testing.T) {
 	}
 }
 
-// TestBackgroundEventsHeld: token events written behind the response
-// during an outage are held too, and stored after it.
+// TestBackgroundEventsHeld: the counter records the background writer
+// meets an outage with are held behind the events held before them, and
+// stored after it with every issuance counted.
 func TestBackgroundEventsHeld(t *testing.T) {
 	st := &outageLog{}
-	r := &audit.Recorder{Store: st, Gen: secret.Generator{}}
+	m := &holdMetrics{}
+	clock := &testClock{t: at(1)}
+	r := &audit.Recorder{Store: st, Now: clock.Now, Gen: secret.Generator{}, Metrics: m}
 	r.Start()
 	t.Cleanup(r.Close)
 	st.down.Store(true)
-	var want []string
 	for i := range 20 {
-		typ := audit.TokenIssued
+		ev := audit.Event{Type: audit.TokenIssued, ClientID: "a", Details: map[string]string{"n": fmt.Sprint(i)}}
 		if i%5 == 0 {
-			typ = audit.Login // written in the request
+			ev.Type = audit.Login // written in the request, held
 		}
-		r.Record(t.Context(), audit.Event{Type: typ, Details: map[string]string{"n": fmt.Sprint(i)}})
-		want = append(want, typ)
+		r.Record(t.Context(), ev)
+	}
+	clock.Set(at(61))
+	r.Record(t.Context(), audit.Event{Type: audit.TokenIssued, ClientID: "a"}) // wakes the writer for 12:00
+	// 4 logins, then 12:00's record; the deadline only bounds a failure.
+	for deadline := time.Now().Add(30 * time.Second); m.held.Load() < 5 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := m.held.Load(); got != 5 {
+		t.Fatalf("held %d events, want 5", got)
 	}
 	st.down.Store(false)
 	r.Flush()
-	if got := st.types(); len(got) != len(want) {
-		t.Fatalf("stored %d events, want %d", len(got), len(want))
+	if got, want := strings.Join(st.types(), " "), "login login login login oauth.token_issued oauth.token_issued"; got != want {
+		t.Fatalf("stored %q, want %q", got, want)
+	}
+	counts := ""
+	for _, e := range st.events()[4:] {
+		counts += " " + e.Details["count"]
+	}
+	if counts != " 16 1" {
+		t.Errorf("counts%s, want 16 then 1", counts)
 	}
 }
