@@ -65,3 +65,23 @@ func checksum(s string) string {
 	}
 	return string(out)
 }
+
+// WithChecksum returns prefix + body + the 6-character checksum of both,
+// for a prefixed secret whose body is not Prefixed's 43 alphanumerics (a
+// sealed access token). body must not end in a way the caller cannot
+// split: the checksum is always the last six characters.
+func WithChecksum(prefix, body string) string { return prefix + body + checksum(prefix+body) }
+
+// CheckChecksum returns the body of s made by WithChecksum(prefix, body)
+// and whether its prefix and checksum hold: a cheap filter for typos and
+// scanners, not a proof of anything.
+func CheckChecksum(prefix, s string) (string, bool) {
+	if !strings.HasPrefix(s, prefix) || len(s) < len(prefix)+checksumLen {
+		return "", false
+	}
+	cut := len(s) - checksumLen
+	if !Equal(s[cut:], checksum(s[:cut])) {
+		return "", false
+	}
+	return s[len(prefix):cut], true
+}

@@ -76,3 +76,11 @@ func Hash(s string) string {
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// Fill fills b with random bytes.
+func (g Generator) Fill(b []byte) error {
+	if _, err := io.ReadFull(g.reader(), b); err != nil {
+		return fmt.Errorf("secret: reading randomness: %w", err)
+	}
+	return nil
+}

@@ -107,3 +107,16 @@ func isHex(s string) bool {
 	}
 	return true
 }
+
+// StampTime returns the issuance time a StampedHex value (or anything
+// that starts with such a stamp) carries, to the millisecond.
+func StampTime(s string) (time.Time, bool) {
+	if len(s) < stampLen || !isStamp(s[:stampLen]) {
+		return time.Time{}, false
+	}
+	var b [8]byte
+	if _, err := hex.Decode(b[8-stampLen/2:], []byte(s[:stampLen])); err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:]))), true
+}

@@ -1,0 +1,266 @@
+package accesstoken
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tolk-project/tolk/internal/kit/seal"
+	"github.com/tolk-project/tolk/internal/kit/secret"
+	"github.com/tolk-project/tolk/internal/store"
+	"github.com/tolk-project/tolk/internal/store/storeopen"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// openStore opens a real SQLite store, migrated.
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := storeopen.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "tolk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newSealer(t *testing.T, st store.SigningKeys, clk *clock, secretKey string) *Sealer {
+	t.Helper()
+	sl, err := seal.New([]byte(strings.Repeat(secretKey, 32)[:32]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(st, sl, Options{Now: clk.Now, RefreshInterval: 5 * time.Second, MaxTokenLifetime: time.Hour})
+}
+
+func sampleClaims(now time.Time) *Claims {
+	var g secret.Generator
+	grant, _ := g.StampedHex(now.Add(-time.Minute), 12)
+	c := &Claims{
+		ClientID: "app_7Yx", UserUID: "0b6a1c52-6f0e-4d3c-9a1e-2f7c8d9e0a1b", OrgUID: "7f3e2d1c-0b9a-4877-a665-544332211000",
+		GrantID: grant, Scopes: []string{"openid", "read", ""}, Audiences: []string{"tms"},
+		AuthTime: now.Add(-time.Hour).Truncate(time.Millisecond), IssuedAt: now.Truncate(time.Millisecond),
+		ExpiresAt: now.Add(time.Hour).Truncate(time.Millisecond),
+	}
+	_ = g.Fill(c.ID[:])
+	return c
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	s := newSealer(t, st, clk, "k")
+	if err := s.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Claims{
+		sampleClaims(clk.Now()),
+		{ClientID: "cc-bot", OrgUID: "not-a-uuid", GrantID: "0192a3b4c5d6e7f8", IssuedAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Minute)},
+	} {
+		tok, err := s.Seal(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tok, secret.PrefixAccessToken) || !Looks(tok) {
+			t.Fatalf("token %q lacks the prefix or checksum", tok)
+		}
+		if strings.Contains(tok, c.ClientID) || strings.Contains(tok, "openid") {
+			t.Fatalf("token %q shows its claims", tok)
+		}
+		got, err := s.Open(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *c
+		want.IssuedAt, want.ExpiresAt = c.IssuedAt.Truncate(time.Millisecond), c.ExpiresAt.Truncate(time.Millisecond)
+		if !reflect.DeepEqual(normal(got), normal(want)) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+		}
+		// Two tokens of the same claims differ (random nonce).
+		tok2, _ := s.Seal(ctx, c)
+		if tok2 == tok {
+			t.Fatal("two seals of the same claims are equal")
+		}
+	}
+}
+
+// normal makes times comparable with DeepEqual.
+func normal(c Claims) Claims {
+	for _, p := range []*time.Time{&c.AuthTime, &c.IssuedAt, &c.ExpiresAt} {
+		if !p.IsZero() {
+			*p = time.UnixMilli(p.UnixMilli())
+		}
+	}
+	return c
+}
+
+func TestOpenRefuses(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	s := newSealer(t, st, clk, "k")
+	if err := s.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Seal(ctx, sampleClaims(clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := secret.CheckChecksum(secret.PrefixAccessToken, tok)
+	raw, _ := b64.DecodeString(body)
+	flip := func(i int) string {
+		b := bytes.Clone(raw)
+		b[i] ^= 1
+		return secret.WithChecksum(secret.PrefixAccessToken, b64.EncodeToString(b))
+	}
+	// Another deployment (another secret key, so other sealing keys).
+	other := newSealer(t, openStore(t), clk, "z")
+	if err := other.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := other.Seal(ctx, sampleClaims(clk.Now()))
+	var g secret.Generator
+	old, _ := g.StampedPrefixed(secret.PrefixAccessToken, clk.Now())
+	for name, bad := range map[string]string{
+		"empty":                 "",
+		"bad checksum":          tok[:len(tok)-1] + "A",
+		"version flipped":       flip(0),
+		"key id flipped":        flip(1),
+		"nonce flipped":         flip(1 + kidLen),
+		"ciphertext flipped":    flip(headerLen + 3),
+		"tag flipped":           flip(len(raw) - 1),
+		"truncated":             secret.WithChecksum(secret.PrefixAccessToken, b64.EncodeToString(raw[:len(raw)-1])),
+		"another deployment":    foreign,
+		"refresh token prefix":  secret.WithChecksum(secret.PrefixRefreshToken, body),
+		"not base64":            secret.WithChecksum(secret.PrefixAccessToken, body[:10]+"*"+body[11:]),
+		"random stamped secret": old,
+	} {
+		if _, err := s.Open(ctx, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// TestRotation: after a rotation the old key seals until it retires and
+// opens its tokens until their lifetime has passed; another instance sees
+// the new key when it meets a token sealed with it, before its cache would
+// have reloaded.
+func TestRotation(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	a := newSealer(t, st, clk, "k")
+	b := newSealer(t, st, clk, "k")
+	if err := a.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := a.Seal(ctx, sampleClaims(clk.Now()))
+	if _, err := b.Open(ctx, before); err != nil {
+		t.Fatalf("b opens a's token: %v", err)
+	}
+	kid := func(tok string) string {
+		body, _ := secret.CheckChecksum(secret.PrefixAccessToken, tok)
+		raw, _ := b64.DecodeString(body)
+		return string(raw[1 : 1+kidLen])
+	}
+	if _, err := a.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	during, _ := a.Seal(ctx, sampleClaims(clk.Now()))
+	if kid(during) != kid(before) {
+		t.Fatal("the new key sealed before every instance could have loaded it")
+	}
+	clk.Advance(5 * time.Second)
+	after, _ := a.Seal(ctx, sampleClaims(clk.Now()))
+	if kid(after) == kid(before) {
+		t.Fatal("the old key still seals after it retired")
+	}
+	clk.Advance(time.Second) // b's cache is 6 s old: it reloads anyway
+	for _, tok := range []string{before, after} {
+		if _, err := b.Open(ctx, tok); err != nil {
+			t.Fatalf("b opens after rotation: %v", err)
+		}
+	}
+	clk.Advance(time.Hour + 10*time.Second) // past the old key's last token
+	if _, err := a.Open(ctx, before); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a token of a key past its lifetime opens: %v", err)
+	}
+	if _, err := a.Open(ctx, after); err != nil {
+		t.Fatalf("the active key's token: %v", err)
+	}
+	// The sealing keys are sealed at rest and never look like JWKs.
+	list, _ := st.ListSigningKeys(ctx)
+	for _, k := range list {
+		if k.Alg == Alg && (len(k.PublicKey) != 0 || len(k.SealedKey) < 32) {
+			t.Fatalf("key row %+v", k)
+		}
+	}
+}
+
+func TestSealWithoutKey(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	s := newSealer(t, openStore(t), clk, "k")
+	if _, err := s.Seal(context.Background(), sampleClaims(clk.Now())); err == nil {
+		t.Fatal("Seal without Ensure succeeded")
+	}
+}
+
+func TestKeysAndGrantTime(t *testing.T) {
+	now := time.UnixMilli(1_796_000_000_123)
+	c := sampleClaims(now)
+	if got := c.GrantTime(); !got.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("GrantTime = %v", got)
+	}
+	k := c.Keys()
+	if k.Token != store.TokenCutoffKey(c.IDString()) || k.Grant != store.GrantCutoffKey(c.GrantID) ||
+		k.Client != store.ClientCutoffKey(c.ClientID) || k.User != store.UserCutoffKey(c.UserUID) ||
+		k.Authorization != store.AuthorizationCutoffKey(c.UserUID, c.ClientID) {
+		t.Fatalf("Keys = %+v", k)
+	}
+	c.UserUID = ""
+	if k := c.Keys(); k.User != "" || k.Authorization != "" {
+		t.Fatalf("a token without a user has user keys: %+v", k)
+	}
+	c.GrantID = "legacy"
+	if !c.GrantTime().IsZero() {
+		t.Fatal("an unstamped grant has a time")
+	}
+}
+
+func FuzzParseClaims(f *testing.F) {
+	c := sampleClaims(time.UnixMilli(1_796_000_000_123))
+	b, _ := appendClaims(nil, c)
+	f.Add(b)
+	f.Add([]byte{formatV1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseClaims(b)
+		if err != nil {
+			return
+		}
+		// What parses writes back to the same bytes: one encoding per
+		// claim set, so nothing hides in slack.
+		again, err := appendClaims(nil, &c)
+		if err != nil {
+			t.Fatalf("parsed claims do not encode: %v", err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
+		}
+	})
+}
