@@ -3,14 +3,17 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tolk-project/tolk/internal/core/audit"
+	"github.com/tolk-project/tolk/internal/core/platform"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
 	"github.com/tolk-project/tolk/internal/testutil/oauthflow"
@@ -99,7 +102,9 @@ func TestAuditEvents(t *testing.T) {
 		{audit.Login, "failure", "", lena.UID, ""},
 		{audit.Login, "success", lena.UID, "", ""},
 		{audit.ConsentGiven, "success", lena.UID, "", c.clientID},
-		{audit.TokenIssued, "success", lena.UID, "", c.clientID},
+		// Issuance is counted per app, grant and minute, with no user
+		// (issue 20 point 2); the counts are checked below.
+		{audit.TokenIssued, "success", "", "", c.clientID},
 		{audit.RefreshReuse, "denied", lena.UID, "", c.clientID},
 		{audit.AppCreated, "success", "", "", c.clientID},
 		{audit.PATCreated, "success", lena.UID, "", ""},
@@ -114,21 +119,39 @@ func TestAuditEvents(t *testing.T) {
 			t.Errorf("no event %+v", w)
 		}
 	}
-	var exchanged bool
+	// The app's tokens: one by its code, one by the refresh token's
+	// rotation (the reuse is refused, a refresh_reuse row). The exchange
+	// is counted under its Platform token, which lena created.
+	issued := map[string]int{}
+	var platformID string
+	exchanged := 0
 	for _, e := range events {
-		if e.Type == audit.PlatformExchanged && e.ActorUID == lena.UID && e.Details["token_id"] != "" {
-			exchanged = true
+		if e.Type == audit.PlatformCreated && e.ActorUID == lena.UID {
+			platformID = e.Details["token_id"]
+		}
+	}
+	for _, e := range events {
+		n, _ := strconv.Atoi(e.Details["count"])
+		if e.Type == audit.TokenIssued && e.ClientID == c.clientID && e.Outcome == "success" {
+			issued[e.Details["grant_type"]] += n
+		}
+		if e.Type == audit.PlatformExchanged && platformID != "" && e.ClientID == platform.ClientIDPrefix+platformID {
+			exchanged += n
 		}
 		if e.Type == audit.Login && e.Outcome == "failure" && e.Details["dialect"] != "tms" {
 			t.Errorf("failed login details: %v", e.Details)
 		}
+		// A count stands for many requests: it has no address.
 		if e.ClientAddr != "127.0.0.1" && e.Type != audit.UserCreated && e.Type != audit.AppCreated &&
-			e.Type != audit.PATCreated && e.Type != audit.APIKeyCreated && e.Type != audit.PlatformCreated {
+			e.Type != audit.PATCreated && e.Type != audit.APIKeyCreated && e.Type != audit.PlatformCreated && e.Details["count"] == "" {
 			t.Errorf("event %s address %q", e.Type, e.ClientAddr)
 		}
 	}
-	if !exchanged {
-		t.Error("no exchange event")
+	if fmt.Sprint(issued) != "map[authorization_code:1 refresh_token:1]" {
+		t.Errorf("issued tokens counted by grant: %v, want one by code, one by refresh", issued)
+	}
+	if exchanged != 1 {
+		t.Errorf("%d exchanges of lena's Platform token %q counted, want 1", exchanged, platformID)
 	}
 	// One info line per event, with the same id.
 	logs := s.Logs.String()
@@ -156,6 +179,13 @@ func TestAuditLogPage(t *testing.T) {
 	// Newest first: the deactivation came after the role change.
 	if i, j := strings.Index(p.Body, `<td data-label="Event type">user.deactivated</td>`), strings.Index(p.Body, `<td data-label="Event type">user.role_changed</td>`); i < 0 || j < 0 || i > j {
 		t.Errorf("order: deactivated at %d, role change at %d", i, j)
+	}
+	// An issuance count reads as one: its count, first and last among
+	// the details, and the page says what it stands for.
+	p = admin.Get(t, "/settings/audit?type="+audit.TokenIssued)
+	if !strings.Contains(p.Body, "counted per app, grant, organization and minute") ||
+		!regexp.MustCompile(`<td data-label="Details"><span class="detail">count=1</span> <span class="detail">first=[0-9T:.-]+Z</span> <span class="detail">grant_type=authorization_code</span> <span class="detail">last=[0-9T:.-]+Z</span>`).MatchString(p.Body) {
+		t.Errorf("token_issued page: %s", p.Body)
 	}
 	p = admin.Get(t, "/settings/audit?type=pat.created&user="+lena.UID)
 	if p.Status != 200 || strings.Count(p.Body, `<td data-label="Event type">pat.created</td>`) != 1 || strings.Contains(p.Body, `<td data-label="Event type">login</td>`) {
