@@ -22,12 +22,14 @@ const (
 	ExpiredRateLimits     Expired = "rate_limits"     // full buckets: equal to no row
 	ExpiredAuditEvents    Expired = "audit_events"    // older than the retention
 	ExpiredPasswordResets Expired = "password_resets" // reset and invitation links
+	// ExpiredAccessTokenCutoffs: cutoffs past their ExpiresAt.
+	ExpiredAccessTokenCutoffs Expired = "access_token_cutoffs"
 )
 
 // ExpiredKinds lists every kind, in the order a sweep takes them.
 func ExpiredKinds() []Expired {
 	return []Expired{ExpiredAuthCodes, ExpiredAccessTokens, ExpiredRefreshTokens, ExpiredAPITokens,
-		ExpiredWebSessions, ExpiredPendingLogins, ExpiredPlatformTokens, ExpiredRateLimits, ExpiredAuditEvents, ExpiredPasswordResets}
+		ExpiredWebSessions, ExpiredPendingLogins, ExpiredPlatformTokens, ExpiredRateLimits, ExpiredAuditEvents, ExpiredPasswordResets, ExpiredAccessTokenCutoffs}
 }
 
 // Retention deletes rows that no longer serve a purpose, a bounded number

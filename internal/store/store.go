@@ -248,9 +248,11 @@ type Clients interface {
 	// SetClientSecret replaces the app's secret hash and sets UpdatedAt;
 	// ErrNotFound for an unknown ID.
 	SetClientSecret(ctx context.Context, id, secretHash string, at time.Time) error
-	// DeleteClient removes the app with its codes, tokens and consents.
-	// UpdateClient and DeleteClient return ErrNotFound for an unknown ID.
-	DeleteClient(ctx context.Context, id string) error
+	// DeleteClient removes the app with its codes, tokens and consents,
+	// and stores cuts in the same transaction (the app's self-contained
+	// access tokens have no rows to delete). UpdateClient and DeleteClient
+	// return ErrNotFound for an unknown ID.
+	DeleteClient(ctx context.Context, id string, cuts ...Cutoff) error
 }
 
 // AuthCode is an authorization code; only its hash is stored.
@@ -316,8 +318,9 @@ type Tokens interface {
 	// issued for it, in one transaction. Of concurrent calls exactly one
 	// succeeds; the others get ErrAlreadyUsed and store nothing. An
 	// unknown code is ErrNotFound. Expiry is not checked here (callers
-	// check it, as after GetAuthCode).
-	RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access AccessToken, refresh *RefreshToken) error
+	// check it, as after GetAuthCode). A nil access is a self-contained
+	// token, which has no row.
+	RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access *AccessToken, refresh *RefreshToken) error
 
 	// CreateAccessToken stores t; ErrNotFound if its client (or user) no
 	// longer exists, as when an app is deleted by another instance while
@@ -338,13 +341,56 @@ type Tokens interface {
 	// concurrent calls with grace 0 exactly one succeeds. A rotation
 	// within grace keeps old's first UsedAt. An unknown old token is
 	// ErrNotFound; expiry is not checked here.
-	RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration, access AccessToken, refresh RefreshToken) error
+	// A nil access is a self-contained token, which has no row.
+	RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration, access *AccessToken, refresh RefreshToken) error
 
 	// RevokeGrant deletes every access and refresh token with this GrantID
-	// (a code's tokens, a refresh family). The code itself stays, used;
-	// an unknown grant is not an error. Grants are a user's: a token
-	// without a user (client_credentials) is revoked only by its hash.
-	RevokeGrant(ctx context.Context, grantID string) error
+	// (a code's tokens, a refresh family) and stores cuts, in one
+	// transaction. The code itself stays, used; an unknown grant is not an
+	// error. Grants are a user's: a token without a user
+	// (client_credentials) is revoked only by its hash.
+	RevokeGrant(ctx context.Context, grantID string, cuts ...Cutoff) error
+
+	// CutAccessTokens stores cutoffs. A key already cut keeps the later
+	// of its NotBefore times and the later of its ExpiresAt times, so a
+	// cutoff never moves back.
+	CutAccessTokens(ctx context.Context, cuts ...Cutoff) error
+	// AccessTokenCut reports whether a self-contained access token with
+	// these keys is revoked: whether a cutoff of one of its non-empty keys
+	// has a NotBefore at or after grantTime, when the token's grant began.
+	// A cutoff past its ExpiresAt may or may not still count.
+	AccessTokenCut(ctx context.Context, keys CutoffKeys, grantTime time.Time) (bool, error)
+}
+
+// Cutoff revokes self-contained access tokens, which have no row to
+// delete: every token that has Key among its CutoffKeys and whose grant
+// began at or before NotBefore. One cutoff revokes one token (its id), a
+// grant, an app's authorization by a user, a user or an app. The row may
+// go at ExpiresAt, when every token it revokes has expired.
+type Cutoff struct {
+	Key       string
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
+
+// CutoffKeys are the keys under which a self-contained access token can
+// be cut; "" for a key it does not have (no user: client_credentials).
+type CutoffKeys struct {
+	Token, Grant, Client, User, Authorization string
+}
+
+// Cutoff keys. Each kind has its own prefix, so that no id of one kind
+// can name another.
+func TokenCutoffKey(id string) string        { return "t:" + id }
+func GrantCutoffKey(grantID string) string   { return "g:" + grantID }
+func ClientCutoffKey(clientID string) string { return "c:" + clientID }
+func UserCutoffKey(userUID string) string    { return "u:" + userUID }
+
+// AuthorizationCutoffKey is the key of userUID's authorization of the app
+// clientID. A user UID has no space and comes first, so the pair is
+// unambiguous whatever the client id holds.
+func AuthorizationCutoffKey(userUID, clientID string) string {
+	return "a:" + userUID + " " + clientID
 }
 
 // Consent is a user's standing approval of scopes for an app.
@@ -369,7 +415,8 @@ type Consents interface {
 	// stay, so a replay is still recognized; the app's own tokens (no
 	// user: client_credentials) stay. ErrNotFound if there was nothing to
 	// revoke.
-	RevokeAuthorization(ctx context.Context, userUID, clientID string) error
+	// cuts are stored in the same transaction.
+	RevokeAuthorization(ctx context.Context, userUID, clientID string, cuts ...Cutoff) error
 }
 
 // SigningKey is a JWT signing key. The private key is sealed by the

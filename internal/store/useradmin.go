@@ -16,8 +16,9 @@ type UserAdmin interface {
 	// at as LastInvalidateAll. The user's PATs, API keys and Platform API
 	// tokens stay (reactivation restores them) but every verifier refuses
 	// an inactive user's credentials. Setting the current state again is
-	// not an error. An unknown uid is ErrNotFound.
-	SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error
+	// not an error. An unknown uid is ErrNotFound. Deactivating stores
+	// cuts in the same transaction (activating ignores them).
+	SetUserActive(ctx context.Context, uid string, active bool, at time.Time, cuts ...Cutoff) error
 	// SetUserRole changes the user's role; at becomes UpdatedAt. An
 	// unknown uid is ErrNotFound.
 	SetUserRole(ctx context.Context, uid string, role Role, at time.Time) error

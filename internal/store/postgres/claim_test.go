@@ -33,7 +33,7 @@ func TestClaimAndIssueRetriesADeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := refresh(0)
-	if err := s.RedeemAuthCode(ctx, code.Hash, now, access(0), &old); err != nil {
+	if err := s.RedeemAuthCode(ctx, code.Hash, now, new(access(0)), &old); err != nil {
 		t.Fatal(err)
 	}
 
@@ -54,7 +54,9 @@ func TestClaimAndIssueRetriesADeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	rotated := make(chan error, 1)
-	go func() { rotated <- s.RotateRefreshToken(ctx, old.Hash, now.Add(time.Second), 0, access(1), refresh(1)) }()
+	go func() {
+		rotated <- s.RotateRefreshToken(ctx, old.Hash, now.Add(time.Second), 0, new(access(1)), refresh(1))
+	}()
 	watch, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -17,15 +17,16 @@ import (
 // claimed once; a refresh token rotated twice is rotated once, or twice
 // within its grace window; a redemption that fails (a token naming an
 // unknown client) fails alone and leaves its code unused, and the rest of
-// its batch is stored.
+// its batch is stored; a redemption with a self-contained access token (no
+// row) stores its refresh token and no access token beside the others.
 func TestClaimBatch(t *testing.T) {
 	ctx := t.Context()
-	s, _, org, now := clientsDB(t, "cb-client")
+	s, dsn, org, now := clientsDB(t, "cb-client")
 	u := createUser(t, s, org, now, "00000000-0000-4000-8000-0000000000d1", "cb")
 	n := 0
-	access := func() store.AccessToken {
+	access := func() *store.AccessToken {
 		n++
-		return store.AccessToken{Hash: fmt.Sprint("cb-at-", n), ClientID: "cb-client", UserUID: u.UID, OrgUID: org.UID,
+		return &store.AccessToken{Hash: fmt.Sprint("cb-at-", n), ClientID: "cb-client", UserUID: u.UID, OrgUID: org.UID,
 			GrantID: "cb-grant", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	}
 	refresh := func() *store.RefreshToken {
@@ -50,7 +51,7 @@ func TestClaimBatch(t *testing.T) {
 		}
 		return r.Hash
 	}
-	hasAccess := func(a store.AccessToken) bool {
+	hasAccess := func(a *store.AccessToken) bool {
 		_, err := s.GetAccessToken(ctx, a.Hash)
 		return err == nil
 	}
@@ -120,6 +121,43 @@ func TestClaimBatch(t *testing.T) {
 	}
 	if c, err := s.GetAuthCode(ctx, c4); err != nil || !c.UsedAt.IsZero() {
 		t.Errorf("a failing redemption: its code used at %v (%v), want unused", c.UsedAt, err)
+	}
+
+	c5, c6, c7 := code(), code(), code()
+	old = issued()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	accessRows := func() (n int) {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM access_tokens`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := accessRows()
+	rs = []postgres.Redemption{
+		{Code: c5, At: now, Refresh: refresh()},
+		{Code: c5, At: now, Refresh: refresh()},
+		{Code: c6, At: now},
+		{Code: c7, At: now, Access: access(), Refresh: refresh()},
+		{OldRefresh: old, At: now, Refresh: refresh()},
+		{OldRefresh: old, At: now, Refresh: refresh()},
+	}
+	check("self-contained", s.ClaimBatch(ctx, rs), nil, store.ErrAlreadyUsed, nil, nil, nil, store.ErrAlreadyUsed)
+	if !hasRefresh(rs[0].Refresh) || hasRefresh(rs[1].Refresh) || !hasAccess(rs[3].Access) || !hasRefresh(rs[3].Refresh) ||
+		!hasRefresh(rs[4].Refresh) || hasRefresh(rs[5].Refresh) {
+		t.Errorf("self-contained: stored %v %v %v+%v %v %v, want all but the replays", hasRefresh(rs[0].Refresh), hasRefresh(rs[1].Refresh),
+			hasAccess(rs[3].Access), hasRefresh(rs[3].Refresh), hasRefresh(rs[4].Refresh), hasRefresh(rs[5].Refresh))
+	}
+	for _, c := range []string{c5, c6} {
+		if got, err := s.GetAuthCode(ctx, c); err != nil || !got.UsedAt.Equal(now) {
+			t.Errorf("self-contained: code used at %v (%v), want %v", got.UsedAt, err, now)
+		}
+	}
+	if n := accessRows() - before; n != 1 {
+		t.Errorf("self-contained: %d access token rows stored, want 1 (the one not self-contained)", n)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 )
 
 // engine runs the shared queries (sqlstore) on the pools; the token
-// endpoint's reads of a credential with its user go through the read
-// batcher.
+// endpoint's reads of a credential with its user, and access token
+// verification's read of cutoffs, go through the read batcher.
 type engine struct {
 	codec
 	s *Store
@@ -85,8 +85,8 @@ func (e engine) Query(ctx context.Context, q sqlstore.Query, args ...any) (sqlst
 	return rows, nil
 }
 
-func (e engine) ReadOne(ctx context.Context, q sqlstore.Query, key string, dests ...any) error {
-	return e.s.reads.do(ctx, rowRead{q: q.In(sqlstore.PostgreSQL), args: []any{key}, dests: dests})
+func (e engine) ReadOne(ctx context.Context, q sqlstore.Query, args []any, dests ...any) error {
+	return e.s.reads.do(ctx, rowRead{q: q.In(sqlstore.PostgreSQL), args: args, dests: dests})
 }
 
 func (e engine) InTx(ctx context.Context, fn func(context.Context, sqlstore.Tx) error) error {

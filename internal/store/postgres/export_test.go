@@ -41,7 +41,7 @@ type Redemption struct {
 	OldRefresh string
 	Grace      time.Duration
 	At         time.Time
-	Access     store.AccessToken
+	Access     *store.AccessToken // nil: self-contained, no row
 	Refresh    *store.RefreshToken
 }
 

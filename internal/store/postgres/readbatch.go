@@ -20,7 +20,8 @@ const maxReadBatch = 32
 
 // newReadBatcher pipelines the single-row reads of a credential with its
 // user made at the same time (getWithUser: the code or refresh token being
-// redeemed, the platform token being exchanged or verified) on pool: one
+// redeemed, the platform token being exchanged or verified), and of an
+// access token's cutoffs (AccessTokenCut), on pool: one
 // round trip and one transaction for the batch. Each read takes its own
 // snapshot, as it would alone.
 func newReadBatcher(h *health, pool *pgxpool.Pool) *batcher[rowRead] {

@@ -49,8 +49,8 @@ func (e engine) Query(ctx context.Context, q sqlstore.Query, args ...any) (sqlst
 	return sqlRows{rows}, nil
 }
 
-func (e engine) ReadOne(ctx context.Context, q sqlstore.Query, key string, dests ...any) error {
-	return e.s.rx.QueryRowContext(ctx, q.In(sqlstore.SQLite), key).Scan(dests...)
+func (e engine) ReadOne(ctx context.Context, q sqlstore.Query, args []any, dests ...any) error {
+	return e.s.rx.QueryRowContext(ctx, q.In(sqlstore.SQLite), args...).Scan(dests...)
 }
 
 func (e engine) InTx(ctx context.Context, fn func(context.Context, sqlstore.Tx) error) error {

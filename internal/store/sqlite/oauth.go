@@ -24,7 +24,7 @@ var (
 // code; on the single writer connection only the first of concurrent
 // callers finds it unused. It does not check the code's expiry (callers
 // do, as with GetAuthCode).
-func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access store.AccessToken, refresh *store.RefreshToken) error {
+func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Time, access *store.AccessToken, refresh *store.RefreshToken) error {
 	err := s.claimAndIssue(ctx, claimAuthCodeSQL, []any{micros(at), codeHash}, sqlstore.CodeExists, codeHash, access, refresh)
 	return wrap("redeem auth code", err)
 }
@@ -34,7 +34,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, codeHash string, at time.Tim
 // which case its first UsedAt is kept. It does not check the old token's
 // expiry (callers do).
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.Time, grace time.Duration,
-	access store.AccessToken, refresh store.RefreshToken) error {
+	access *store.AccessToken, refresh store.RefreshToken) error {
 	// NULL when there is no grace: "used_at > NULL" is never true.
 	var cutoff sql.NullInt64
 	if grace > 0 {
@@ -46,11 +46,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, at time.
 
 // claimAndIssue claims a single-use credential with claim (a conditional
 // UPDATE of one row) and stores the tokens issued for it, in one
-// transaction on statements prepared beforehand (preparedSet). When the
-// claim finds no row, exists (given hash) tells store.ErrAlreadyUsed from
-// not found.
+// transaction on statements prepared beforehand (preparedSet). A nil
+// access is self-contained: it has no row. When the claim finds no row,
+// exists (given hash) tells store.ErrAlreadyUsed from not found.
 func (s *Store) claimAndIssue(ctx context.Context, claim sqlstore.Query, claimArgs []any, exists sqlstore.Query, hash string,
-	access store.AccessToken, refresh *store.RefreshToken) error {
+	access *store.AccessToken, refresh *store.RefreshToken) error {
 	claimSQL := claim.In(sqlstore.SQLite)
 	pt, err := s.prepared(ctx, claimSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
 	if err != nil {
@@ -65,8 +65,10 @@ func (s *Store) claimAndIssue(ctx context.Context, claim sqlstore.Query, claimAr
 		if n == 0 {
 			return sqlstore.UsedOrMissing(tx.QueryRowContext(ctx, exists.In(sqlstore.SQLite), hash))
 		}
-		if _, err := ex.ExecContext(ctx, insertAccessTokenSQL, sqlstore.AccessTokenArgs(codec{}, access)...); err != nil {
-			return err
+		if access != nil {
+			if _, err := ex.ExecContext(ctx, insertAccessTokenSQL, sqlstore.AccessTokenArgs(codec{}, *access)...); err != nil {
+				return err
+			}
 		}
 		if refresh != nil {
 			_, err = ex.ExecContext(ctx, insertRefreshTokenSQL, sqlstore.RefreshTokenArgs(codec{}, *refresh)...)

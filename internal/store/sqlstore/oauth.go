@@ -87,9 +87,19 @@ func (s *Store) SetClientSecret(ctx context.Context, id, secretHash string, at t
 }
 
 // DeleteClient implements store.Clients; foreign keys cascade to the
-// client's codes, tokens and consents. An unknown ID is ErrNotFound.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.Wrap("delete client", oneRow(s.db.Exec(ctx, deleteClientSQL, id)))
+// client's codes, tokens and consents. An unknown ID is ErrNotFound, and
+// stores no cuts. Without cuts it is one statement.
+func (s *Store) DeleteClient(ctx context.Context, id string, cuts ...store.Cutoff) error {
+	if len(cuts) == 0 {
+		return s.Wrap("delete client", oneRow(s.db.Exec(ctx, deleteClientSQL, id)))
+	}
+	err := s.db.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		if err := oneRow(tx.Exec(ctx, deleteClientSQL, id)); err != nil {
+			return err
+		}
+		return s.storeCuts(ctx, tx.Exec, cuts)
+	})
+	return s.Wrap("delete client", err)
 }
 
 // ---- authorization codes ----
@@ -275,14 +285,17 @@ var (
 
 // RevokeGrant implements store.Tokens. The grant's authorization code, if
 // any, stays (used), so a replay of it is still recognized. Revoking an
-// unknown grant is not an error.
-func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
+// unknown grant is not an error, and its cuts are stored all the same:
+// its self-contained access tokens have no rows.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, cuts ...store.Cutoff) error {
 	err := s.db.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		if _, err := tx.Exec(ctx, RevokeGrantAccess, grantID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, revokeGrantRefreshSQL, grantID)
-		return err
+		if _, err := tx.Exec(ctx, revokeGrantRefreshSQL, grantID); err != nil {
+			return err
+		}
+		return s.storeCuts(ctx, tx.Exec, cuts)
 	})
 	return s.Wrap("revoke grant", err)
 }
@@ -345,8 +358,12 @@ const maxRevokeRounds = 100
 // none: a rotation needs its old token, so once none is left and every one
 // deleted is locked by this transaction, no new token of the grant can be
 // committed. The access tokens go last, after every rotation that could
-// add one has committed.
-func (s *Store) RevokeAuthorization(ctx context.Context, userUID, clientID string) error {
+// add one has committed, then the cuts.
+//
+// The cuts are committed even when no row was found (ErrNotFound): the
+// authorization may still have self-contained access tokens, which have
+// no rows.
+func (s *Store) RevokeAuthorization(ctx context.Context, userUID, clientID string, cuts ...store.Cutoff) error {
 	var n int64
 	err := s.db.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		n = 0
@@ -372,8 +389,10 @@ func (s *Store) RevokeAuthorization(ctx context.Context, userUID, clientID strin
 				break
 			}
 		}
-		_, err := exec(RevokeAuthorizationAccess)
-		return err
+		if _, err := exec(RevokeAuthorizationAccess); err != nil {
+			return err
+		}
+		return s.storeCuts(ctx, tx.Exec, cuts)
 	})
 	if err == nil && n == 0 {
 		err = errNoRows

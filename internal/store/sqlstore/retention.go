@@ -23,15 +23,16 @@ func pick(table, key, past string) expiredDelete {
 }
 
 var expiredDeletes = map[store.Expired]expiredDelete{
-	store.ExpiredAuthCodes:      pick("auth_codes", "hash", "expires_at < ?"),
-	store.ExpiredAccessTokens:   pick("access_tokens", "hash", "expires_at < ?"),
-	store.ExpiredAPITokens:      pick("api_tokens", "hash", "expires_at < ?"),
-	store.ExpiredWebSessions:    pick("web_sessions", "hash", "expires_at < ?"),
-	store.ExpiredPendingLogins:  pick("pending_logins", "hash", "expires_at < ?"),
-	store.ExpiredPlatformTokens: pick("platform_tokens", "id", "expires_at < ?"),
-	store.ExpiredRateLimits:     pick("rate_limits", "key", "tat <= ?"),
-	store.ExpiredAuditEvents:    pick("audit_events", "id", "time < ?"),
-	store.ExpiredPasswordResets: pick("password_resets", "hash", "expires_at < ?"),
+	store.ExpiredAuthCodes:          pick("auth_codes", "hash", "expires_at < ?"),
+	store.ExpiredAccessTokens:       pick("access_tokens", "hash", "expires_at < ?"),
+	store.ExpiredAPITokens:          pick("api_tokens", "hash", "expires_at < ?"),
+	store.ExpiredWebSessions:        pick("web_sessions", "hash", "expires_at < ?"),
+	store.ExpiredPendingLogins:      pick("pending_logins", "hash", "expires_at < ?"),
+	store.ExpiredPlatformTokens:     pick("platform_tokens", "id", "expires_at < ?"),
+	store.ExpiredRateLimits:         pick("rate_limits", "key", "tat <= ?"),
+	store.ExpiredAuditEvents:        pick("audit_events", "id", "time < ?"),
+	store.ExpiredPasswordResets:     pick("password_resets", "hash", "expires_at < ?"),
+	store.ExpiredAccessTokenCutoffs: pick("access_token_cutoffs", "key", "expires_at < ?"),
 	// An expired refresh token goes once no token of its family is live
 	// (unused and unexpired): reuse detection needs a rotated token while
 	// its family lives. Rows without an expiry never match expires_at < ?.

@@ -113,10 +113,11 @@ type DB interface {
 	Sweep(ctx context.Context, q Query, args ...any) (int64, error)
 	QueryRow(ctx context.Context, q Query, args ...any) Row
 	Query(ctx context.Context, q Query, args ...any) (Rows, error)
-	// ReadOne scans the row of q by key into dests, or returns
-	// sql.ErrNoRows: the token endpoint's reads of a credential with its
-	// user, which an engine may batch.
-	ReadOne(ctx context.Context, q Query, key string, dests ...any) error
+	// ReadOne scans the row of q with args into dests, or returns
+	// sql.ErrNoRows: the hot reads (a credential with its user at the
+	// token endpoint, an access token's cutoffs), which an engine may
+	// batch.
+	ReadOne(ctx context.Context, q Query, args []any, dests ...any) error
 	// InTx runs fn in a write transaction and commits it if fn returns
 	// nil. fn may run more than once (PostgreSQL retries serialization
 	// failures), so it must reset what it accumulates.

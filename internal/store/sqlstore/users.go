@@ -112,7 +112,7 @@ func (s *Store) scanUser(r Row) (store.User, error) {
 // into dests and returning its user.
 func (s *Store) getWithUser(ctx context.Context, q Query, key string, dests []any) (store.User, error) {
 	var us UserScan
-	if err := s.db.ReadOne(ctx, q, key, append(dests, us.Dests(s.db)...)...); err != nil {
+	if err := s.db.ReadOne(ctx, q, []any{key}, append(dests, us.Dests(s.db)...)...); err != nil {
 		return store.User{}, err
 	}
 	return us.User(), nil
@@ -323,8 +323,8 @@ var (
 // transaction: the user row first (an unknown user fails before anything
 // is deleted, and on PostgreSQL the row lock orders it against concurrent
 // sign-outs and token issues that read the user), then every session and
-// token.
-func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
+// token, then the cuts. Activation ignores cuts.
+func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at time.Time, cuts ...store.Cutoff) error {
 	if active {
 		return s.Wrap("set user active", oneRow(s.db.Exec(ctx, activateUserSQL, true, s.db.Time(at), uid)))
 	}
@@ -337,7 +337,7 @@ func (s *Store) SetUserActive(ctx context.Context, uid string, active bool, at t
 				return err
 			}
 		}
-		return nil
+		return s.storeCuts(ctx, tx.Exec, cuts)
 	})
 	return s.Wrap("set user active", err)
 }

@@ -32,12 +32,12 @@ func testRevokeAuthorization(t *testing.T, open Opener) {
 			g := uuid.NewString()
 			f := family{code: mustCode(t, s, pt.code(g))}
 			a, r := pt.access(g), pt.refresh(g)
-			if err := s.RedeemAuthCode(ctx, f.code.Hash, at(1), a, &r); err != nil {
+			if err := s.RedeemAuthCode(ctx, f.code.Hash, at(1), &a, &r); err != nil {
 				t.Fatalf("RedeemAuthCode: %v", err)
 			}
 			a2, r2 := pt.access(g), pt.refresh(g)
 			r2.ExpiresAt = time.Time{} // never expires, as by default
-			if err := s.RotateRefreshToken(ctx, r.Hash, at(2), 0, a2, r2); err != nil {
+			if err := s.RotateRefreshToken(ctx, r.Hash, at(2), 0, &a2, r2); err != nil {
 				t.Fatalf("RotateRefreshToken: %v", err)
 			}
 			f.accesses, f.refresh = []store.AccessToken{a, a2}, []store.RefreshToken{r, r2}
@@ -93,7 +93,7 @@ func testRevokeAuthorization(t *testing.T, open Opener) {
 				}
 				// A used code stays, so that a replay is still recognized.
 				checkErrIs(t, "RedeemAuthCode(used code)",
-					s.RedeemAuthCode(ctx, f.code.Hash, at(3), p.access(f.code.GrantID), nil), store.ErrAlreadyUsed)
+					s.RedeemAuthCode(ctx, f.code.Hash, at(3), new(p.access(f.code.GrantID)), nil), store.ErrAlreadyUsed)
 			}
 		}
 		_, err = s.GetAccessToken(ctx, implicit.Hash)
@@ -105,10 +105,10 @@ func testRevokeAuthorization(t *testing.T, open Opener) {
 		// Nothing can be minted from the grant any more.
 		newRefresh := p.refresh(pending.GrantID)
 		checkErrIs(t, "RedeemAuthCode(pending code)",
-			s.RedeemAuthCode(ctx, pending.Hash, at(3), p.access(pending.GrantID), &newRefresh), store.ErrNotFound)
+			s.RedeemAuthCode(ctx, pending.Hash, at(3), new(p.access(pending.GrantID)), &newRefresh), store.ErrNotFound)
 		last := gone[0].refresh[1]
 		checkErrIs(t, "RotateRefreshToken(revoked)",
-			s.RotateRefreshToken(ctx, last.Hash, at(3), time.Hour, p.access(last.GrantID), p.refresh(last.GrantID)), store.ErrNotFound)
+			s.RotateRefreshToken(ctx, last.Hash, at(3), time.Hour, new(p.access(last.GrantID)), p.refresh(last.GrantID)), store.ErrNotFound)
 
 		checkErrIs(t, "RevokeAuthorization again", s.RevokeAuthorization(ctx, p.user.UID, p.client.ID), store.ErrNotFound)
 		// Tokens without a consent (granted, then the consent replaced
@@ -154,7 +154,7 @@ func raceRevokeAuthorization(t *testing.T, stores []store.Store) {
 		codes[i] = mustCode(t, stores[0], p.code(uuid.NewString()))
 		if i%2 == 0 {
 			a, r := p.access(codes[i].GrantID), p.refresh(codes[i].GrantID)
-			if err := stores[0].RedeemAuthCode(ctx, codes[i].Hash, at(1), a, &r); err != nil {
+			if err := stores[0].RedeemAuthCode(ctx, codes[i].Hash, at(1), &a, &r); err != nil {
 				t.Fatalf("RedeemAuthCode: %v", err)
 			}
 			starts[i] = r
@@ -196,14 +196,14 @@ func raceRevokeAuthorization(t *testing.T, stores []store.Store) {
 		if i%2 == 1 {
 			c := codes[i]
 			a, r := p.access(c.GrantID), p.refresh(c.GrantID)
-			if !step("RedeemAuthCode", func() error { return s.RedeemAuthCode(ctx, c.Hash, at(1), a, &r) }, a, r) {
+			if !step("RedeemAuthCode", func() error { return s.RedeemAuthCode(ctx, c.Hash, at(1), &a, &r) }, a, r) {
 				return
 			}
 			cur = r
 		}
 		for {
 			a, r := p.access(cur.GrantID), p.refresh(cur.GrantID)
-			if !step("RotateRefreshToken", func() error { return s.RotateRefreshToken(ctx, cur.Hash, at(2), 0, a, r) }, a, r) {
+			if !step("RotateRefreshToken", func() error { return s.RotateRefreshToken(ctx, cur.Hash, at(2), 0, &a, r) }, a, r) {
 				return
 			}
 			cur = r

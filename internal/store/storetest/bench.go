@@ -36,7 +36,7 @@ func BenchRedeemAuthCode(b *testing.B, s store.Store) {
 				b.Error(err)
 				return
 			}
-			if err := s.RedeemAuthCode(ctx, c.Hash, at(0), p.access(c.GrantID), nil); err != nil {
+			if err := s.RedeemAuthCode(ctx, c.Hash, at(0), new(p.access(c.GrantID)), nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -54,7 +54,7 @@ func BenchRotateRefreshToken(b *testing.B, s store.Store) {
 	for i := range chains {
 		c := mustCode(b, s, p.code("grant-"+shortID()))
 		chains[i] = p.refresh(c.GrantID)
-		if err := s.RedeemAuthCode(ctx, c.Hash, at(0), p.access(c.GrantID), &chains[i]); err != nil {
+		if err := s.RedeemAuthCode(ctx, c.Hash, at(0), new(p.access(c.GrantID)), &chains[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -69,7 +69,7 @@ func BenchRotateRefreshToken(b *testing.B, s store.Store) {
 				return
 			}
 			next := p.refresh(cur.GrantID)
-			if err := s.RotateRefreshToken(ctx, cur.Hash, at(0), 0, p.access(cur.GrantID), next); err != nil {
+			if err := s.RotateRefreshToken(ctx, cur.Hash, at(0), 0, new(p.access(cur.GrantID)), next); err != nil {
 				b.Error(err)
 				return
 			}

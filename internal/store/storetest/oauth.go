@@ -29,6 +29,7 @@ func runOAuth(t *testing.T, open Opener) {
 	t.Run("RevokeAuthorization", func(t *testing.T) { t.Parallel(); testRevokeAuthorization(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { t.Parallel(); testSigningKeys(t, open) })
 	t.Run("OAuthConcurrency", func(t *testing.T) { t.Parallel(); testOAuthConcurrency(t, open) })
+	t.Run("Cutoffs", func(t *testing.T) { t.Parallel(); runCutoffs(t, open) })
 }
 
 // ---- fixtures ----
@@ -147,7 +148,7 @@ func mustAccess(t *testing.T, s store.Store, a store.AccessToken) store.AccessTo
 func mustRefresh(t *testing.T, s store.Store, p party, r store.RefreshToken) store.RefreshToken {
 	t.Helper()
 	c := mustCode(t, s, p.code(r.GrantID))
-	if err := s.RedeemAuthCode(t.Context(), c.Hash, base(), p.access(r.GrantID), &r); err != nil {
+	if err := s.RedeemAuthCode(t.Context(), c.Hash, base(), new(p.access(r.GrantID)), &r); err != nil {
 		t.Fatalf("RedeemAuthCode: %v", err)
 	}
 	return r
@@ -664,7 +665,7 @@ func testAuthCodes(t *testing.T, open Opener) {
 				r := p.refresh(grant)
 				ref = &r
 			}
-			if err := s.RedeemAuthCode(ctx, c.Hash, at(2), acc, ref); err != nil {
+			if err := s.RedeemAuthCode(ctx, c.Hash, at(2), &acc, ref); err != nil {
 				t.Fatalf("%s: RedeemAuthCode: %v", tt.name, err)
 			}
 			got, err := s.GetAuthCode(ctx, c.Hash)
@@ -697,7 +698,7 @@ func testAuthCodes(t *testing.T, open Opener) {
 
 			// Again: refused, nothing stored, first UsedAt kept.
 			acc2, ref2 := p.access(grant), p.refresh(grant)
-			err = s.RedeemAuthCode(ctx, c.Hash, at(3), acc2, &ref2)
+			err = s.RedeemAuthCode(ctx, c.Hash, at(3), &acc2, &ref2)
 			checkErrIs(t, tt.name+": RedeemAuthCode again", err, store.ErrAlreadyUsed)
 			_, err = s.GetAccessToken(ctx, acc2.Hash)
 			checkErrIs(t, tt.name+": access token of refused redeem", err, store.ErrNotFound)
@@ -714,7 +715,7 @@ func testAuthCodes(t *testing.T, open Opener) {
 
 		// Unknown code: ErrNotFound, not ErrAlreadyUsed; nothing stored.
 		acc, ref := p.access("g"), p.refresh("g")
-		err := s.RedeemAuthCode(ctx, hash(), at(2), acc, &ref)
+		err := s.RedeemAuthCode(ctx, hash(), at(2), &acc, &ref)
 		checkErrIs(t, "RedeemAuthCode(unknown)", err, store.ErrNotFound)
 		if errors.Is(err, store.ErrAlreadyUsed) {
 			t.Errorf("RedeemAuthCode(unknown) = %v, must not be ErrAlreadyUsed", err)
@@ -730,11 +731,11 @@ func testAuthCodes(t *testing.T, open Opener) {
 		dupAcc := p.access(c.GrantID)
 		dupAcc.Hash = taken.Hash
 		checkErrIs(t, "RedeemAuthCode with taken access hash",
-			s.RedeemAuthCode(ctx, c.Hash, at(2), dupAcc, nil), store.ErrConflict)
+			s.RedeemAuthCode(ctx, c.Hash, at(2), &dupAcc, nil), store.ErrConflict)
 		if got, err := s.GetAuthCode(ctx, c.Hash); err != nil || !got.UsedAt.IsZero() {
 			t.Errorf("code after failed redeem: UsedAt = %v, %v; want zero", got.UsedAt, err)
 		}
-		if err := s.RedeemAuthCode(ctx, c.Hash, at(2), p.access(c.GrantID), nil); err != nil {
+		if err := s.RedeemAuthCode(ctx, c.Hash, at(2), new(p.access(c.GrantID)), nil); err != nil {
 			t.Errorf("RedeemAuthCode after failed attempt: %v", err)
 		}
 	})
@@ -887,7 +888,7 @@ func testRefreshTokens(t *testing.T, open Opener) {
 			grant := uuid.NewString()
 			old := mustRefresh(t, s, p, p.refresh(grant))
 			acc1, ref1 := p.access(grant), p.refresh(grant)
-			if err := s.RotateRefreshToken(ctx, old.Hash, t0, tt.grace, acc1, ref1); err != nil {
+			if err := s.RotateRefreshToken(ctx, old.Hash, t0, tt.grace, &acc1, ref1); err != nil {
 				t.Fatalf("%s: first RotateRefreshToken: %v", tt.name, err)
 			}
 			for _, h := range []string{ref1.Hash} {
@@ -904,7 +905,7 @@ func testRefreshTokens(t *testing.T, open Opener) {
 			}
 
 			acc2, ref2 := p.access(grant), p.refresh(grant)
-			err := s.RotateRefreshToken(ctx, old.Hash, tt.again, tt.grace, acc2, ref2)
+			err := s.RotateRefreshToken(ctx, old.Hash, tt.again, tt.grace, &acc2, ref2)
 			if tt.ok {
 				if err != nil {
 					t.Errorf("%s: second RotateRefreshToken: %v", tt.name, err)
@@ -927,7 +928,7 @@ func testRefreshTokens(t *testing.T, open Opener) {
 
 		// Unknown old token: ErrNotFound, nothing stored.
 		acc, ref := p.access("g"), p.refresh("g")
-		err := s.RotateRefreshToken(ctx, hash(), t0, time.Minute, acc, ref)
+		err := s.RotateRefreshToken(ctx, hash(), t0, time.Minute, &acc, ref)
 		checkErrIs(t, "RotateRefreshToken(unknown)", err, store.ErrNotFound)
 		_, err = s.GetAccessToken(ctx, acc.Hash)
 		checkErrIs(t, "access token of unknown rotation", err, store.ErrNotFound)
@@ -940,11 +941,11 @@ func testRefreshTokens(t *testing.T, open Opener) {
 		dup := p.refresh(grant)
 		dup.Hash = old.Hash
 		checkErrIs(t, "RotateRefreshToken to a taken hash",
-			s.RotateRefreshToken(ctx, old.Hash, t0, 0, p.access(grant), dup), store.ErrConflict)
+			s.RotateRefreshToken(ctx, old.Hash, t0, 0, new(p.access(grant)), dup), store.ErrConflict)
 		if got, err := s.GetRefreshToken(ctx, old.Hash); err != nil || !got.UsedAt.IsZero() {
 			t.Errorf("old after failed rotation: UsedAt = %v, %v; want zero", got.UsedAt, err)
 		}
-		if err := s.RotateRefreshToken(ctx, old.Hash, t0, 0, p.access(grant), p.refresh(grant)); err != nil {
+		if err := s.RotateRefreshToken(ctx, old.Hash, t0, 0, new(p.access(grant)), p.refresh(grant)); err != nil {
 			t.Errorf("RotateRefreshToken after failed attempt: %v", err)
 		}
 	})
@@ -964,11 +965,11 @@ func testRevokeGrant(t *testing.T, open Opener) {
 			grant := uuid.NewString()
 			f := fam{code: mustCode(t, s, p.code(grant))}
 			a, r := p.access(grant), p.refresh(grant)
-			if err := s.RedeemAuthCode(ctx, f.code.Hash, at(1), a, &r); err != nil {
+			if err := s.RedeemAuthCode(ctx, f.code.Hash, at(1), &a, &r); err != nil {
 				t.Fatalf("RedeemAuthCode: %v", err)
 			}
 			a2, r2 := p.access(grant), p.refresh(grant)
-			if err := s.RotateRefreshToken(ctx, r.Hash, at(2), 0, a2, r2); err != nil {
+			if err := s.RotateRefreshToken(ctx, r.Hash, at(2), 0, &a2, r2); err != nil {
 				t.Fatalf("RotateRefreshToken: %v", err)
 			}
 			f.accesses = []store.AccessToken{a, a2}
@@ -999,7 +1000,7 @@ func testRevokeGrant(t *testing.T, open Opener) {
 				checkTime(t, "AuthCode.UsedAt", got.UsedAt, at(1))
 			}
 			checkErrIs(t, "RedeemAuthCode(revoked grant's code)",
-				s.RedeemAuthCode(ctx, c.f.code.Hash, at(3), p.access(c.f.code.GrantID), nil), store.ErrAlreadyUsed)
+				s.RedeemAuthCode(ctx, c.f.code.Hash, at(3), new(p.access(c.f.code.GrantID)), nil), store.ErrAlreadyUsed)
 		}
 		// Idempotent; unknown grants are fine.
 		if err := s.RevokeGrant(ctx, gone.code.GrantID); err != nil {
@@ -1062,7 +1063,7 @@ func testExpiredTokens(t *testing.T, open Opener) {
 			mustCode(t, s, code)
 			r := p.refresh(grant)
 			r.ExpiresAt = e.expires
-			if err := s.RedeemAuthCode(ctx, code.Hash, at(0), acc, &r); err != nil {
+			if err := s.RedeemAuthCode(ctx, code.Hash, at(0), &acc, &r); err != nil {
 				t.Fatalf("RedeemAuthCode: %v", err)
 			}
 			rows = append(rows,
@@ -1080,12 +1081,12 @@ func testExpiredTokens(t *testing.T, open Opener) {
 		mustCode(t, s, code)
 		acc := p.access(grant)
 		acc.ExpiresAt = at(1000)
-		if err := s.RedeemAuthCode(ctx, code.Hash, at(0), acc, &forever); err != nil {
+		if err := s.RedeemAuthCode(ctx, code.Hash, at(0), &acc, &forever); err != nil {
 			t.Fatalf("RedeemAuthCode: %v", err)
 		}
 		acc = p.access(grant)
 		acc.ExpiresAt = at(1000)
-		if err := s.RotateRefreshToken(ctx, forever.Hash, at(1), 0, acc, p.refresh(grant)); err != nil {
+		if err := s.RotateRefreshToken(ctx, forever.Hash, at(1), 0, &acc, p.refresh(grant)); err != nil {
 			t.Fatalf("RotateRefreshToken: %v", err)
 		}
 		rows = append(rows, row{"never-expiring refresh token", func() error {
@@ -1376,7 +1377,7 @@ func testOAuthConcurrency(t *testing.T, open Opener) {
 		old := mustRefresh(t, s, p, p.refresh(grant))
 		var errs [workers]error
 		race(func(i int) {
-			errs[i] = s.RotateRefreshToken(ctx, old.Hash, at(1), time.Minute, p.access(grant), p.refresh(grant))
+			errs[i] = s.RotateRefreshToken(ctx, old.Hash, at(1), time.Minute, new(p.access(grant)), p.refresh(grant))
 		})
 		for i, err := range errs {
 			if err != nil {
@@ -1437,9 +1438,9 @@ func testOAuthConcurrency(t *testing.T, open Opener) {
 				{"CreateClient", func() error { return s.CreateClient(ctx, newClient(p.org)) }},
 				{"UpdateClient", func() error { return s.UpdateClient(ctx, p.client) }},
 				{"CreateAuthCode", func() error { return s.CreateAuthCode(ctx, code) }},
-				{"RedeemAuthCode", func() error { return s.RedeemAuthCode(ctx, code.Hash, at(1), p.access(grant), &ref) }},
+				{"RedeemAuthCode", func() error { return s.RedeemAuthCode(ctx, code.Hash, at(1), new(p.access(grant)), &ref) }},
 				{"RotateRefreshToken", func() error {
-					return s.RotateRefreshToken(ctx, ref.Hash, at(2), 0, p.access(grant), ref2)
+					return s.RotateRefreshToken(ctx, ref.Hash, at(2), 0, new(p.access(grant)), ref2)
 				}},
 				{"CreateAccessToken", func() error { return s.CreateAccessToken(ctx, p.access(grant)) }},
 				{"SaveConsent", func() error {
@@ -1487,7 +1488,7 @@ func raceRedeem(t *testing.T, stores []store.Store) {
 		accs[i], refs[i] = p.access(grant), p.refresh(grant)
 	}
 	race(func(i int) {
-		errs[i] = stores[i%len(stores)].RedeemAuthCode(ctx, code.Hash, at(1).Add(time.Duration(i)*time.Second), accs[i], &refs[i])
+		errs[i] = stores[i%len(stores)].RedeemAuthCode(ctx, code.Hash, at(1).Add(time.Duration(i)*time.Second), &accs[i], &refs[i])
 	})
 	winner := -1
 	for i, err := range errs {
@@ -1547,7 +1548,7 @@ func raceRotate(t *testing.T, stores []store.Store) {
 		refs[i] = p.refresh(grant)
 	}
 	race(func(i int) {
-		errs[i] = stores[i%len(stores)].RotateRefreshToken(ctx, old.Hash, at(1), 0, p.access(grant), refs[i])
+		errs[i] = stores[i%len(stores)].RotateRefreshToken(ctx, old.Hash, at(1), 0, new(p.access(grant)), refs[i])
 	})
 	ok := 0
 	for i, err := range errs {
@@ -1639,6 +1640,8 @@ func RunInstances(t *testing.T, open MultiOpener) {
 	}
 	t.Run("RedeemAuthCode", func(t *testing.T) { raceRedeem(t, stores) })
 	t.Run("RotateRefreshToken", func(t *testing.T) { raceRotate(t, stores) })
+	t.Run("RedeemAuthCodeSelfContained", func(t *testing.T) { raceRedeemSelfContained(t, stores) })
+	t.Run("RotateRefreshTokenSelfContained", func(t *testing.T) { raceRotateSelfContained(t, stores) })
 	t.Run("EnsureSigningKey", func(t *testing.T) { raceEnsure(t, stores) })
 	t.Run("RevokeAuthorization", func(t *testing.T) { raceRevokeAuthorization(t, stores) })
 	t.Run("TakeLease", func(t *testing.T) { raceLease(t, stores) })

@@ -87,7 +87,7 @@ var expirings = []expiring{
 		mustCode(t, s, c)
 		r := p.refresh(grant)
 		r.ExpiresAt = boundary(before, past)
-		if err := s.RedeemAuthCode(t.Context(), c.Hash, at(0), p.access(grant), &r); err != nil {
+		if err := s.RedeemAuthCode(t.Context(), c.Hash, at(0), new(p.access(grant)), &r); err != nil {
 			t.Fatalf("RedeemAuthCode: %v", err)
 		}
 		return func() bool { _, err := s.GetRefreshToken(t.Context(), r.Hash); return found(t, err) }
@@ -138,6 +138,11 @@ var expirings = []expiring{
 			t.Fatalf("CreatePasswordReset: %v", err)
 		}
 		return func() bool { _, err := s.GetPasswordReset(t.Context(), r.Hash); return found(t, err) }
+	}},
+	{store.ExpiredAccessTokenCutoffs, func(t *testing.T, s store.Store, p party, before time.Time, past bool) func() bool {
+		c := store.Cutoff{Key: store.GrantCutoffKey(uuid.NewString()), NotBefore: at(0), ExpiresAt: boundary(before, past)}
+		mustCut(t, s, c)
+		return func() bool { return cutExists(t, s, c.Key) }
 	}},
 	{store.ExpiredAuditEvents, func(t *testing.T, s store.Store, p party, before time.Time, past bool) func() bool {
 		e := mustAudit(t, s, newAuditEvent("login", boundary(before, past)))
@@ -203,7 +208,7 @@ func testExpiredRefreshFamilies(t *testing.T, ctx context.Context, s store.Store
 		c := mustCode(t, s, p.code(grant))
 		r := p.refresh(grant)
 		r.ExpiresAt = exp
-		if err := s.RedeemAuthCode(ctx, c.Hash, at(0), p.access(grant), &r); err != nil {
+		if err := s.RedeemAuthCode(ctx, c.Hash, at(0), new(p.access(grant)), &r); err != nil {
 			t.Fatalf("RedeemAuthCode: %v", err)
 		}
 		return r
@@ -211,7 +216,7 @@ func testExpiredRefreshFamilies(t *testing.T, ctx context.Context, s store.Store
 	rotate := func(old store.RefreshToken, when, exp time.Time) store.RefreshToken {
 		r := p.refresh(old.GrantID)
 		r.ExpiresAt = exp
-		if err := s.RotateRefreshToken(ctx, old.Hash, when, 0, p.access(old.GrantID), r); err != nil {
+		if err := s.RotateRefreshToken(ctx, old.Hash, when, 0, new(p.access(old.GrantID)), r); err != nil {
 			t.Fatalf("RotateRefreshToken: %v", err)
 		}
 		return r

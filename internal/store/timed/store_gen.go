@@ -11,6 +11,7 @@ import (
 
 // operations are the methods of store.Store, by index.
 var operations = [...]string{
+	"AccessTokenCut",
 	"AppendAuditEvent",
 	"AppendAuditEvents",
 	"BeginTwoFactor",
@@ -31,6 +32,7 @@ var operations = [...]string{
 	"CreatePlatformToken",
 	"CreateUser",
 	"CreateWebSession",
+	"CutAccessTokens",
 	"DefaultOrganization",
 	"DeleteAPIToken",
 	"DeleteClient",
@@ -115,702 +117,716 @@ var operations = [...]string{
 
 const numOperations = len(operations)
 
+func (s *Store) AccessTokenCut(a0 context.Context, a1 store.CutoffKeys, a2 time.Time) (bool, error) {
+	start := time.Now()
+	r0, r1 := s.Store.AccessTokenCut(a0, a1, a2)
+	s.done(0, start, r1)
+	return r0, r1
+}
+
 func (s *Store) AppendAuditEvent(a0 context.Context, a1 store.AuditEvent) error {
 	start := time.Now()
 	r0 := s.Store.AppendAuditEvent(a0, a1)
-	s.done(0, start, r0)
+	s.done(1, start, r0)
 	return r0
 }
 
 func (s *Store) AppendAuditEvents(a0 context.Context, a1 []store.AuditEvent) error {
 	start := time.Now()
 	r0 := s.Store.AppendAuditEvents(a0, a1)
-	s.done(1, start, r0)
+	s.done(2, start, r0)
 	return r0
 }
 
 func (s *Store) BeginTwoFactor(a0 context.Context, a1 store.TwoFactor) error {
 	start := time.Now()
 	r0 := s.Store.BeginTwoFactor(a0, a1)
-	s.done(2, start, r0)
+	s.done(3, start, r0)
 	return r0
 }
 
 func (s *Store) BootstrapAdmin(a0 context.Context, a1 store.Organization, a2 store.User) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.BootstrapAdmin(a0, a1, a2)
-	s.done(3, start, r1)
+	s.done(4, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ChangePassword(a0 context.Context, a1 string, a2 string, a3 string, a4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.ChangePassword(a0, a1, a2, a3, a4)
-	s.done(4, start, r0)
+	s.done(5, start, r0)
 	return r0
 }
 
 func (s *Store) Close() error {
 	start := time.Now()
 	r0 := s.Store.Close()
-	s.done(5, start, r0)
+	s.done(6, start, r0)
 	return r0
 }
 
 func (s *Store) CountRecoveryCodes(a0 context.Context, a1 string) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.CountRecoveryCodes(a0, a1)
-	s.done(6, start, r1)
+	s.done(7, start, r1)
 	return r0, r1
 }
 
 func (s *Store) CountUsers(a0 context.Context) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.CountUsers(a0)
-	s.done(7, start, r1)
+	s.done(8, start, r1)
 	return r0, r1
 }
 
 func (s *Store) CreateAPIKey(a0 context.Context, a1 store.APIKey) error {
 	start := time.Now()
 	r0 := s.Store.CreateAPIKey(a0, a1)
-	s.done(8, start, r0)
+	s.done(9, start, r0)
 	return r0
 }
 
 func (s *Store) CreateAPIToken(a0 context.Context, a1 store.APIToken) error {
 	start := time.Now()
 	r0 := s.Store.CreateAPIToken(a0, a1)
-	s.done(9, start, r0)
+	s.done(10, start, r0)
 	return r0
 }
 
 func (s *Store) CreateAccessToken(a0 context.Context, a1 store.AccessToken) error {
 	start := time.Now()
 	r0 := s.Store.CreateAccessToken(a0, a1)
-	s.done(10, start, r0)
+	s.done(11, start, r0)
 	return r0
 }
 
 func (s *Store) CreateAuthCode(a0 context.Context, a1 store.AuthCode) error {
 	start := time.Now()
 	r0 := s.Store.CreateAuthCode(a0, a1)
-	s.done(11, start, r0)
+	s.done(12, start, r0)
 	return r0
 }
 
 func (s *Store) CreateClient(a0 context.Context, a1 store.Client) error {
 	start := time.Now()
 	r0 := s.Store.CreateClient(a0, a1)
-	s.done(12, start, r0)
+	s.done(13, start, r0)
 	return r0
 }
 
 func (s *Store) CreateOrganization(a0 context.Context, a1 store.Organization) error {
 	start := time.Now()
 	r0 := s.Store.CreateOrganization(a0, a1)
-	s.done(13, start, r0)
+	s.done(14, start, r0)
 	return r0
 }
 
 func (s *Store) CreatePAT(a0 context.Context, a1 store.PersonalAccessToken) error {
 	start := time.Now()
 	r0 := s.Store.CreatePAT(a0, a1)
-	s.done(14, start, r0)
+	s.done(15, start, r0)
 	return r0
 }
 
 func (s *Store) CreatePasswordReset(a0 context.Context, a1 store.PasswordReset) error {
 	start := time.Now()
 	r0 := s.Store.CreatePasswordReset(a0, a1)
-	s.done(15, start, r0)
+	s.done(16, start, r0)
 	return r0
 }
 
 func (s *Store) CreatePendingLogin(a0 context.Context, a1 store.PendingLogin) error {
 	start := time.Now()
 	r0 := s.Store.CreatePendingLogin(a0, a1)
-	s.done(16, start, r0)
+	s.done(17, start, r0)
 	return r0
 }
 
 func (s *Store) CreatePlatformToken(a0 context.Context, a1 store.PlatformToken) error {
 	start := time.Now()
 	r0 := s.Store.CreatePlatformToken(a0, a1)
-	s.done(17, start, r0)
+	s.done(18, start, r0)
 	return r0
 }
 
 func (s *Store) CreateUser(a0 context.Context, a1 store.User) error {
 	start := time.Now()
 	r0 := s.Store.CreateUser(a0, a1)
-	s.done(18, start, r0)
+	s.done(19, start, r0)
 	return r0
 }
 
 func (s *Store) CreateWebSession(a0 context.Context, a1 store.WebSession) error {
 	start := time.Now()
 	r0 := s.Store.CreateWebSession(a0, a1)
-	s.done(19, start, r0)
+	s.done(20, start, r0)
+	return r0
+}
+
+func (s *Store) CutAccessTokens(a0 context.Context, a1 ...store.Cutoff) error {
+	start := time.Now()
+	r0 := s.Store.CutAccessTokens(a0, a1...)
+	s.done(21, start, r0)
 	return r0
 }
 
 func (s *Store) DefaultOrganization(a0 context.Context) (store.Organization, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DefaultOrganization(a0)
-	s.done(20, start, r1)
+	s.done(22, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeleteAPIToken(a0 context.Context, a1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteAPIToken(a0, a1)
-	s.done(21, start, r1)
+	s.done(23, start, r1)
 	return r0, r1
 }
 
-func (s *Store) DeleteClient(a0 context.Context, a1 string) error {
+func (s *Store) DeleteClient(a0 context.Context, a1 string, a2 ...store.Cutoff) error {
 	start := time.Now()
-	r0 := s.Store.DeleteClient(a0, a1)
-	s.done(22, start, r0)
+	r0 := s.Store.DeleteClient(a0, a1, a2...)
+	s.done(24, start, r0)
 	return r0
 }
 
 func (s *Store) DeleteExpired(a0 context.Context, a1 store.Expired, a2 time.Time, a3 int) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteExpired(a0, a1, a2, a3)
-	s.done(23, start, r1)
+	s.done(25, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeletePAT(a0 context.Context, a1 string, a2 string) error {
 	start := time.Now()
 	r0 := s.Store.DeletePAT(a0, a1, a2)
-	s.done(24, start, r0)
+	s.done(26, start, r0)
 	return r0
 }
 
 func (s *Store) DeletePasswordResets(a0 context.Context, a1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeletePasswordResets(a0, a1)
-	s.done(25, start, r0)
+	s.done(27, start, r0)
 	return r0
 }
 
 func (s *Store) DeletePendingLogin(a0 context.Context, a1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeletePendingLogin(a0, a1)
-	s.done(26, start, r1)
+	s.done(28, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeletePlatformToken(a0 context.Context, a1 string, a2 string) error {
 	start := time.Now()
 	r0 := s.Store.DeletePlatformToken(a0, a1, a2)
-	s.done(27, start, r0)
+	s.done(29, start, r0)
 	return r0
 }
 
 func (s *Store) DeleteUnpublishedKeys(a0 context.Context, a1 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteUnpublishedKeys(a0, a1)
-	s.done(28, start, r1)
+	s.done(30, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeleteUserAPIToken(a0 context.Context, a1 string, a2 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteUserAPIToken(a0, a1, a2)
-	s.done(29, start, r1)
+	s.done(31, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeleteUserWebSession(a0 context.Context, a1 string, a2 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteUserWebSession(a0, a1, a2)
-	s.done(30, start, r1)
+	s.done(32, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DeleteWebSession(a0 context.Context, a1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeleteWebSession(a0, a1)
-	s.done(31, start, r1)
+	s.done(33, start, r1)
 	return r0, r1
 }
 
 func (s *Store) DisableTwoFactor(a0 context.Context, a1 string) error {
 	start := time.Now()
 	r0 := s.Store.DisableTwoFactor(a0, a1)
-	s.done(32, start, r0)
+	s.done(34, start, r0)
 	return r0
 }
 
 func (s *Store) EnableTwoFactor(a0 context.Context, a1 string, a2 []uint8, a3 int64, a4 time.Time, a5 []string) error {
 	start := time.Now()
 	r0 := s.Store.EnableTwoFactor(a0, a1, a2, a3, a4, a5)
-	s.done(33, start, r0)
+	s.done(35, start, r0)
 	return r0
 }
 
 func (s *Store) EnsureSigningKey(a0 context.Context, a1 store.SigningKey) (store.SigningKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.EnsureSigningKey(a0, a1)
-	s.done(34, start, r1)
+	s.done(36, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAPIKey(a0 context.Context, a1 string) (store.APIKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAPIKey(a0, a1)
-	s.done(35, start, r1)
+	s.done(37, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAPIKeyByHash(a0 context.Context, a1 string) (store.APIKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAPIKeyByHash(a0, a1)
-	s.done(36, start, r1)
+	s.done(38, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAPIToken(a0 context.Context, a1 string) (store.APIToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAPIToken(a0, a1)
-	s.done(37, start, r1)
+	s.done(39, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAccessToken(a0 context.Context, a1 string) (store.AccessToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAccessToken(a0, a1)
-	s.done(38, start, r1)
+	s.done(40, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAuthCode(a0 context.Context, a1 string) (store.AuthCode, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAuthCode(a0, a1)
-	s.done(39, start, r1)
+	s.done(41, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetAuthCodeAndUser(a0 context.Context, a1 string) (store.AuthCode, store.User, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.GetAuthCodeAndUser(a0, a1)
-	s.done(40, start, r2)
+	s.done(42, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) GetClient(a0 context.Context, a1 string) (store.Client, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetClient(a0, a1)
-	s.done(41, start, r1)
+	s.done(43, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetConsent(a0 context.Context, a1 string, a2 string) (store.Consent, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetConsent(a0, a1, a2)
-	s.done(42, start, r1)
+	s.done(44, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetOrganization(a0 context.Context, a1 string) (store.Organization, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetOrganization(a0, a1)
-	s.done(43, start, r1)
+	s.done(45, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPAT(a0 context.Context, a1 string) (store.PersonalAccessToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPAT(a0, a1)
-	s.done(44, start, r1)
+	s.done(46, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPATByHash(a0 context.Context, a1 string) (store.PersonalAccessToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPATByHash(a0, a1)
-	s.done(45, start, r1)
+	s.done(47, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPasswordReset(a0 context.Context, a1 string) (store.PasswordReset, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPasswordReset(a0, a1)
-	s.done(46, start, r1)
+	s.done(48, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPendingLogin(a0 context.Context, a1 string) (store.PendingLogin, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPendingLogin(a0, a1)
-	s.done(47, start, r1)
+	s.done(49, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPlatformToken(a0 context.Context, a1 string) (store.PlatformToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPlatformToken(a0, a1)
-	s.done(48, start, r1)
+	s.done(50, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPlatformTokenAndUser(a0 context.Context, a1 string) (store.PlatformToken, store.User, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.GetPlatformTokenAndUser(a0, a1)
-	s.done(49, start, r2)
+	s.done(51, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) GetPlatformTokenByHash(a0 context.Context, a1 string) (store.PlatformToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPlatformTokenByHash(a0, a1)
-	s.done(50, start, r1)
+	s.done(52, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetPlatformTokenByIDAndUser(a0 context.Context, a1 string) (store.PlatformToken, store.User, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.GetPlatformTokenByIDAndUser(a0, a1)
-	s.done(51, start, r2)
+	s.done(53, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) GetRateLimit(a0 context.Context, a1 string) (time.Time, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetRateLimit(a0, a1)
-	s.done(52, start, r1)
+	s.done(54, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetRefreshToken(a0 context.Context, a1 string) (store.RefreshToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetRefreshToken(a0, a1)
-	s.done(53, start, r1)
+	s.done(55, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetRefreshTokenAndUser(a0 context.Context, a1 string) (store.RefreshToken, store.User, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.GetRefreshTokenAndUser(a0, a1)
-	s.done(54, start, r2)
+	s.done(56, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) GetTwoFactor(a0 context.Context, a1 string) (store.TwoFactor, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetTwoFactor(a0, a1)
-	s.done(55, start, r1)
+	s.done(57, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetUser(a0 context.Context, a1 string) (store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetUser(a0, a1)
-	s.done(56, start, r1)
+	s.done(58, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetUserByEmail(a0 context.Context, a1 string) (store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetUserByEmail(a0, a1)
-	s.done(57, start, r1)
+	s.done(59, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetUserByUserName(a0 context.Context, a1 string) (store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetUserByUserName(a0, a1)
-	s.done(58, start, r1)
+	s.done(60, start, r1)
 	return r0, r1
 }
 
 func (s *Store) GetWebSession(a0 context.Context, a1 string) (store.WebSession, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetWebSession(a0, a1)
-	s.done(59, start, r1)
+	s.done(61, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListAPIKeys(a0 context.Context, a1 string) ([]store.APIKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListAPIKeys(a0, a1)
-	s.done(60, start, r1)
+	s.done(62, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListAPITokens(a0 context.Context, a1 string, a2 time.Time, a3 int) ([]store.APIToken, int, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.ListAPITokens(a0, a1, a2, a3)
-	s.done(61, start, r2)
+	s.done(63, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) ListAuditEvents(a0 context.Context, a1 store.AuditFilter) ([]store.AuditEvent, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListAuditEvents(a0, a1)
-	s.done(62, start, r1)
+	s.done(64, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListClients(a0 context.Context, a1 string) ([]store.Client, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListClients(a0, a1)
-	s.done(63, start, r1)
+	s.done(65, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListPATs(a0 context.Context, a1 string, a2 int, a3 int) ([]store.PersonalAccessToken, int, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.ListPATs(a0, a1, a2, a3)
-	s.done(64, start, r2)
+	s.done(66, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) ListPlatformTokens(a0 context.Context, a1 string) ([]store.PlatformToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListPlatformTokens(a0, a1)
-	s.done(65, start, r1)
+	s.done(67, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListSigningKeys(a0 context.Context) ([]store.SigningKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListSigningKeys(a0)
-	s.done(66, start, r1)
+	s.done(68, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListUsers(a0 context.Context) ([]store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListUsers(a0)
-	s.done(67, start, r1)
+	s.done(69, start, r1)
 	return r0, r1
 }
 
 func (s *Store) ListWebSessions(a0 context.Context, a1 string, a2 time.Time, a3 int) ([]store.WebSession, int, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.ListWebSessions(a0, a1, a2, a3)
-	s.done(68, start, r2)
+	s.done(70, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) Migrate(a0 context.Context) error {
 	start := time.Now()
 	r0 := s.Store.Migrate(a0)
-	s.done(69, start, r0)
+	s.done(71, start, r0)
 	return r0
 }
 
 func (s *Store) Ping(a0 context.Context) error {
 	start := time.Now()
 	r0 := s.Store.Ping(a0)
-	s.done(70, start, r0)
+	s.done(72, start, r0)
 	return r0
 }
 
-func (s *Store) RedeemAuthCode(a0 context.Context, a1 string, a2 time.Time, a3 store.AccessToken, a4 *store.RefreshToken) error {
+func (s *Store) RedeemAuthCode(a0 context.Context, a1 string, a2 time.Time, a3 *store.AccessToken, a4 *store.RefreshToken) error {
 	start := time.Now()
 	r0 := s.Store.RedeemAuthCode(a0, a1, a2, a3, a4)
-	s.done(71, start, r0)
+	s.done(73, start, r0)
 	return r0
 }
 
 func (s *Store) RedeemPasswordReset(a0 context.Context, a1 string, a2 string, a3 string, a4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RedeemPasswordReset(a0, a1, a2, a3, a4)
-	s.done(72, start, r0)
+	s.done(74, start, r0)
 	return r0
 }
 
 func (s *Store) RefundRateLimit(a0 context.Context, a1 string, a2 time.Duration) error {
 	start := time.Now()
 	r0 := s.Store.RefundRateLimit(a0, a1, a2)
-	s.done(73, start, r0)
+	s.done(75, start, r0)
 	return r0
 }
 
 func (s *Store) ReleaseLease(a0 context.Context, a1 string, a2 string) error {
 	start := time.Now()
 	r0 := s.Store.ReleaseLease(a0, a1, a2)
-	s.done(74, start, r0)
+	s.done(76, start, r0)
 	return r0
 }
 
 func (s *Store) ReplaceRecoveryCodes(a0 context.Context, a1 string, a2 []string, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.ReplaceRecoveryCodes(a0, a1, a2, a3)
-	s.done(75, start, r0)
+	s.done(77, start, r0)
 	return r0
 }
 
 func (s *Store) RevokeAPIKey(a0 context.Context, a1 string, a2 time.Time) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeAPIKey(a0, a1, a2)
-	s.done(76, start, r1)
+	s.done(78, start, r1)
 	return r0, r1
 }
 
 func (s *Store) RevokeAccessToken(a0 context.Context, a1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeAccessToken(a0, a1)
-	s.done(77, start, r1)
+	s.done(79, start, r1)
 	return r0, r1
 }
 
-func (s *Store) RevokeAuthorization(a0 context.Context, a1 string, a2 string) error {
+func (s *Store) RevokeAuthorization(a0 context.Context, a1 string, a2 string, a3 ...store.Cutoff) error {
 	start := time.Now()
-	r0 := s.Store.RevokeAuthorization(a0, a1, a2)
-	s.done(78, start, r0)
+	r0 := s.Store.RevokeAuthorization(a0, a1, a2, a3...)
+	s.done(80, start, r0)
 	return r0
 }
 
-func (s *Store) RevokeGrant(a0 context.Context, a1 string) error {
+func (s *Store) RevokeGrant(a0 context.Context, a1 string, a2 ...store.Cutoff) error {
 	start := time.Now()
-	r0 := s.Store.RevokeGrant(a0, a1)
-	s.done(79, start, r0)
+	r0 := s.Store.RevokeGrant(a0, a1, a2...)
+	s.done(81, start, r0)
 	return r0
 }
 
-func (s *Store) RotateRefreshToken(a0 context.Context, a1 string, a2 time.Time, a3 time.Duration, a4 store.AccessToken, a5 store.RefreshToken) error {
+func (s *Store) RotateRefreshToken(a0 context.Context, a1 string, a2 time.Time, a3 time.Duration, a4 *store.AccessToken, a5 store.RefreshToken) error {
 	start := time.Now()
 	r0 := s.Store.RotateRefreshToken(a0, a1, a2, a3, a4, a5)
-	s.done(80, start, r0)
+	s.done(82, start, r0)
 	return r0
 }
 
 func (s *Store) RotateSigningKey(a0 context.Context, a1 store.SigningKey, a2 time.Time, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RotateSigningKey(a0, a1, a2, a3)
-	s.done(81, start, r0)
+	s.done(83, start, r0)
 	return r0
 }
 
 func (s *Store) SaveConsent(a0 context.Context, a1 store.Consent) error {
 	start := time.Now()
 	r0 := s.Store.SaveConsent(a0, a1)
-	s.done(82, start, r0)
+	s.done(84, start, r0)
 	return r0
 }
 
 func (s *Store) SearchUsers(a0 context.Context, a1 string, a2 string, a3 int, a4 int) ([]store.User, int, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.SearchUsers(a0, a1, a2, a3, a4)
-	s.done(83, start, r2)
+	s.done(85, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) SetClientSecret(a0 context.Context, a1 string, a2 string, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SetClientSecret(a0, a1, a2, a3)
-	s.done(84, start, r0)
+	s.done(86, start, r0)
 	return r0
 }
 
-func (s *Store) SetUserActive(a0 context.Context, a1 string, a2 bool, a3 time.Time) error {
+func (s *Store) SetUserActive(a0 context.Context, a1 string, a2 bool, a3 time.Time, a4 ...store.Cutoff) error {
 	start := time.Now()
-	r0 := s.Store.SetUserActive(a0, a1, a2, a3)
-	s.done(85, start, r0)
+	r0 := s.Store.SetUserActive(a0, a1, a2, a3, a4...)
+	s.done(87, start, r0)
 	return r0
 }
 
 func (s *Store) SetUserRole(a0 context.Context, a1 string, a2 store.Role, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SetUserRole(a0, a1, a2, a3)
-	s.done(86, start, r0)
+	s.done(88, start, r0)
 	return r0
 }
 
 func (s *Store) SignOutUser(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.SignOutUser(a0, a1, a2)
-	s.done(87, start, r0)
+	s.done(89, start, r0)
 	return r0
 }
 
 func (s *Store) TakeLease(a0 context.Context, a1 string, a2 string, a3 time.Time, a4 time.Time) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.TakeLease(a0, a1, a2, a3, a4)
-	s.done(88, start, r1)
+	s.done(90, start, r1)
 	return r0, r1
 }
 
 func (s *Store) TakeRateLimit(a0 context.Context, a1 string, a2 time.Duration, a3 time.Duration, a4 time.Time) (bool, time.Time, error) {
 	start := time.Now()
 	r0, r1, r2 := s.Store.TakeRateLimit(a0, a1, a2, a3, a4)
-	s.done(89, start, r2)
+	s.done(91, start, r2)
 	return r0, r1, r2
 }
 
 func (s *Store) TouchAPIToken(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchAPIToken(a0, a1, a2)
-	s.done(90, start, r0)
+	s.done(92, start, r0)
 	return r0
 }
 
 func (s *Store) TouchPAT(a0 context.Context, a1 string, a2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchPAT(a0, a1, a2)
-	s.done(91, start, r0)
+	s.done(93, start, r0)
 	return r0
 }
 
 func (s *Store) TouchPlatformToken(a0 context.Context, a1 string, a2 time.Time, a3 time.Duration) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.TouchPlatformToken(a0, a1, a2, a3)
-	s.done(92, start, r1)
+	s.done(94, start, r1)
 	return r0, r1
 }
 
 func (s *Store) TouchWebSession(a0 context.Context, a1 string, a2 time.Time, a3 string, a4 string) error {
 	start := time.Now()
 	r0 := s.Store.TouchWebSession(a0, a1, a2, a3, a4)
-	s.done(93, start, r0)
+	s.done(95, start, r0)
 	return r0
 }
 
 func (s *Store) UpdateClient(a0 context.Context, a1 store.Client) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClient(a0, a1)
-	s.done(94, start, r0)
+	s.done(96, start, r0)
 	return r0
 }
 
 func (s *Store) UpdatePAT(a0 context.Context, a1 store.PersonalAccessToken) error {
 	start := time.Now()
 	r0 := s.Store.UpdatePAT(a0, a1)
-	s.done(95, start, r0)
+	s.done(97, start, r0)
 	return r0
 }
 
 func (s *Store) UpdatePasswordHash(a0 context.Context, a1 string, a2 string, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UpdatePasswordHash(a0, a1, a2, a3)
-	s.done(96, start, r0)
+	s.done(98, start, r0)
 	return r0
 }
 
 func (s *Store) UpdateProfile(a0 context.Context, a1 string, a2 store.Profile, a3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UpdateProfile(a0, a1, a2, a3)
-	s.done(97, start, r0)
+	s.done(99, start, r0)
 	return r0
 }
 
 func (s *Store) UseRecoveryCode(a0 context.Context, a1 string, a2 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.UseRecoveryCode(a0, a1, a2)
-	s.done(98, start, r1)
+	s.done(100, start, r1)
 	return r0, r1
 }
 
 func (s *Store) UseTOTPStep(a0 context.Context, a1 string, a2 int64) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.UseTOTPStep(a0, a1, a2)
-	s.done(99, start, r1)
+	s.done(101, start, r1)
 	return r0, r1
 }
