@@ -32,6 +32,9 @@ var (
 	RevokeAuthorizationAccessSQL = sqlstore.RevokeAuthorizationAccess.In(sqlstore.SQLite)
 )
 
+// AccessTokenCutSQL is the read of an access token's cutoffs.
+var AccessTokenCutSQL = sqlstore.AccessTokenCutSQL.In(sqlstore.SQLite)
+
 // Plan returns SQLite's query plan of query.
 func (s *Store) Plan(ctx context.Context, query string, args ...any) ([]string, error) {
 	return s.plan(ctx, query, args...)

@@ -209,6 +209,23 @@ func TestAccessTokenPlans(t *testing.T) {
 	}
 }
 
+// TestAccessTokenCutPlan: the read of an access token's cutoffs, run on
+// every verification, searches the primary key, not the table.
+func TestAccessTokenCutPlan(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.Plan(t.Context(), sqlite.AccessTokenCutSQL, "t:a", "g:b", nil, "u:d", nil, int64(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "; ")
+	if !strings.Contains(joined, "SEARCH access_token_cutoffs USING PRIMARY KEY") || strings.Contains(joined, "SCAN access_token_cutoffs") {
+		t.Errorf("plan %q, want a search of the primary key", joined)
+	}
+}
+
 // TestExpiredDeletePlans: each batched delete of retention finds its rows
 // through an index (the table's expiry index, then its primary key), so
 // that a batch costs what it deletes, not a scan of the table.

@@ -19,10 +19,11 @@ var (
 				THEN excluded.not_before ELSE access_token_cutoffs.not_before END,
 			expires_at = CASE WHEN excluded.expires_at > access_token_cutoffs.expires_at
 				THEN excluded.expires_at ELSE access_token_cutoffs.expires_at END`)
-	// accessTokenCutSQL is AccessTokenCut's one read, by primary key: every
-	// access token verification runs it. EXISTS answers a row either way,
-	// so the common answer (not cut) is no error path.
-	accessTokenCutSQL = Q(`SELECT EXISTS (SELECT 1 FROM access_token_cutoffs
+	// AccessTokenCutSQL is AccessTokenCut's one read, by primary key
+	// (the engines' plan tests): every access token verification runs it.
+	// EXISTS answers a row either way, so the common answer (not cut) is
+	// no error path.
+	AccessTokenCutSQL = Q(`SELECT EXISTS (SELECT 1 FROM access_token_cutoffs
 		WHERE key IN (?, ?, ?, ?, ?) AND not_before >= ?)`)
 )
 
@@ -56,7 +57,7 @@ func (s *Store) CutAccessTokens(ctx context.Context, cuts ...store.Cutoff) error
 // matches, so that not even a cutoff stored under "" applies to it.
 func (s *Store) AccessTokenCut(ctx context.Context, keys store.CutoffKeys, grantTime time.Time) (bool, error) {
 	var cut bool
-	err := s.db.ReadOne(ctx, accessTokenCutSQL, []any{NullString(keys.Token), NullString(keys.Grant),
+	err := s.db.ReadOne(ctx, AccessTokenCutSQL, []any{NullString(keys.Token), NullString(keys.Grant),
 		NullString(keys.Client), NullString(keys.User), NullString(keys.Authorization), s.db.Time(grantTime)}, &cut)
 	return cut, s.Wrap("access token cut", err)
 }
