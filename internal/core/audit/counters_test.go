@@ -312,3 +312,35 @@ func TestCountersCapFlushesEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestCountersConcurrent: issuances recorded from many goroutines while
+// minutes pass and the cap is hit are all in the records' counts.
+func TestCountersConcurrent(t *testing.T) {
+	st := &outageLog{}
+	clock := &testClock{t: at(0)}
+	r := &audit.Recorder{Store: st, Now: clock.Now, MaxCounters: 2}
+	r.Start()
+	t.Cleanup(r.Close)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				if g == 0 && i%100 == 0 {
+					clock.Set(at(float64(i) / 2)) // minutes 12:00 to 12:03
+				}
+				r.Record(t.Context(), tokenIssued(fmt.Sprint("client-", i%3), "client_credentials", "org-1"))
+			}
+		})
+	}
+	wg.Wait()
+	r.Flush()
+	total := 0
+	for _, e := range st.events() {
+		var n int
+		fmt.Sscan(e.Details["count"], &n)
+		total += n
+	}
+	if total != 8*500 {
+		t.Errorf("records count %d issuances, want %d", total, 8*500)
+	}
+}
