@@ -18,8 +18,8 @@ import (
 // they come with every issued token, and a row per token was most of
 // what the audit log cost under load and most of its rows. Their
 // failures, and every other event, stay one row each, with their user.
-// An exchange has no grant_type detail: its client id (platform:<token
-// id>) already names the Platform token it came from.
+// An exchange has no grant_type detail: its client id
+// (platform-api-token:<token id>) names the Platform token it came from.
 var counted = map[string]bool{TokenIssued: true, PlatformExchanged: true}
 
 // DefaultMaxCounters is Recorder.MaxCounters' default: about 2 MB of
@@ -35,7 +35,7 @@ const writeBatch = 512
 
 type counterKey struct {
 	typ, client, grant, org string
-	minute                  int64 // Unix time / 60
+	minute                  int64 // minuteOf the issuance
 }
 
 type counter struct {
