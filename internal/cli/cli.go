@@ -18,6 +18,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/identity"
 	"github.com/tolk-project/tolk/internal/kit/buildinfo"
@@ -101,9 +102,9 @@ type rootCmd struct {
 	Keys struct {
 		List   struct{} `cmd:"" help:"List signing keys (public metadata)."`
 		Rotate struct {
-			Alg []string `name:"alg" help:"Algorithms to rotate: RS256, ES256, EdDSA (Ed25519; the first rotation creates its key). Default: RS256, ES256 and any other with an active key."`
-		} `cmd:"" help:"Add a new active signing key; the old one stays published until its tokens expire."`
-	} `cmd:"" help:"Manage JWT signing keys."`
+			Alg []string `name:"alg" help:"Algorithms to rotate: RS256, ES256, EdDSA (Ed25519; the first rotation creates its key), XC20P (the key that seals opaque access tokens). Default: RS256, ES256 and any other with an active key."`
+		} `cmd:"" help:"Add a new active key; the old one stays published (or, for XC20P, keeps opening tokens) until its tokens expire."`
+	} `cmd:"" help:"Manage JWT signing keys and the access token sealing key."`
 	APIKey   apiKeyCmd   `cmd:"" name:"apikey" help:"Manage ProZ API keys."`
 	Backup   backupCmd   `cmd:"" help:"Copy a live SQLite database and the key that seals its signing keys into a new directory (PostgreSQL: pg_dump)."`
 	Loadtest loadtestCmd `cmd:"" name:"loadtest" help:"Drive a bounded mixed workload of every dialect against a running tolk on loopback; fails on any error."`
@@ -297,11 +298,20 @@ func run(ctx context.Context, cmd string, root *rootCmd, io IO) error {
 			}
 		}
 		for _, alg := range algs {
-			k, err := srv.Keys.Rotate(ctx, alg)
-			if err != nil {
-				return err
+			var kid string
+			if alg == accesstoken.Alg {
+				// Stored with the signing keys, rotated by its own kind.
+				if kid, err = srv.Authz.Sealer.Rotate(ctx); err != nil {
+					return err
+				}
+			} else {
+				k, err := srv.Keys.Rotate(ctx, alg)
+				if err != nil {
+					return err
+				}
+				kid = k.KID
 			}
-			srv.Audit.Record(ctx, audit.Event{Type: audit.SigningKeyRotated, Details: map[string]string{"alg": alg, "kid": k.KID, "via": "cli"}})
+			srv.Audit.Record(ctx, audit.Event{Type: audit.SigningKeyRotated, Details: map[string]string{"alg": alg, "kid": kid, "via": "cli"}})
 		}
 		keys, err := srv.Keys.Keys(ctx)
 		if err != nil {

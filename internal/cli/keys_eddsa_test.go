@@ -64,3 +64,43 @@ func TestKeysRotateEdDSA(t *testing.T) {
 		t.Errorf("rotate --alg HS256: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestKeysRotateSealingKey: the key that seals opaque access tokens (XC20P)
+// is listed with the signing keys, without key material, and rotated by a
+// plain `keys rotate` as by `--alg XC20P`.
+func TestKeysRotateSealingKey(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "t.db")
+	env := map[string]string{"TOLK_ADMIN_PASSWORD": "admin-password"}
+	count := func(args ...string) int {
+		t.Helper()
+		r := run(t, env, "", append(args, "--db", db)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		var ks []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &ks); err != nil {
+			t.Fatalf("%v prints %q", args, r.stdout)
+		}
+		n := 0
+		for _, k := range ks {
+			if k["alg"] == "XC20P" {
+				n++
+				for _, field := range []string{"sealed_key", "key", "secret"} {
+					if _, ok := k[field]; ok {
+						t.Errorf("%v shows %s", args, field)
+					}
+				}
+			}
+		}
+		return n
+	}
+	if n := count("keys", "list"); n != 1 {
+		t.Fatalf("a new database has %d XC20P keys, want 1", n)
+	}
+	if n := count("keys", "rotate"); n != 2 {
+		t.Fatalf("plain keys rotate left %d XC20P keys, want 2", n)
+	}
+	if n := count("keys", "rotate", "--alg", "XC20P"); n != 3 {
+		t.Fatalf("keys rotate --alg XC20P left %d XC20P keys, want 3", n)
+	}
+}

@@ -32,11 +32,12 @@ import (
 )
 
 // sweptTables are the tables retention empties, with the rows each keeps
-// for good: the active signing key of each algorithm.
+// for good: the active key of each algorithm (RS256, ES256 and the XC20P
+// key that seals opaque access tokens).
 var sweptTables = map[string]int{
 	"auth_codes": 0, "access_tokens": 0, "refresh_tokens": 0, "api_tokens": 0, "web_sessions": 0,
 	"pending_logins": 0, "platform_tokens": 0, "password_resets": 0, "rate_limits": 0, "audit_events": 0,
-	"signing_keys": 2,
+	"access_token_cutoffs": 0, "signing_keys": 3,
 }
 
 // countRows counts table's rows through a connection of the test's own.
@@ -129,6 +130,23 @@ func issueEverything(t *testing.T, s *tolktest.Server) {
 	}
 	for range 20 {
 		token(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})
+	}
+	// Opaque access tokens are sealed, with no row; revoking one stores a
+	// cutoff (until it expires). JWT access tokens keep a row each.
+	sealed := token(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})["access_token"].(string)
+	if err := s.Tolk.Authz.Revoke(ctx, c, sealed, ""); err != nil {
+		t.Fatal(err)
+	}
+	jc, jsec, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "retention jwt " + rand.Text()[:8],
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read"}, JWTAccessTokens: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.Tolk.Authz.Token(ctx, &authz.TokenRequest{Form: url.Values{"grant_type": {"client_credentials"}},
+			ClientID: jc.ID, ClientSecret: jsec, AuthMethod: "client_secret_basic"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	b := oauthflow.New(t, s.URL)

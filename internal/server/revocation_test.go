@@ -40,7 +40,8 @@ var revokingStoreMethods = map[string]string{
 	"DeletePAT":           "ends a personal access token",
 	"UpdatePAT":           "changes a personal access token's scopes and expiry",
 	"DeletePlatformToken": "ends a Platform API token and the JWTs exchanged from it",
-	"RevokeAccessToken":   "ends an OAuth access token",
+	"RevokeAccessToken":   "ends an OAuth access token with a row (a JWT, or opaque from before sealing)",
+	"CutAccessTokens":     "ends sealed OAuth access tokens: one, or a grant's, a user's, an app's",
 	"RevokeGrant":         "ends every token of a code or refresh family",
 	"RevokeAuthorization": "ends every token of a user's grant to an app",
 	"DeleteClient":        "ends every token of an app",
@@ -87,6 +88,7 @@ var keepingStoreMethods = map[string]string{
 	"RedeemAuthCode":              "issues; a replay revokes through RevokeGrant",
 	"CreateAccessToken":           "creates",
 	"GetAccessToken":              "reads",
+	"AccessTokenCut":              "reads",
 	"GetRefreshToken":             "reads",
 	"GetRefreshTokenAndUser":      "reads",
 	"RotateRefreshToken":          "issues; the old refresh token is no credential at a resource, a reuse revokes through RevokeGrant",
@@ -207,9 +209,9 @@ func (s *spyStore) SignOutUser(ctx context.Context, uid string, at time.Time) er
 	return s.Store.SignOutUser(ctx, uid, at)
 }
 
-func (s *spyStore) SetUserActive(ctx context.Context, uid string, active bool, at time.Time) error {
+func (s *spyStore) SetUserActive(ctx context.Context, uid string, active bool, at time.Time, cuts ...store.Cutoff) error {
 	defer s.record("SetUserActive")
-	return s.Store.SetUserActive(ctx, uid, active, at)
+	return s.Store.SetUserActive(ctx, uid, active, at, cuts...)
 }
 
 func (s *spyStore) SetUserRole(ctx context.Context, uid string, role store.Role, at time.Time) error {
@@ -242,19 +244,24 @@ func (s *spyStore) RevokeAccessToken(ctx context.Context, hash string) (bool, er
 	return s.Store.RevokeAccessToken(ctx, hash)
 }
 
-func (s *spyStore) RevokeGrant(ctx context.Context, grantID string) error {
+func (s *spyStore) CutAccessTokens(ctx context.Context, cuts ...store.Cutoff) error {
+	defer s.record("CutAccessTokens")
+	return s.Store.CutAccessTokens(ctx, cuts...)
+}
+
+func (s *spyStore) RevokeGrant(ctx context.Context, grantID string, cuts ...store.Cutoff) error {
 	defer s.record("RevokeGrant")
-	return s.Store.RevokeGrant(ctx, grantID)
+	return s.Store.RevokeGrant(ctx, grantID, cuts...)
 }
 
-func (s *spyStore) RevokeAuthorization(ctx context.Context, uid, clientID string) error {
+func (s *spyStore) RevokeAuthorization(ctx context.Context, uid, clientID string, cuts ...store.Cutoff) error {
 	defer s.record("RevokeAuthorization")
-	return s.Store.RevokeAuthorization(ctx, uid, clientID)
+	return s.Store.RevokeAuthorization(ctx, uid, clientID, cuts...)
 }
 
-func (s *spyStore) DeleteClient(ctx context.Context, id string) error {
+func (s *spyStore) DeleteClient(ctx context.Context, id string, cuts ...store.Cutoff) error {
 	defer s.record("DeleteClient")
-	return s.Store.DeleteClient(ctx, id)
+	return s.Store.DeleteClient(ctx, id, cuts...)
 }
 
 func (s *spyStore) ChangePassword(ctx context.Context, uid, hash, keep string, at time.Time) error {
@@ -320,11 +327,11 @@ func (f *revocationFixture) token(c store.Client, sec string, form url.Values) (
 }
 
 // clientCredentials registers a client_credentials app and returns it
-// with an opaque access token.
-func (f *revocationFixture) clientCredentials(t *testing.T) (store.Client, string) {
+// with an access token: opaque (sealed), or an RFC 9068 JWT.
+func (f *revocationFixture) clientCredentials(t *testing.T, jwt ...bool) (store.Client, string) {
 	t.Helper()
 	c, sec, err := f.Tolk.Authz.CreateClient(f.ctx, authz.ClientSpec{OrgUID: f.admin.OrgUID, Name: "revocation-test " + rand.Text()[:8],
-		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, JWTAccessTokens: len(jwt) > 0 && jwt[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,8 +468,12 @@ var revocationCases = []revocationCase{
 		jwt, id := verifytest.PlatformJWT(t, f.Server, u, "", "read")
 		return bearer(jwt), 200, 401, func() error { return f.Tolk.Platform.Revoke(f.ctx, u.UID, id) }
 	}},
-	{"access token revoked (RFC 7009)", "RevokeAccessToken", func(t *testing.T, f *revocationFixture) ([2]string, int, int, func() error) {
+	{"access token revoked (RFC 7009)", "CutAccessTokens", func(t *testing.T, f *revocationFixture) ([2]string, int, int, func() error) {
 		c, tok := f.clientCredentials(t)
+		return bearer(tok), 200, 401, func() error { return f.Tolk.Authz.Revoke(f.ctx, c, tok, "") }
+	}},
+	{"JWT access token revoked (RFC 7009)", "RevokeAccessToken", func(t *testing.T, f *revocationFixture) ([2]string, int, int, func() error) {
+		c, tok := f.clientCredentials(t, true)
 		return bearer(tok), 200, 401, func() error { return f.Tolk.Authz.Revoke(f.ctx, c, tok, "") }
 	}},
 	{"refresh token revoked (RFC 7009)", "RevokeGrant", func(t *testing.T, f *revocationFixture) ([2]string, int, int, func() error) {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/apikey"
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/authn"
@@ -134,8 +135,10 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 		AddrLimit:   lim.addr,
 		APITokenTTL: cfg.APITokenTTL,
 		SessionTTL:  cfg.SessionTTL,
-		OnLogin:     m.Login,
-		Revocations: revoked,
+		// A deactivation's cutoff outlives every access token.
+		AccessTokenTTL: cfg.AccessTokenTTL,
+		OnLogin:        m.Login,
+		Revocations:    revoked,
 	}
 	id.Policy = passwordpolicy.Policy{MinLength: cfg.PasswordMinLength}
 	id.TwoFactor = &twofactor.Service{Store: st, Sealer: sealer, Gen: d.Gen, Now: d.Now}
@@ -154,6 +157,9 @@ func New(cfg config.Config, st store.Store, d Deps) (*Server, error) {
 	pt := &platform.Service{Store: st, Keys: keys, Gen: d.Gen, Now: d.Now, Log: d.Log, Config: platform.Config{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Audiences: cfg.Audiences, Alg: cfg.ExchangeAlg,
 	}, Subjects: subjects, Revocations: revoked}
+	// Opaque access tokens are sealed, with no row each (issue 20).
+	az.Sealer = accesstoken.New(st, sealer, accesstoken.Options{Now: d.Now, Gen: d.Gen,
+		RefreshInterval: cfg.KeyCacheInterval, MaxTokenLifetime: cfg.AccessTokenTTL})
 	az.Register(platform.Grant{S: pt})
 	az.IntrospectOther = pt.Introspect
 	az.Audit, pt.Audit = rec, rec
@@ -278,6 +284,9 @@ func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
 				"restore the key saved with this database: %w", keySource(s.Config), err)
 		}
 		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := s.Authz.Sealer.Ensure(ctx); err != nil {
+		return fmt.Errorf("access token keys: %w", err)
 	}
 	created, pw, err := s.Identity.Bootstrap(ctx, s.Config.AdminPassword)
 	if err != nil {

@@ -148,10 +148,10 @@ func parseClaims(b []byte) (Claims, error) {
 	iat := r.uvarint(1 << 53)
 	ttl := r.uvarint(1 << 53)
 	auth := r.uvarint(1 << 53)
-	c.IssuedAt = time.UnixMilli(int64(iat))
-	c.ExpiresAt = time.UnixMilli(int64(iat + ttl))
+	c.IssuedAt = time.UnixMilli(int64(iat)).UTC()
+	c.ExpiresAt = time.UnixMilli(int64(iat + ttl)).UTC()
 	if auth > 0 {
-		c.AuthTime = time.UnixMilli(int64(auth - 1))
+		c.AuthTime = time.UnixMilli(int64(auth - 1)).UTC()
 	}
 	c.ClientID, c.UserUID, c.OrgUID, c.GrantID = r.string(), r.string(), r.string(), r.string()
 	c.Scopes, c.Audiences = r.list(), r.list()
@@ -280,4 +280,17 @@ func formatUUID(u []byte) string {
 	b[23] = '-'
 	hex.Encode(b[24:36], u[10:16])
 	return string(b[:])
+}
+
+// minCutoffLife is the shortest a cutoff is kept: longer than any access
+// token lives, even one issued under a longer access_token_ttl before a
+// restart with a shorter one. Cutoffs are one row per revocation, not per
+// token, so keeping them a day costs nothing.
+const minCutoffLife = 24 * time.Hour
+
+// Cutoff revokes the self-contained access tokens under key whose grant
+// began at or before notBefore, kept until every such token has expired
+// (accessTTL: the tokens' lifetime).
+func Cutoff(key string, notBefore time.Time, accessTTL time.Duration) store.Cutoff {
+	return store.Cutoff{Key: key, NotBefore: notBefore, ExpiresAt: notBefore.Add(max(accessTTL, minCutoffLife))}
 }

@@ -72,6 +72,16 @@ type keys struct {
 	sealers  []sealingKey // unretired, in the order they retire
 }
 
+// sealer is the key that seals at now: the first not yet retired.
+func (ks *keys) sealer(now time.Time) *sealingKey {
+	for i := range ks.sealers {
+		if sk := &ks.sealers[i]; sk.retiredAt.IsZero() || now.Before(sk.retiredAt) {
+			return sk
+		}
+	}
+	return nil
+}
+
 type sealingKey struct {
 	kid       [kidLen]byte
 	aead      cipher.AEAD
@@ -216,16 +226,19 @@ func (s *Sealer) Seal(ctx context.Context, c *Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	now := s.opts.Now()
-	var k *sealingKey
-	for i := range ks.sealers {
-		if sk := &ks.sealers[i]; sk.retiredAt.IsZero() || now.Before(sk.retiredAt) {
-			k = sk
-			break
-		}
-	}
+	k := ks.sealer(s.opts.Now())
 	if k == nil {
-		return "", errors.New("accesstoken: no sealing key; Ensure was not called")
+		// No key yet (a store that Ensure never saw, or every key
+		// retired): make one, as every instance agrees on it.
+		if err := s.Ensure(ctx); err != nil {
+			return "", err
+		}
+		if ks, err = s.reload(ctx, 0); err != nil {
+			return "", err
+		}
+		if k = ks.sealer(s.opts.Now()); k == nil {
+			return "", errors.New("accesstoken: no sealing key")
+		}
 	}
 	var buf [512]byte
 	msg := append(buf[:0], sealV1)

@@ -344,8 +344,10 @@ func (s *Service) Issue(ctx context.Context, ar *AuthRequest, u store.User, auth
 		if err != nil {
 			return nil, internal(err)
 		}
-		if err := s.Store.CreateAccessToken(ctx, rec); err != nil {
-			return nil, internal(err)
+		if rec != nil {
+			if err := s.Store.CreateAccessToken(ctx, *rec); err != nil {
+				return nil, internal(err)
+			}
 		}
 		at = tok
 		s.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, ActorUID: u.UID, ClientID: ar.Client.ID, OrgUID: ar.Client.OrgUID,

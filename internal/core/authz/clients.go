@@ -182,7 +182,9 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		}
 	}
 	defer s.Revocations.Revoked()
-	if err := s.Store.DeleteClient(ctx, id); err != nil {
+	// Another instance may still issue tokens to the app from its cache
+	// until that expires: the cutoff covers those too.
+	if err := s.Store.DeleteClient(ctx, id, s.cutoff(store.ClientCutoffKey(id), s.now().Add(s.Config.ClientCacheTTL))); err != nil {
 		return err
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.AppDeleted, ClientID: id, OrgUID: org, Details: map[string]string{"name": name}})

@@ -317,12 +317,23 @@ func (g clientCredentialsGrant) Handle(ctx context.Context, req *TokenRequest, c
 	if err != nil {
 		return nil, internal(err)
 	}
-	if err := s.Store.CreateAccessToken(ctx, rec); errors.Is(err, store.ErrNotFound) {
-		// Another instance deleted the app while this one still had it
-		// cached: it no longer exists, so it fails to authenticate.
+	// Another instance may have deleted the app while this one still has
+	// it cached: it no longer exists, so it fails to authenticate. A
+	// stored token meets the foreign key; a sealed one, which writes
+	// nothing, asks for the cutoff the deletion stored (one read by
+	// primary key, where the row was one write).
+	var gone bool
+	if rec != nil {
+		err = s.Store.CreateAccessToken(ctx, *rec)
+		gone = errors.Is(err, store.ErrNotFound)
+	} else {
+		gone, err = s.Store.AccessTokenCut(ctx, store.CutoffKeys{Client: store.ClientCutoffKey(client.ID)}, s.now())
+	}
+	if gone {
 		s.forgetClient(client.ID)
 		return nil, badClient()
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, internal(err)
 	}
 	return &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.Config.AccessTTL.Seconds()), Scope: oauth.JoinScope(scopes)}, nil

@@ -108,7 +108,13 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 		return nil
 	}
 	defer s.Revocations.Revoked()
-	if _, err := s.Store.RevokeAccessToken(ctx, a.Record.Hash); err != nil {
+	if c := a.Sealed; c != nil {
+		// No row to delete: cut the token's id until it expires.
+		err = s.Store.CutAccessTokens(ctx, store.Cutoff{Key: store.TokenCutoffKey(c.IDString()), NotBefore: c.ExpiresAt, ExpiresAt: c.ExpiresAt})
+	} else {
+		_, err = s.Store.RevokeAccessToken(ctx, a.Record.Hash)
+	}
+	if err != nil {
 		return internal(err)
 	}
 	s.Audit.Record(ctx, audit.Event{Type: audit.TokenRevoked, ActorUID: a.Record.UserUID, ClientID: caller.ID, OrgUID: caller.OrgUID,
@@ -124,7 +130,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 // anything to revoke.
 func (s *Service) RevokeAuthorization(ctx context.Context, userUID, clientID string) (bool, error) {
 	defer s.Revocations.Revoked()
-	err := s.Store.RevokeAuthorization(ctx, userUID, clientID)
+	err := s.Store.RevokeAuthorization(ctx, userUID, clientID, s.cutoff(store.AuthorizationCutoffKey(userUID, clientID), s.now()))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

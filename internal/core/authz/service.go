@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/core/revocation"
 	"github.com/tolk-project/tolk/internal/core/signing"
@@ -50,8 +51,11 @@ type Config struct {
 
 // Service implements the authorization server.
 type Service struct {
-	Store  Store
-	Keys   *signing.Keyring
+	Store Store
+	Keys  *signing.Keyring
+	// Sealer seals opaque access tokens, which then have no row (issue
+	// 20); nil stores a row per opaque token as before.
+	Sealer *accesstoken.Sealer
 	Gen    secret.Generator
 	Now    func() time.Time
 	Config Config
@@ -87,10 +91,17 @@ func New(st Store, keys *signing.Keyring, gen secret.Generator, now func() time.
 }
 
 // revokeGrant revokes every token of a grant (a code's, a refresh
-// family).
+// family): the rows, and the self-contained tokens by a cutoff (every
+// token of the grant began before now).
 func (s *Service) revokeGrant(ctx context.Context, grantID string) error {
 	defer s.Revocations.Revoked()
-	return s.Store.RevokeGrant(ctx, grantID)
+	return s.Store.RevokeGrant(ctx, grantID, s.cutoff(store.GrantCutoffKey(grantID), s.now()))
+}
+
+// cutoff revokes the self-contained access tokens with key whose grant
+// began at or before notBefore.
+func (s *Service) cutoff(key string, notBefore time.Time) store.Cutoff {
+	return accesstoken.Cutoff(key, notBefore, s.Config.AccessTTL)
 }
 
 // Register adds a grant (e.g. token exchange) to the token endpoint.

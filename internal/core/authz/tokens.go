@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/signing"
 	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -45,30 +46,40 @@ func (s *Service) orgOf(sub subject) string {
 	return sub.client.OrgUID
 }
 
-// mintAccess makes an access token for sub and the record to store. An
-// opaque token is stored by its hash, a JWT by the hash of its jti, so
-// both can be revoked and introspected.
-func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.AccessToken, error) {
+// mintAccess makes an access token for sub and the record to store, if
+// any. An opaque token is sealed and has no record (accesstoken); without
+// a Sealer it is stored by its hash. A JWT is stored by the hash of its
+// jti, so that it can be revoked and introspected.
+func (s *Service) mintAccess(ctx context.Context, sub subject) (string, *store.AccessToken, error) {
 	now := s.now()
-	rec := store.AccessToken{
+	rec := &store.AccessToken{
 		ClientID: sub.client.ID, OrgUID: s.orgOf(sub), Scopes: sub.scopes, Audiences: sub.auds,
 		GrantID: sub.grantID, AuthTime: sub.authTime, CreatedAt: now, ExpiresAt: now.Add(s.Config.AccessTTL),
 	}
 	if sub.user != nil {
 		rec.UserUID = sub.user.UID
 	}
+	if !sub.client.JWTAccessTokens && s.Sealer != nil {
+		c := accesstoken.Claims{ClientID: rec.ClientID, UserUID: rec.UserUID, OrgUID: rec.OrgUID, GrantID: rec.GrantID,
+			Scopes: rec.Scopes, Audiences: rec.Audiences, AuthTime: rec.AuthTime, IssuedAt: now, ExpiresAt: rec.ExpiresAt}
+		if err := s.Gen.Fill(c.ID[:]); err != nil {
+			return "", nil, err
+		}
+		tok, err := s.Sealer.Seal(ctx, &c)
+		return tok, nil, err
+	}
 	// Stamped, so that their storage keys append to the index (secret.Key).
 	if !sub.client.JWTAccessTokens {
 		tok, err := s.Gen.StampedPrefixed(secret.PrefixAccessToken, now)
 		if err != nil {
-			return "", store.AccessToken{}, err
+			return "", nil, err
 		}
 		rec.Hash = secret.Key(tok)
 		return tok, rec, nil
 	}
 	jti, err := s.Gen.JTI(now)
 	if err != nil {
-		return "", store.AccessToken{}, err
+		return "", nil, err
 	}
 	c := signing.AccessClaims{
 		Issuer: s.Config.Issuer, Subject: sub.client.ID, Audience: sub.auds, Expiry: rec.ExpiresAt.Unix(), IssuedAt: now.Unix(),
@@ -80,7 +91,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, store.Ac
 	}
 	tok, err := s.Keys.Sign(ctx, s.Config.AccessTokenAlg, signing.TypAtJWT, c)
 	if err != nil {
-		return "", store.AccessToken{}, err
+		return "", nil, err
 	}
 	rec.Hash = secret.Key(jti)
 	return tok, rec, nil
@@ -181,14 +192,20 @@ func (s *Service) idToken(ctx context.Context, sub subject, p IDTokenParams) (st
 
 // Access is a verified access token.
 type Access struct {
+	// Record is the token's row, or for a sealed token what it carries
+	// (no Hash).
 	Record store.AccessToken
 	User   *store.User // nil for client_credentials
 	JWT    bool
+	// Sealed is set for a self-contained token: what revoking it cuts.
+	Sealed *accesstoken.Claims
 }
 
-// VerifyAccessToken checks a bearer token presented to a resource: an
-// opaque tolk_at_ token by lookup, a JWT by signature and claims, and
-// both against the store, so revocation takes effect at once.
+// VerifyAccessToken checks a bearer token presented to a resource: a
+// sealed tolk_at_ token by opening it, a stored one (issued before tokens
+// were sealed, or by a Service without a Sealer) by lookup, a JWT by
+// signature and claims; each against the store (cutoffs or rows), so
+// revocation takes effect at once.
 func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, error) {
 	bad := oauth.ErrInvalidToken("the access token is invalid, expired or revoked")
 	var hash string
@@ -196,6 +213,8 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 	switch {
 	case secret.CheckPrefixed(secret.PrefixAccessToken, tok):
 		hash = secret.Key(tok)
+	case s.Sealer != nil && accesstoken.Looks(tok):
+		return s.verifySealed(ctx, tok, bad)
 	case isJWT:
 		payload, err := s.Keys.Verify(ctx, tok, signing.TypAtJWT)
 		if err != nil {
@@ -219,7 +238,37 @@ func (s *Service) VerifyAccessToken(ctx context.Context, tok string) (Access, er
 	if !s.now().Before(rec.ExpiresAt) {
 		return Access{}, bad
 	}
-	a := Access{Record: rec, JWT: isJWT}
+	return s.withUser(ctx, Access{Record: rec, JWT: isJWT}, bad)
+}
+
+// verifySealed opens a self-contained token and checks its expiry and the
+// cutoffs that would revoke it.
+func (s *Service) verifySealed(ctx context.Context, tok string, bad error) (Access, error) {
+	c, err := s.Sealer.Open(ctx, tok)
+	if errors.Is(err, accesstoken.ErrInvalid) {
+		return Access{}, bad
+	}
+	if err != nil {
+		return Access{}, internal(err)
+	}
+	if !s.now().Before(c.ExpiresAt) {
+		return Access{}, bad
+	}
+	cut, err := s.Store.AccessTokenCut(ctx, c.Keys(), c.GrantTime())
+	if err != nil {
+		return Access{}, internal(err)
+	}
+	if cut {
+		return Access{}, bad
+	}
+	rec := store.AccessToken{ClientID: c.ClientID, UserUID: c.UserUID, OrgUID: c.OrgUID, Scopes: c.Scopes,
+		Audiences: c.Audiences, GrantID: c.GrantID, AuthTime: c.AuthTime, CreatedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
+	return s.withUser(ctx, Access{Record: rec, Sealed: &c}, bad)
+}
+
+// withUser adds the token's user, which must still be active.
+func (s *Service) withUser(ctx context.Context, a Access, bad error) (Access, error) {
+	rec := a.Record
 	if rec.UserUID != "" {
 		u, err := s.Store.GetUser(ctx, rec.UserUID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {

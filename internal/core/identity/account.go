@@ -262,8 +262,7 @@ func (s *Service) cliSetRole(ctx context.Context, u store.User, role store.Role)
 }
 
 func (s *Service) cliSetActive(ctx context.Context, u store.User, active bool) error {
-	defer s.Revocations.Revoked()
-	if err := s.Store.SetUserActive(ctx, u.UID, active, s.now()); err != nil {
+	if err := s.setActive(ctx, u.UID, active); err != nil {
 		return err
 	}
 	typ := audit.UserDeactivated

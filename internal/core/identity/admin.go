@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/store"
 )
@@ -66,8 +67,7 @@ func (s *Service) SetActive(ctx context.Context, admin store.User, uid string, a
 	if err != nil {
 		return err
 	}
-	defer s.Revocations.Revoked()
-	if err := s.Store.SetUserActive(ctx, u.UID, active, s.now()); err != nil {
+	if err := s.setActive(ctx, u.UID, active); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
 		}
@@ -104,4 +104,14 @@ func (s *Service) SetRole(ctx context.Context, admin store.User, uid string, rol
 	s.Audit.Record(ctx, audit.Event{Type: audit.UserRoleChanged, ActorUID: admin.UID, SubjectUID: u.UID, OrgUID: u.OrgUID,
 		Details: map[string]string{"user_name": u.UserName, "from": string(u.Role), "to": string(role)}})
 	return nil
+}
+
+// setActive (de)activates the user. A deactivation also cuts the user's
+// self-contained access tokens, which have no rows to delete: a later
+// reactivation must not bring them back. The caches forget the user's
+// verifications when it returns.
+func (s *Service) setActive(ctx context.Context, uid string, active bool) error {
+	defer s.Revocations.Revoked()
+	now := s.now()
+	return s.Store.SetUserActive(ctx, uid, active, now, accesstoken.Cutoff(store.UserCutoffKey(uid), now, s.AccessTokenTTL))
 }

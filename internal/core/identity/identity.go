@@ -68,6 +68,9 @@ type Service struct {
 	AddrLimit   ratelimit.Limiter // failed logins per client address
 	APITokenTTL time.Duration
 	SessionTTL  time.Duration
+	// AccessTokenTTL is OAuth access tokens' lifetime: how long the cutoff
+	// that a deactivation stores must stay (accesstoken.Cutoff).
+	AccessTokenTTL time.Duration
 	// Policy decides which new passwords may be set (password changes,
 	// resets, the CLI); the zero Policy is the default one.
 	Policy passwordpolicy.Policy
