@@ -307,6 +307,14 @@ func (s outageStore) GetAccessToken(ctx context.Context, h string) (store.Access
 	return s.Store.GetAccessToken(ctx, h)
 }
 
+// AccessTokenCut is what a sealed access token's verification reads.
+func (s outageStore) AccessTokenCut(ctx context.Context, k store.CutoffKeys, grantTime time.Time) (bool, error) {
+	if s.down.Load() {
+		return false, s.err()
+	}
+	return s.Store.AccessTokenCut(ctx, k, grantTime)
+}
+
 func (s outageStore) GetPATByHash(ctx context.Context, h string) (store.PersonalAccessToken, error) {
 	if s.down.Load() {
 		return store.PersonalAccessToken{}, s.err()

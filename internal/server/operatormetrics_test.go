@@ -94,8 +94,10 @@ func operatorMetricsMove(t *testing.T, s *tolktest.Server) {
 			t.Errorf("client_credentials: %d", code)
 		}
 	}, map[string]float64{
-		`tolk_tokens_issued_total{dialect="oauth",grant="client_credentials"}`:                          1,
-		`tolk_store_operation_duration_seconds_count{operation="CreateAccessToken"}`:                    1,
+		`tolk_tokens_issued_total{dialect="oauth",grant="client_credentials"}`: 1,
+		// A sealed token writes nothing; the app's cutoff is read once.
+		`tolk_store_operation_duration_seconds_count{operation="AccessTokenCut"}`:                       1,
+		`tolk_store_operation_duration_seconds_count{operation="CreateAccessToken"}`:                    0,
 		`tolk_tokens_refused_total{dialect="oauth",grant="client_credentials",reason="invalid_client"}`: 0,
 	})
 	moves(t, s, "wrong client secret", func() {
