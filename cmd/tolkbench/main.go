@@ -21,6 +21,8 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,7 +48,14 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 0, "after the table, run client_credentials this long and report RSS growth (0: skip)")
 	flag.IntVar(&o.idle, "idle", 1000, "idle keep-alive connections to open for the per-connection memory figure (0: skip)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each scenario's measured windows (server and load generator together, no warm-up, no bare handler) to `prefix`.<scenario>.<window>.prof")
+	serveBare := flag.String("serve-bare", "", "serve the bare handler on `addr` (a loopback address) for the given -d, then exit: the baseline of an external load tool such as wrk (.ci/wrk.sh)")
 	flag.Parse()
+	if *serveBare != "" {
+		if err := serveBareFor(*serveBare, o.dur); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if err := runIn(o, *pg); err != nil {
 		fail(err)
 	}
@@ -73,6 +82,30 @@ func runIn(o options, pg string) error {
 		o.dsn = "sqlite:" + filepath.Join(dir, "bench.db")
 	}
 	return run(o)
+}
+
+// serveBareFor serves bareHandler on addr for d, so that an external load
+// tool measures tolk against the same baseline tolkbench uses. Loopback
+// only: it is a measuring aid, not a server.
+func serveBareFor(addr string, d time.Duration) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-serve-bare %s: a loopback address is required", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: bareHandler, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintln(os.Stderr, "tolkbench: bare handler listening on", ln.Addr())
+	time.AfterFunc(d, func() { srv.Close() })
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
 }
 
 func fail(err error) {

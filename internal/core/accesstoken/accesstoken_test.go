@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/signing"
 	"github.com/tolk-project/tolk/internal/kit/seal"
 	"github.com/tolk-project/tolk/internal/kit/secret"
 	"github.com/tolk-project/tolk/internal/store"
@@ -267,4 +268,36 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
 	})
+}
+
+// TestSealingKeysNeverPublished: the sealing keys live in the signing
+// keys' table, but the JWT keyring neither publishes nor uses them.
+func TestSealingKeysNeverPublished(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	s := newSealer(t, st, clk, "k")
+	if err := s.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sl, _ := seal.New([]byte(strings.Repeat("k", 32)))
+	kr := signing.New(st, sl, signing.Options{Now: clk.Now})
+	if err := kr.Ensure(ctx, signing.ES256); err != nil {
+		t.Fatal(err)
+	}
+	set, err := kr.PublicJWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 1 || set.Keys[0].Algorithm != signing.ES256 {
+		t.Fatalf("JWKS: %+v", set.Keys)
+	}
+	list, _ := st.ListSigningKeys(ctx)
+	for _, k := range list {
+		for _, jwk := range set.Keys {
+			if k.Alg == Alg && jwk.KeyID == k.KID {
+				t.Fatalf("the sealing key %s is published", k.KID)
+			}
+		}
+	}
 }
