@@ -84,3 +84,37 @@ func benchStore(b *testing.B) *sqlite.Store {
 	}
 	return st
 }
+
+// BenchmarkAccessTokenCut measures the read every sealed access token's
+// verification (and client_credentials, for a deleted app) makes, from 16
+// concurrent readers, on a table holding some cutoffs.
+func BenchmarkAccessTokenCut(b *testing.B) {
+	ctx := context.Background()
+	st := benchStore(b)
+	now := time.Now().UTC()
+	for i := range 100 {
+		if err := st.CutAccessTokens(ctx, store.Cutoff{Key: store.TokenCutoffKey(fmt.Sprint(i)), NotBefore: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		keys store.CutoffKeys
+	}{
+		{"app", store.CutoffKeys{Client: store.ClientCutoffKey("bench")}},
+		{"user token", store.CutoffKeys{Token: store.TokenCutoffKey("x"), Grant: store.GrantCutoffKey("g"), Client: store.ClientCutoffKey("bench"),
+			User: store.UserCutoffKey("u"), Authorization: store.AuthorizationCutoffKey("u", "bench")}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if cut, err := st.AccessTokenCut(ctx, tc.keys, now); err != nil || cut {
+						b.Error(cut, err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

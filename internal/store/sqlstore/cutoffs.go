@@ -25,6 +25,11 @@ var (
 	// no error path.
 	AccessTokenCutSQL = Q(`SELECT EXISTS (SELECT 1 FROM access_token_cutoffs
 		WHERE key IN (?, ?, ?, ?, ?) AND not_before >= ?)`)
+	// accessTokenCutOneSQL is AccessTokenCut for one key (client_credentials
+	// asking whether its app was deleted): SQLite runs it in half the time
+	// of the IN list, which it builds into a temporary index on every run
+	// (BenchmarkAccessTokenCut).
+	accessTokenCutOneSQL = Q(`SELECT EXISTS (SELECT 1 FROM access_token_cutoffs WHERE key = ? AND not_before >= ?)`)
 )
 
 // storeCuts stores cuts with exec, one statement each: a multi-row upsert
@@ -57,7 +62,24 @@ func (s *Store) CutAccessTokens(ctx context.Context, cuts ...store.Cutoff) error
 // matches, so that not even a cutoff stored under "" applies to it.
 func (s *Store) AccessTokenCut(ctx context.Context, keys store.CutoffKeys, grantTime time.Time) (bool, error) {
 	var cut bool
+	if k, ok := onlyKey(keys); ok {
+		err := s.db.ReadOne(ctx, accessTokenCutOneSQL, []any{k, s.db.Time(grantTime)}, &cut)
+		return cut, s.Wrap("access token cut", err)
+	}
 	err := s.db.ReadOne(ctx, AccessTokenCutSQL, []any{NullString(keys.Token), NullString(keys.Grant),
 		NullString(keys.Client), NullString(keys.User), NullString(keys.Authorization), s.db.Time(grantTime)}, &cut)
 	return cut, s.Wrap("access token cut", err)
+}
+
+// onlyKey returns the one non-empty key of keys, if there is exactly one.
+func onlyKey(keys store.CutoffKeys) (string, bool) {
+	var only string
+	n := 0
+	for _, k := range [...]string{keys.Token, keys.Grant, keys.Client, keys.User, keys.Authorization} {
+		if k != "" {
+			only = k
+			n++
+		}
+	}
+	return only, n == 1
 }
