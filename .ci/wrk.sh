@@ -21,6 +21,8 @@ dsn="${1:-sqlite:$dir/tolk.db}"
 go build -o "$dir/tolk" ./cmd/tolk
 go build -o "$dir/tolkbench" ./cmd/tolkbench
 export TOLK_ADMIN_PASSWORD=wrk-admin-password TOLK_CLIENT_REQUEST_BURST=100000000
+# PostgreSQL needs a shared secret key; a fixed one is fine for a measurement.
+export TOLK_SECRET_KEY="${TOLK_SECRET_KEY:-wrk-measurement-secret-key-of-32-bytes-or-more}"
 
 port=$((20000 + RANDOM % 20000))
 bare=$((port + 1))
@@ -29,11 +31,11 @@ pids+=($!)
 for _ in $(seq 1 150); do grep -q 'tolk listening' "$dir/serve.log" && break; sleep 0.2; done
 grep -q 'tolk listening' "$dir/serve.log" || { cat "$dir/serve.log"; exit 1; }
 app=$("$dir/tolk" client create --db "$dsn" --name wrk --grant client_credentials --scope read)
-id=$(printf '%s' "$app" | sed -E 's/.*"client_id": *"([^"]+)".*/\1/')
-secret=$(printf '%s' "$app" | sed -E 's/.*"client_secret": *"([^"]+)".*/\1/')
+field() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+id=$(printf '%s' "$app" | field client_id)
+secret=$(printf '%s' "$app" | field client_secret)
 basic=$(printf '%s:%s' "$id" "$secret" | base64 -w0)
-token=$(curl -sf -u "$id:$secret" -d grant_type=client_credentials -d scope=read "http://127.0.0.1:$port/oauth/token" |
-  sed -E 's/.*"access_token": *"([^"]+)".*/\1/')
+token=$(curl -sf -u "$id:$secret" -d grant_type=client_credentials -d scope=read "http://127.0.0.1:$port/oauth/token" | field access_token)
 
 cat >"$dir/cc.lua" <<LUA
 wrk.method = "POST"
