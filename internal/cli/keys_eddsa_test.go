@@ -85,6 +85,9 @@ func TestKeysRotateSealingKey(t *testing.T) {
 		for _, k := range ks {
 			if k["alg"] == "XC20P" {
 				n++
+				if k["published"] != false {
+					t.Errorf("%v: the sealing key is shown as published: %v", args, k)
+				}
 				for _, field := range []string{"sealed_key", "key", "secret"} {
 					if _, ok := k[field]; ok {
 						t.Errorf("%v shows %s", args, field)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/authz"
 	"github.com/tolk-project/tolk/internal/kit/config"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -401,5 +402,46 @@ func (s *sealedSuite) refusedAt(t *testing.T, name string, srv *tolktest.Server,
 	}
 	if tk.user && got.dialect != http.StatusUnauthorized {
 		t.Errorf("%s: GET /v2/user %d, want 401", name, got.dialect)
+	}
+}
+
+// TestSealedTokenOutlivingItsCutoffsRefused: a sealed token made to live
+// longer than access_token_ttl allows (sealed under a longer one, before a
+// restart with a shorter one) would outlive the cutoffs that revoke it,
+// which are kept for the configured lifetime; it is refused, and one that
+// lives as configured is accepted.
+func TestSealedTokenOutlivingItsCutoffsRefused(t *testing.T) {
+	t.Parallel()
+	s := tolktest.New(t, tolktest.Options{Config: func(c *config.Config) { c.AccessTokenTTL = time.Hour }})
+	ctx := context.Background()
+	org, err := s.Store.DefaultOrganization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "long lived",
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := s.Clock.Now()
+	var g secret.Generator
+	for _, tc := range []struct {
+		life time.Duration
+		ok   bool
+	}{{time.Hour, true}, {24 * time.Hour, true}, {24*time.Hour + time.Minute, false}, {14 * 24 * time.Hour, false}} {
+		grant, err := g.StampedHex(now, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := accesstoken.Claims{ClientID: c.ID, OrgUID: org.UID, GrantID: grant, Scopes: []string{"read"},
+			IssuedAt: now, ExpiresAt: now.Add(tc.life)}
+		tok, err := s.Tolk.Authz.Sealer.Seal(ctx, &claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Tolk.Authz.VerifyAccessToken(ctx, tok)
+		if (err == nil) != tc.ok {
+			t.Errorf("a token living %v under access_token_ttl 1h: err %v, want accepted %v", tc.life, err, tc.ok)
+		}
 	}
 }

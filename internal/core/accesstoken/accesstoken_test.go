@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,6 +152,7 @@ func TestOpenRefuses(t *testing.T) {
 		"refresh token prefix":  secret.WithChecksum(secret.PrefixRefreshToken, body),
 		"not base64":            secret.WithChecksum(secret.PrefixAccessToken, body[:10]+"*"+body[11:]),
 		"random stamped secret": old,
+		"line break":            secret.WithChecksum(secret.PrefixAccessToken, body[:20]+"\n"+body[20:]),
 	} {
 		if _, err := s.Open(ctx, bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
@@ -299,5 +301,115 @@ func TestSealingKeysNeverPublished(t *testing.T) {
 				t.Fatalf("the sealing key %s is published", k.KID)
 			}
 		}
+	}
+}
+
+// TestOneSpellingPerToken: a token whose base64 length leaves unused
+// bits in its last character does not open with other bits there, so a
+// token has one spelling (caches are keyed by the string).
+func TestOneSpellingPerToken(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	s := newSealer(t, openStore(t), clk, "k")
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	tried := 0
+	for n := range 3 {
+		c := sampleClaims(clk.Now())
+		c.ClientID += strings.Repeat("x", n) // three lengths: two leave unused bits
+		tok, err := s.Seal(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := secret.CheckChecksum(secret.PrefixAccessToken, tok)
+		if len(body)%4 == 0 {
+			continue
+		}
+		tried++
+		last := strings.IndexByte(alphabet, body[len(body)-1])
+		respelled := secret.WithChecksum(secret.PrefixAccessToken, body[:len(body)-1]+string(alphabet[last^1]))
+		if _, err := s.Open(ctx, respelled); !errors.Is(err, ErrInvalid) {
+			t.Errorf("the token with other unused bits opens: %v", err)
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no token length left unused bits: the test checked nothing")
+	}
+}
+
+// TestUnknownKeyReloadedOnceForAll: requests that meet a key this
+// instance has not loaded yet, together, all open their tokens after one
+// reload, instead of one reloading and the others refused.
+func TestUnknownKeyReloadedOnceForAll(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	sl, _ := seal.New([]byte(strings.Repeat("k", 32)))
+	a := New(st, sl, Options{Now: clk.Now, RefreshInterval: time.Millisecond, MaxTokenLifetime: time.Hour})
+	counted := &countingKeys{SigningKeys: st}
+	b := New(counted, sl, Options{Now: clk.Now, RefreshInterval: time.Hour, MaxTokenLifetime: time.Hour})
+	if err := a.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := a.Seal(ctx, sampleClaims(clk.Now()))
+	if _, err := b.Open(ctx, first); err != nil { // b's cache: the first key only, for an hour
+		t.Fatal(err)
+	}
+	if _, err := a.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Millisecond)
+	tok, err := a.Seal(ctx, sampleClaims(clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = b.Open(ctx, tok) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if n := counted.lists.Load(); n != 2 {
+		t.Errorf("%d loads of the keys, want 2 (the first, and one for the new key)", n)
+	}
+	// Made-up key ids right after: no reload within the second.
+	body, _ := secret.CheckChecksum(secret.PrefixAccessToken, tok)
+	raw, _ := b64.DecodeString(body)
+	raw[1] ^= 0xff
+	forged := secret.WithChecksum(secret.PrefixAccessToken, b64.EncodeToString(raw))
+	for range 5 {
+		if _, err := b.Open(ctx, forged); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("forged key id: %v", err)
+		}
+	}
+	if n := counted.lists.Load(); n != 2 {
+		t.Errorf("made-up key ids caused %d more loads within a second of the last", n-2)
+	}
+}
+
+// countingKeys counts the loads of the keys.
+type countingKeys struct {
+	store.SigningKeys
+	lists atomic.Int64
+}
+
+func (c *countingKeys) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	c.lists.Add(1)
+	return c.SigningKeys.ListSigningKeys(ctx)
+}
+
+func TestSealRefusesClaimsTooLargeToOpen(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	s := newSealer(t, openStore(t), clk, "k")
+	c := sampleClaims(clk.Now())
+	for range 60 {
+		c.Audiences = append(c.Audiences, strings.Repeat("a", 300))
+	}
+	if tok, err := s.Seal(context.Background(), c); err == nil {
+		t.Fatalf("sealed %d characters that Open refuses", len(tok))
 	}
 }

@@ -282,15 +282,30 @@ func formatUUID(u []byte) string {
 	return string(b[:])
 }
 
-// minCutoffLife is the shortest a cutoff is kept: longer than any access
-// token lives, even one issued under a longer access_token_ttl before a
-// restart with a shorter one. Cutoffs are one row per revocation, not per
-// token, so keeping them a day costs nothing.
+// minCutoffLife is the shortest a cutoff is kept. Cutoffs are one row
+// per revocation, not per token, so keeping them a day costs nothing.
 const minCutoffLife = 24 * time.Hour
 
+// cutoffMargin keeps a cutoff a little past the last expiry it covers, so
+// that the clocks of the instance that sweeps and the one that verifies
+// need not agree to the second.
+const cutoffMargin = 5 * time.Minute
+
+// MaxLifetime is the longest a token may live to be accepted under
+// access_token_ttl accessTTL: what a cutoff covers after it is made. A
+// token sealed to live longer (under a longer access_token_ttl, before a
+// restart with a shorter one) is refused rather than left to outlive the
+// cutoffs that would revoke it.
+func MaxLifetime(accessTTL time.Duration) time.Duration { return max(accessTTL, minCutoffLife) }
+
 // Cutoff revokes the self-contained access tokens under key whose grant
-// began at or before notBefore, kept until every such token has expired
-// (accessTTL: the tokens' lifetime).
+// began at or before notBefore, kept until every token issued up to then
+// has expired (accessTTL: the tokens' lifetime).
 func Cutoff(key string, notBefore time.Time, accessTTL time.Duration) store.Cutoff {
-	return store.Cutoff{Key: key, NotBefore: notBefore, ExpiresAt: notBefore.Add(max(accessTTL, minCutoffLife))}
+	return store.Cutoff{Key: key, NotBefore: notBefore, ExpiresAt: notBefore.Add(MaxLifetime(accessTTL) + cutoffMargin)}
+}
+
+// TokenCutoff revokes the one token c (RFC 7009) until it expires.
+func TokenCutoff(c *Claims) store.Cutoff {
+	return store.Cutoff{Key: store.TokenCutoffKey(c.IDString()), NotBefore: c.ExpiresAt, ExpiresAt: c.ExpiresAt.Add(cutoffMargin)}
 }

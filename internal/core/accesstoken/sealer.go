@@ -1,6 +1,7 @@
 package accesstoken
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,9 +62,9 @@ type Sealer struct {
 
 	cache    atomic.Pointer[keys]
 	reloadMu sync.Mutex
-	// lastUnknown is when an unknown key id last forced a reload (Unix
-	// ns): random key ids must not turn every request into a query.
-	lastUnknown atomic.Int64
+	// lastUnknown is when an unknown key id last forced a reload (under
+	// reloadMu): random key ids must not turn every request into a query.
+	lastUnknown time.Time
 }
 
 // keys is one load of the store; immutable once published.
@@ -166,6 +168,11 @@ func (s *Sealer) current(ctx context.Context) (*keys, error) {
 func (s *Sealer) reload(ctx context.Context, maxAge time.Duration) (*keys, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	return s.reloadLocked(ctx, maxAge)
+}
+
+// reloadLocked is reload with reloadMu held.
+func (s *Sealer) reloadLocked(ctx context.Context, maxAge time.Duration) (*keys, error) {
 	now := s.opts.Now()
 	if ks := s.cache.Load(); ks != nil && now.Sub(ks.loadedAt) < maxAge {
 		return ks, nil
@@ -216,9 +223,35 @@ func (s *Sealer) reload(ctx context.Context, maxAge time.Duration) (*keys, error
 	return ks, nil
 }
 
+// unknownKey looks for a key id the cache does not hold: a key another
+// instance just made. Requests that meet it together wait for one reload
+// and all use it; a reload for an unknown id happens at most once a
+// second, so that made-up key ids cannot turn requests into queries.
+func (s *Sealer) unknownKey(ctx context.Context, kid [kidLen]byte) (cipher.AEAD, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if ks := s.cache.Load(); ks != nil {
+		if aead, ok := ks.byKID[kid]; ok { // loaded while we waited
+			return aead, nil
+		}
+	}
+	now := s.opts.Now()
+	if last := s.lastUnknown; !last.IsZero() && now.Sub(last) < time.Second && now.Sub(last) >= 0 {
+		return nil, nil
+	}
+	s.lastUnknown = now
+	ks, err := s.reloadLocked(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return ks.byKID[kid], nil
+}
+
 // b64 is the token body's alphabet: URL-safe, so a token needs no escaping
-// in a header, a query or a form.
-var b64 = base64.RawURLEncoding
+// in a header, a query or a form. Strict, and without line breaks (which
+// even a strict decoder skips; Open refuses them), so that one token has
+// one spelling: caches keyed by the string cannot be filled with copies.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Seal returns the token that carries c.
 func (s *Sealer) Seal(ctx context.Context, c *Claims) (string, error) {
@@ -251,6 +284,9 @@ func (s *Sealer) Seal(ctx context.Context, c *Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if len(plain) > maxClaimLen {
+		return "", errors.New("accesstoken: claims too large to open again")
+	}
 	// The header is the associated data: the key id and version cannot be
 	// swapped without the tag failing.
 	sealed := k.aead.Seal(msg[:headerLen], msg[1+kidLen:headerLen], plain, msg[:headerLen])
@@ -268,7 +304,7 @@ func Looks(tok string) bool {
 // it), or ErrInvalid.
 func (s *Sealer) Open(ctx context.Context, tok string) (Claims, error) {
 	body, ok := secret.CheckChecksum(secret.PrefixAccessToken, tok)
-	if !ok || len(body) > b64.EncodedLen(headerLen+maxClaimLen+chacha20poly1305.Overhead) {
+	if !ok || len(body) > b64.EncodedLen(headerLen+maxClaimLen+chacha20poly1305.Overhead) || strings.ContainsAny(body, "\r\n") {
 		return Claims{}, ErrInvalid
 	}
 	var buf [512]byte
@@ -284,17 +320,8 @@ func (s *Sealer) Open(ctx context.Context, tok string) (Claims, error) {
 	}
 	aead, ok := ks.byKID[kid]
 	if !ok {
-		// A key another instance just made: reload, at most once a second.
-		now := s.opts.Now().UnixNano()
-		last := s.lastUnknown.Load()
-		if now-last < int64(time.Second) || !s.lastUnknown.CompareAndSwap(last, now) {
-			return Claims{}, ErrInvalid
-		}
-		if ks, err = s.reload(ctx, 0); err != nil {
-			return Claims{}, err
-		}
-		if aead, ok = ks.byKID[kid]; !ok {
-			return Claims{}, ErrInvalid
+		if aead, err = s.unknownKey(ctx, kid); err != nil || aead == nil {
+			return Claims{}, cmp.Or(err, ErrInvalid)
 		}
 	}
 	plain, err := aead.Open(raw[headerLen:headerLen], raw[1+kidLen:headerLen], raw[headerLen:], raw[:headerLen])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tolk-project/tolk/internal/core/accesstoken"
 	"github.com/tolk-project/tolk/internal/core/audit"
 	"github.com/tolk-project/tolk/internal/kit/oauth"
 	"github.com/tolk-project/tolk/internal/kit/secret"
@@ -110,7 +111,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, tok, hint str
 	defer s.Revocations.Revoked()
 	if c := a.Sealed; c != nil {
 		// No row to delete: cut the token's id until it expires.
-		err = s.Store.CutAccessTokens(ctx, store.Cutoff{Key: store.TokenCutoffKey(c.IDString()), NotBefore: c.ExpiresAt, ExpiresAt: c.ExpiresAt})
+		err = s.Store.CutAccessTokens(ctx, accesstoken.TokenCutoff(c))
 	} else {
 		_, err = s.Store.RevokeAccessToken(ctx, a.Record.Hash)
 	}

@@ -251,7 +251,7 @@ func (s *Service) verifySealed(ctx context.Context, tok string, bad error) (Acce
 	if err != nil {
 		return Access{}, internal(err)
 	}
-	if !s.now().Before(c.ExpiresAt) {
+	if !s.now().Before(c.ExpiresAt) || c.ExpiresAt.Sub(c.IssuedAt) > accesstoken.MaxLifetime(s.Config.AccessTTL) {
 		return Access{}, bad
 	}
 	cut, err := s.Store.AccessTokenCut(ctx, c.Keys(), c.GrantTime())

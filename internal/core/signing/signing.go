@@ -852,7 +852,9 @@ func (kr *Keyring) Keys(ctx context.Context) ([]KeyInfo, error) {
 			PublishedTo: sk.PublishedTo,
 			Active:      active,
 			Signing:     signs,
-			Published:   active || sk.PublishedTo.After(now),
+			// Only the JWT keys are ever in the JWKS; the access token
+			// sealing key (accesstoken) is listed, never published.
+			Published: checkAlg(sk.Alg) == nil && (active || sk.PublishedTo.After(now)),
 		}
 	}
 	return out, nil
