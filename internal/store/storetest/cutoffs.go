@@ -345,25 +345,7 @@ func raceRedeemSelfContained(t *testing.T, stores []store.Store) {
 }
 
 // raceRotateSelfContained is raceRotate with self-contained access tokens.
-func raceRotateSelfContained(t *testing.T, stores []store.Store) {
-	t.Helper()
-	ctx := t.Context()
-	p := mustParty(t, stores[0])
-	grant := uuid.NewString()
-	old := mustRefresh(t, stores[0], p, p.refresh(grant))
-	var (
-		errs [workers]error
-		refs [workers]store.RefreshToken
-	)
-	for i := range workers {
-		refs[i] = p.refresh(grant)
-	}
-	race(func(i int) {
-		errs[i] = stores[i%len(stores)].RotateRefreshToken(ctx, old.Hash, at(1), 0, nil, refs[i])
-	})
-	checkOneWinner(t, "RotateRefreshToken", errs[:])
-	checkOneStored(t, stores[0], "RotateRefreshToken", refs[:])
-}
+func raceRotateSelfContained(t *testing.T, stores []store.Store) { raceRotateWith(t, stores, false) }
 
 // checkOneWinner: of a race's errs exactly one is nil, the others
 // ErrAlreadyUsed.

@@ -1533,8 +1533,12 @@ func raceRedeem(t *testing.T, stores []store.Store) {
 }
 
 // raceRotate: workers rotate one refresh token with no grace at once;
-// exactly one succeeds.
-func raceRotate(t *testing.T, stores []store.Store) {
+// exactly one succeeds and stores its new refresh token.
+func raceRotate(t *testing.T, stores []store.Store) { raceRotateWith(t, stores, true) }
+
+// raceRotateWith is raceRotate whose rotations store an access token row
+// (withRow) or none (self-contained tokens).
+func raceRotateWith(t *testing.T, stores []store.Store, withRow bool) {
 	t.Helper()
 	ctx := t.Context()
 	p := mustParty(t, stores[0])
@@ -1548,29 +1552,14 @@ func raceRotate(t *testing.T, stores []store.Store) {
 		refs[i] = p.refresh(grant)
 	}
 	race(func(i int) {
-		errs[i] = stores[i%len(stores)].RotateRefreshToken(ctx, old.Hash, at(1), 0, new(p.access(grant)), refs[i])
+		var access *store.AccessToken
+		if withRow {
+			access = new(p.access(grant))
+		}
+		errs[i] = stores[i%len(stores)].RotateRefreshToken(ctx, old.Hash, at(1), 0, access, refs[i])
 	})
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrAlreadyUsed):
-			t.Errorf("RotateRefreshToken #%d: error = %v, want nil or ErrAlreadyUsed", i, err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("RotateRefreshToken: %d callers succeeded, want exactly 1", ok)
-	}
-	stored := 0
-	for i := range workers {
-		if _, err := stores[0].GetRefreshToken(ctx, refs[i].Hash); err == nil {
-			stored++
-		}
-	}
-	if stored != 1 {
-		t.Errorf("RotateRefreshToken stored %d new refresh tokens, want 1", stored)
-	}
+	checkOneWinner(t, "RotateRefreshToken", errs[:])
+	checkOneStored(t, stores[0], "RotateRefreshToken", refs[:])
 }
 
 // raceEnsure: workers ensure a key of one algorithm at once, each offering
