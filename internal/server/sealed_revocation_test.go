@@ -445,3 +445,42 @@ func TestSealedTokenOutlivingItsCutoffsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOpaqueTokensFromBeforeSealingStillWork: an opaque access token that
+// a tolk before sealed tokens stored as a row (tolk_at_ + stamp + 43
+// alphanumerics) verifies until it expires, and RFC 7009 still ends it.
+func TestOpaqueTokensFromBeforeSealingStillWork(t *testing.T) {
+	t.Parallel()
+	s := tolktest.New(t)
+	ctx := context.Background()
+	org, err := s.Store.DefaultOrganization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.Tolk.Authz.CreateClient(ctx, authz.ClientSpec{OrgUID: org.UID, Name: "from before",
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := s.Clock.Now()
+	var g secret.Generator
+	tok, err := g.StampedPrefixed(secret.PrefixAccessToken, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, _ := g.StampedHex(now, 12)
+	if err := s.Store.CreateAccessToken(ctx, store.AccessToken{Hash: secret.Key(tok), ClientID: c.ID, OrgUID: org.UID,
+		Scopes: []string{"read"}, GrantID: grant, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Tolk.Authz.VerifyAccessToken(ctx, tok)
+	if err != nil || a.Sealed != nil || a.Record.ClientID != c.ID {
+		t.Fatalf("a stored token: %+v, %v", a, err)
+	}
+	if err := s.Tolk.Authz.Revoke(ctx, c, tok, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tolk.Authz.VerifyAccessToken(ctx, tok); err == nil {
+		t.Fatal("a stored token revoked by RFC 7009 still verifies")
+	}
+}

@@ -53,8 +53,9 @@ type Config struct {
 type Service struct {
 	Store Store
 	Keys  *signing.Keyring
-	// Sealer seals opaque access tokens, which then have no row (issue
-	// 20); nil stores a row per opaque token as before.
+	// Sealer seals opaque access tokens, which have no row (issue 20);
+	// required to issue them. Opaque tokens stored as rows before it
+	// still verify until they expire.
 	Sealer *accesstoken.Sealer
 	Gen    secret.Generator
 	Now    func() time.Time

@@ -47,9 +47,9 @@ func (s *Service) orgOf(sub subject) string {
 }
 
 // mintAccess makes an access token for sub and the record to store, if
-// any. An opaque token is sealed and has no record (accesstoken); without
-// a Sealer it is stored by its hash. A JWT is stored by the hash of its
-// jti, so that it can be revoked and introspected.
+// any. An opaque token is sealed and has no record (accesstoken); a JWT
+// is stored by the hash of its jti, so that it can be revoked and
+// introspected.
 func (s *Service) mintAccess(ctx context.Context, sub subject) (string, *store.AccessToken, error) {
 	now := s.now()
 	rec := &store.AccessToken{
@@ -59,7 +59,10 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, *store.A
 	if sub.user != nil {
 		rec.UserUID = sub.user.UID
 	}
-	if !sub.client.JWTAccessTokens && s.Sealer != nil {
+	if !sub.client.JWTAccessTokens {
+		if s.Sealer == nil {
+			return "", nil, errors.New("authz: no access token sealer")
+		}
 		c := accesstoken.Claims{ClientID: rec.ClientID, UserUID: rec.UserUID, OrgUID: rec.OrgUID, GrantID: rec.GrantID,
 			Scopes: rec.Scopes, Audiences: rec.Audiences, AuthTime: rec.AuthTime, IssuedAt: now, ExpiresAt: rec.ExpiresAt}
 		if err := s.Gen.Fill(c.ID[:]); err != nil {
@@ -68,15 +71,7 @@ func (s *Service) mintAccess(ctx context.Context, sub subject) (string, *store.A
 		tok, err := s.Sealer.Seal(ctx, &c)
 		return tok, nil, err
 	}
-	// Stamped, so that their storage keys append to the index (secret.Key).
-	if !sub.client.JWTAccessTokens {
-		tok, err := s.Gen.StampedPrefixed(secret.PrefixAccessToken, now)
-		if err != nil {
-			return "", nil, err
-		}
-		rec.Hash = secret.Key(tok)
-		return tok, rec, nil
-	}
+	// Stamped, so that its storage key appends to the index (secret.Key).
 	jti, err := s.Gen.JTI(now)
 	if err != nil {
 		return "", nil, err
