@@ -27,16 +27,7 @@ func (s *Server) serveMetrics(ctx context.Context) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.Metrics.Handler())
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	hs := s.httpServer(ctx, mux, 16<<10)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -53,4 +44,21 @@ func (s *Server) serveMetrics(ctx context.Context) (stop func(), err error) {
 		_ = hs.Shutdown(sctx)
 		<-done
 	}, nil
+}
+
+// httpServer is an http.Server for h with tolk's timeouts, its errors
+// logged as warnings, and request contexts that outlive ctx's
+// cancellation (a shutdown drains them instead), for the public listener
+// and the metrics one alike.
+func (s *Server) httpServer(ctx context.Context, h http.Handler, maxHeaderBytes int) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }

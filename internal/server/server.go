@@ -305,16 +305,7 @@ func (s *Server) Bootstrap(ctx context.Context, out io.Writer) error {
 // Serve serves on ln until ctx is done, then drains in-flight requests for
 // at most the shutdown timeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	hs := s.httpServer(ctx, s.Handler, 64<<10)
 	stopMetrics, err := s.serveMetrics(ctx)
 	if err != nil {
 		return fmt.Errorf("metrics_addr: %w", err)
