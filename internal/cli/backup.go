@@ -76,17 +76,24 @@ func backupRun(ctx context.Context, cfg config.Config, c backupCmd, stdio IO) (e
 		}
 	}()
 
+	// place gives the written temporary file tmp its final name.
+	place := func(tmp, name string) error {
+		final := filepath.Join(dir, name)
+		if err := os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		written = append(written, final)
+		return nil
+	}
 	if key != nil {
 		tmp, err := writeTemp(dir, backupKey, key)
 		written = append(written, tmp)
 		if err != nil {
 			return err
 		}
-		final := filepath.Join(dir, backupKey)
-		if err := os.Rename(tmp, final); err != nil {
-			return fmt.Errorf("backup: %w", err)
+		if err := place(tmp, backupKey); err != nil {
+			return err
 		}
-		written = append(written, final)
 	}
 
 	// VACUUM INTO takes an empty file: made here, so that it is 0600 (SQLite
@@ -103,16 +110,15 @@ func backupRun(ctx context.Context, cfg config.Config, c backupCmd, stdio IO) (e
 	if err != nil {
 		return err
 	}
-	final := filepath.Join(dir, backupDB)
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("backup: %w", err)
+	if err := place(tmp, backupDB); err != nil {
+		return err
 	}
-	written = append(written, final)
 	if err := syncDir(dir); err != nil {
 		return err
 	}
 
 	w := stdio.Stdout
+	final := filepath.Join(dir, backupDB)
 	fmt.Fprintf(w, "%s\t%d bytes: a snapshot of %s\n", final, size, cfg.DB)
 	if key != nil {
 		fmt.Fprintf(w, "%s\tthe key that seals its signing keys and second-factor secrets (%s)\n", filepath.Join(dir, backupKey), keyFrom)
