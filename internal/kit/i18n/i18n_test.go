@@ -105,6 +105,28 @@ func TestEveryCatalogHasTheSamePlaceholders(t *testing.T) {
 	}
 }
 
+// TestTypographicApostrophes: French and Italian elide with an apostrophe
+// in nearly every sentence, and their catalogs write it typographically
+// (d’accès, l’app); a straight one between letters is a slip that shows
+// on the page beside the others.
+func TestTypographicApostrophes(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	straight := regexp.MustCompile(`\p{L}'\p{L}`)
+	for tag, m := range c.messages {
+		if b, _ := tag.Base(); b.String() != "fr" && b.String() != "it" {
+			continue
+		}
+		for k, v := range m {
+			if straight.MatchString(v) {
+				t.Errorf("%s %s: a straight apostrophe: %q", tag, k, v)
+			}
+		}
+	}
+}
+
 // TestTranslationsDifferFromEnglish: no catalog copies an English text
 // but the few listed in testdata/same_as_english.json, which the language
 // rightly says alike ("Token", "Status"): a copy is a key left
